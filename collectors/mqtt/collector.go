@@ -1,0 +1,278 @@
+// Package mqtt is the MQTT collector: it subscribes to the devices' topics
+// with a persistent QoS 1 session, turns each message into a Reading, and
+// acknowledges the message only when its sink says the reading is durable.
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/ratelog"
+	"github.com/facmon/facmon/internal/reading"
+)
+
+// Sink takes a decoded reading and acks it once it is durable. It may
+// block briefly for back-pressure; an error means the reading can never be
+// stored and is dropped (the collector acks it).
+type Sink interface {
+	Deliver(r *reading.Reading, a reading.Acker) error
+}
+
+// Collector is one MQTT subscription.
+type Collector struct {
+	cfg     config.MQTT
+	decoder *Decoder
+	sink    Sink
+	log     *slog.Logger
+	limited *ratelog.Limiter
+	client  paho.Client
+	now     func() time.Time
+
+	connected atomic.Bool
+	metrics   collectorMetrics
+}
+
+type collectorMetrics struct {
+	received  prometheus.Counter
+	rejected  *prometheus.CounterVec
+	connected prometheus.Gauge
+	lost      prometheus.Counter
+	subErrors prometheus.Counter
+}
+
+// New builds a collector from a validated config. The password is read
+// from its file here, so a missing file fails start-up, not a reconnect.
+func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Registerer) (*Collector, error) {
+	dec, err := NewDecoder(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Collector{
+		cfg:     cfg.MQTT,
+		decoder: dec,
+		sink:    sink,
+		log:     log.With("collector", "mqtt"),
+		now:     time.Now,
+	}
+	c.limited = ratelog.New(c.log, 10*time.Second)
+	c.metrics = collectorMetrics{
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "facmon_readings_received_total", Help: "MQTT messages received on subscribed topics.",
+			ConstLabels: prometheus.Labels{"source": "mqtt"},
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "facmon_readings_rejected_total", Help: "Messages dropped as bad input, by reason.",
+		}, []string{"reason"}),
+		connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "facmon_mqtt_connected", Help: "1 while the MQTT collector is connected to its broker.",
+		}),
+		lost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "facmon_mqtt_connection_lost_total", Help: "Times the broker connection was lost.",
+		}),
+		subErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "facmon_mqtt_subscribe_errors_total", Help: "Subscriptions the broker refused or that timed out.",
+		}),
+	}
+	for _, r := range AllReasons {
+		c.metrics.rejected.WithLabelValues(string(r))
+	}
+	c.metrics.rejected.WithLabelValues("unencodable")
+	reg.MustRegister(c.metrics.received, c.metrics.rejected, c.metrics.connected, c.metrics.lost, c.metrics.subErrors)
+
+	opts, err := c.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	c.client = paho.NewClient(opts)
+	return c, nil
+}
+
+func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
+	m := c.cfg
+	brokerURL := m.URL
+	if u, err := url.Parse(brokerURL); err == nil && u.Scheme == "mqtts" {
+		u.Scheme = "ssl"
+		brokerURL = u.String()
+	} else if err == nil && u.Scheme == "mqtt" {
+		u.Scheme = "tcp"
+		brokerURL = u.String()
+	}
+	opts := paho.NewClientOptions().
+		AddBroker(brokerURL).
+		SetClientID(m.ClientID).
+		// A persistent session keeps our subscriptions and queues QoS 1
+		// messages at the broker while we are away.
+		SetCleanSession(false).
+		SetKeepAlive(m.KeepAlive.D()).
+		SetConnectTimeout(m.ConnectTimeout.D()).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(m.MaxReconnectInterval.D()).
+		// We ack only once the reading is durable; paho's automatic ack
+		// would tell the broker a message is safe when it is only read.
+		SetAutoAckDisabled(true).
+		// The handler only decodes and hands over, so running it on paho's
+		// goroutine keeps order without a goroutine per message.
+		SetOrderMatters(true).
+		// The default handler is set before Connect, so messages of the
+		// persistent session that arrive before Subscribe returns are
+		// handled (and acked) too.
+		SetDefaultPublishHandler(c.handle).
+		SetOnConnectHandler(c.onConnect).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			c.connected.Store(false)
+			c.metrics.connected.Set(0)
+			c.metrics.lost.Inc()
+			c.log.Warn("mqtt connection lost; reconnecting", "err", err)
+		}).
+		SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
+			c.log.Debug("mqtt reconnecting", "broker", redact(m.URL))
+		})
+	if m.Username != "" {
+		opts.SetUsername(m.Username)
+		if m.PasswordFile != "" {
+			pw, err := config.ReadSecret(m.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("mqtt.password_file: %w", err)
+			}
+			opts.SetPassword(pw)
+		}
+	}
+	if m.TLS.Enabled() {
+		tc, err := TLSConfig(m.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts.SetTLSConfig(tc)
+	}
+	return opts, nil
+}
+
+// TLSConfig builds a client TLS configuration from files.
+func TLSConfig(t config.TLS) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt.tls.ca_file %s: no PEM certificate in it", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt.tls.cert_file/key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// Run connects (retrying until it succeeds) and collects until ctx ends.
+func (c *Collector) Run(ctx context.Context) error {
+	c.log.Info("connecting to mqtt broker", "broker", redact(c.cfg.URL), "client_id", c.cfg.ClientID, "filters", c.decoder.Filters())
+	tok := c.client.Connect()
+	select {
+	case <-ctx.Done():
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("mqtt connect to %s: %w", redact(c.cfg.URL), err)
+		}
+		<-ctx.Done()
+	}
+	// Unacked messages stay with the broker for the next session.
+	c.client.Disconnect(500)
+	c.connected.Store(false)
+	c.metrics.connected.Set(0)
+	return nil
+}
+
+// Connected reports whether the broker connection is up.
+func (c *Collector) Connected() bool { return c.connected.Load() }
+
+// onConnect subscribes on every (re)connect: the persistent session usually
+// kept the subscriptions, but a broker that lost its state would otherwise
+// leave us connected and deaf.
+func (c *Collector) onConnect(cl paho.Client) {
+	filters := map[string]byte{}
+	for _, f := range c.decoder.Filters() {
+		filters[f] = 1
+	}
+	tok := cl.SubscribeMultiple(filters, nil)
+	if !tok.WaitTimeout(c.cfg.ConnectTimeout.D()) {
+		c.metrics.subErrors.Inc()
+		c.log.Error("mqtt subscribe timed out; reconnecting", "filters", c.decoder.Filters())
+		go cl.Disconnect(0) // reconnect and retry rather than stay deaf
+		return
+	}
+	if err := tok.Error(); err != nil {
+		c.metrics.subErrors.Inc()
+		c.log.Error("mqtt subscribe failed", "err", err)
+		return
+	}
+	if st, ok := tok.(*paho.SubscribeToken); ok {
+		for f, code := range st.Result() {
+			if code == 0x80 {
+				c.metrics.subErrors.Inc()
+				c.log.Error("broker refused subscription (check its ACL)", "filter", f)
+			}
+		}
+	}
+	c.connected.Store(true)
+	c.metrics.connected.Set(1)
+	c.log.Info("mqtt connected and subscribed", "broker", redact(c.cfg.URL))
+}
+
+func (c *Collector) handle(_ paho.Client, msg paho.Message) {
+	c.metrics.received.Inc()
+	r, rej := c.decoder.Decode(msg.Topic(), msg.Payload(), c.now())
+	if rej != nil {
+		c.metrics.rejected.WithLabelValues(string(rej.Reason)).Inc()
+		c.limited.Log(slog.LevelWarn, string(rej.Reason), "reading rejected", "reason", string(rej.Reason), "detail", rej.Detail)
+		msg.Ack()
+		return
+	}
+	if err := c.sink.Deliver(r, msg); err != nil {
+		c.metrics.rejected.WithLabelValues("unencodable").Inc()
+		c.limited.Log(slog.LevelWarn, "unencodable", "reading rejected", "reason", "unencodable", "detail", err.Error())
+		msg.Ack()
+	}
+}
+
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	u.User = nil
+	return u.String()
+}
+
+// ErrNotConnected is what health checks report while the broker is away.
+var ErrNotConnected = errors.New("mqtt broker not connected")
+
+// Health returns nil while connected.
+func (c *Collector) Health() error {
+	if c.Connected() {
+		return nil
+	}
+	return fmt.Errorf("%w (%s)", ErrNotConnected, strings.TrimSpace(redact(c.cfg.URL)))
+}

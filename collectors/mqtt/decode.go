@@ -1,0 +1,453 @@
+package mqtt
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/facmon/facmon/collectors/mqtt/topic"
+	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/reading"
+)
+
+// Reason says why a message was dropped. Each is a label value of
+// facmon_readings_rejected_total, so the set is closed and documented in
+// the README.
+type Reason string
+
+const (
+	ReasonPayloadTooLarge  Reason = "payload_too_large"
+	ReasonEmptyPayload     Reason = "empty_payload"
+	ReasonMalformedJSON    Reason = "malformed_json"
+	ReasonNotAnObject      Reason = "not_an_object"
+	ReasonWrongType        Reason = "wrong_type"
+	ReasonNonFinite        Reason = "non_finite"
+	ReasonNoFields         Reason = "no_fields"
+	ReasonTopicUnmatched   Reason = "topic_unmatched"
+	ReasonBadID            Reason = "bad_id"
+	ReasonUnknownWard      Reason = "unknown_ward"
+	ReasonUnknownClass     Reason = "unknown_class"
+	ReasonUnknownDevice    Reason = "unknown_device"
+	ReasonBadTimestamp     Reason = "bad_timestamp"
+	ReasonTimestampOutside Reason = "timestamp_out_of_range"
+	ReasonBadSeq           Reason = "bad_seq"
+	ReasonBadStatus        Reason = "bad_status"
+)
+
+// AllReasons lists every reason so the counter shows zeros from the start
+// and a dashboard can tell "none" from "not reported".
+var AllReasons = []Reason{
+	ReasonPayloadTooLarge, ReasonEmptyPayload, ReasonMalformedJSON, ReasonNotAnObject,
+	ReasonWrongType, ReasonNonFinite, ReasonNoFields, ReasonTopicUnmatched, ReasonBadID,
+	ReasonUnknownWard, ReasonUnknownClass, ReasonUnknownDevice, ReasonBadTimestamp,
+	ReasonTimestampOutside, ReasonBadSeq, ReasonBadStatus,
+}
+
+// Rejection is a dropped message: the reason for the counter and a detail
+// for the log. The detail names the topic and field, never payload values
+// beyond a short type description, so secrets a device leaks stay out of logs.
+type Rejection struct {
+	Reason Reason
+	Detail string
+}
+
+func (r *Rejection) Error() string { return string(r.Reason) + ": " + r.Detail }
+
+func reject(reason Reason, format string, args ...any) *Rejection {
+	return &Rejection{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}
+
+type route struct {
+	pattern *topic.Pattern
+	status  bool
+	tags    topic.Captures // fixed values for what the pattern does not capture
+	// fieldMap, when non-empty, lists payload paths to read.
+	fieldMap []mappedField
+}
+
+type mappedField struct {
+	path string
+	dst  string
+}
+
+type profile struct {
+	fields map[string]reading.Kind
+}
+
+// Decoder turns (topic, payload) into a Reading. It is immutable after
+// construction and safe for concurrent use.
+type Decoder struct {
+	routes     []route
+	profiles   map[string]profile
+	offices    map[string]map[string]bool // ward -> inventory (nil: any device)
+	maxPayload int
+	maxPast    time.Duration
+	maxFuture  time.Duration
+}
+
+// NewDecoder compiles the topic patterns and profiles of a validated config.
+func NewDecoder(cfg config.Config) (*Decoder, error) {
+	d := &Decoder{
+		profiles:   map[string]profile{},
+		offices:    map[string]map[string]bool{},
+		maxPayload: cfg.MQTT.MaxPayloadBytes,
+		maxPast:    cfg.Ingest.MaxPast.D(),
+		maxFuture:  cfg.Ingest.MaxFuture.D(),
+	}
+	for i, t := range cfg.MQTT.Topics {
+		p, err := topic.Compile(t.Pattern)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt.topics[%d].pattern: %w", i, err)
+		}
+		r := route{pattern: p, status: t.Kind == "status"}
+		r.tags = topic.Captures{
+			Ward: t.Tags[topic.Ward], Class: t.Tags[topic.Class], Device: t.Tags[topic.Device],
+			Site: t.Tags[topic.Site], Room: t.Tags[topic.Room],
+		}
+		for src, dst := range t.Fields {
+			r.fieldMap = append(r.fieldMap, mappedField{path: src, dst: dst})
+		}
+		sort.Slice(r.fieldMap, func(a, b int) bool { return r.fieldMap[a].path < r.fieldMap[b].path })
+		d.routes = append(d.routes, r)
+	}
+	for class, p := range cfg.Profiles {
+		pr := profile{fields: map[string]reading.Kind{}}
+		for name, typ := range p.Fields {
+			k, err := reading.ParseKind(typ)
+			if err != nil {
+				return nil, fmt.Errorf("profiles.%s.fields.%s: %w", class, name, err)
+			}
+			pr.fields[name] = k
+		}
+		d.profiles[class] = pr
+	}
+	for _, o := range cfg.Offices {
+		var inv map[string]bool
+		if len(o.Devices) > 0 {
+			inv = make(map[string]bool, len(o.Devices))
+			for _, dev := range o.Devices {
+				inv[dev] = true
+			}
+		}
+		d.offices[o.ID] = inv
+	}
+	return d, nil
+}
+
+// Filters returns the MQTT subscription filters covering every route.
+func (d *Decoder) Filters() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range d.routes {
+		f := r.pattern.Filter()
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Decode parses one message received at recv. The first route whose
+// pattern matches decides how.
+func (d *Decoder) Decode(topicName string, payload []byte, recv time.Time) (*reading.Reading, *Rejection) {
+	if len(payload) > d.maxPayload {
+		return nil, reject(ReasonPayloadTooLarge, "topic %q: payload of %d bytes exceeds the %d-byte cap", safeTopic(topicName), len(payload), d.maxPayload)
+	}
+	var caps topic.Captures
+	var rt *route
+	for i := range d.routes {
+		if d.routes[i].pattern.Match(topicName, &caps) {
+			rt = &d.routes[i]
+			break
+		}
+	}
+	if rt == nil {
+		return nil, reject(ReasonTopicUnmatched, "topic %q matches no configured pattern", safeTopic(topicName))
+	}
+	fillFixed(&caps, &rt.tags)
+	if rej := d.checkIDs(topicName, &caps); rej != nil {
+		return nil, rej
+	}
+	r := &reading.Reading{Ward: caps.Ward, Class: caps.Class, Device: caps.Device, Received: recv, Time: recv}
+	if caps.Room != "" {
+		r.Extra = append(r.Extra, reading.Tag{Key: topic.Room, Value: caps.Room})
+	}
+	if caps.Site != "" {
+		r.Extra = append(r.Extra, reading.Tag{Key: topic.Site, Value: caps.Site})
+	}
+	if rt.status {
+		return d.decodeStatus(topicName, payload, r)
+	}
+	prof, ok := d.profiles[caps.Class]
+	if !ok {
+		return nil, reject(ReasonUnknownClass, "topic %q: no profile for class %q", safeTopic(topicName), caps.Class)
+	}
+	r.Measurement = caps.Class
+	if len(payload) == 0 {
+		return nil, reject(ReasonEmptyPayload, "topic %q: empty telemetry payload", safeTopic(topicName))
+	}
+	if !gjson.ValidBytes(payload) {
+		if looksNonFinite(payload) {
+			return nil, reject(ReasonNonFinite, "topic %q: payload contains NaN or Infinity, which JSON does not allow", safeTopic(topicName))
+		}
+		return nil, reject(ReasonMalformedJSON, "topic %q: payload is not valid JSON", safeTopic(topicName))
+	}
+	doc := gjson.ParseBytes(payload)
+	if !doc.IsObject() {
+		return nil, reject(ReasonNotAnObject, "topic %q: telemetry must be a JSON object, got %s", safeTopic(topicName), describe(doc))
+	}
+	r.Fields = make([]reading.Field, 0, len(prof.fields)+1)
+	var rej *Rejection
+	take := func(key string, v gjson.Result) {
+		switch key {
+		case config.KeyTimestamp:
+			rej = d.setTime(topicName, r, v)
+		case config.KeySeq:
+			rej = setSeq(topicName, r, v)
+		default:
+			kind, known := prof.fields[key]
+			if !known {
+				// Unknown keys are skipped, not stored: a field's type is
+				// fixed by its profile, and an untyped one could poison
+				// the measurement with a type conflict later.
+				return
+			}
+			var f reading.Field
+			f, rej = convert(topicName, key, kind, v)
+			if rej == nil {
+				r.Fields = setField(r.Fields, f)
+			}
+		}
+	}
+	if len(rt.fieldMap) > 0 {
+		for _, m := range rt.fieldMap {
+			v := doc.Get(m.path)
+			if !v.Exists() {
+				continue
+			}
+			take(m.dst, v)
+			if rej != nil {
+				return nil, rej
+			}
+		}
+	} else {
+		doc.ForEach(func(k, v gjson.Result) bool {
+			take(k.Str, v)
+			return rej == nil
+		})
+		if rej != nil {
+			return nil, rej
+		}
+	}
+	if len(r.Fields) == 0 || (len(r.Fields) == 1 && r.Fields[0].Key == config.KeySeq) {
+		return nil, reject(ReasonNoFields, "topic %q: no field of the %s profile in the payload", safeTopic(topicName), caps.Class)
+	}
+	return r, nil
+}
+
+func fillFixed(c, fixed *topic.Captures) {
+	if c.Ward == "" {
+		c.Ward = fixed.Ward
+	}
+	if c.Class == "" {
+		c.Class = fixed.Class
+	}
+	if c.Device == "" {
+		c.Device = fixed.Device
+	}
+	if c.Site == "" {
+		c.Site = fixed.Site
+	}
+	if c.Room == "" {
+		c.Room = fixed.Room
+	}
+}
+
+func (d *Decoder) checkIDs(topicName string, c *topic.Captures) *Rejection {
+	for _, id := range [...]struct{ name, v string }{
+		{"ward", c.Ward}, {"class", c.Class}, {"device", c.Device},
+	} {
+		if !reading.ValidID(id.v) {
+			return reject(ReasonBadID, "topic %q: %s id is empty, too long or has characters outside letters, digits and - _ . :", safeTopic(topicName), id.name)
+		}
+	}
+	for _, id := range [...]struct{ name, v string }{{"site", c.Site}, {"room", c.Room}} {
+		if id.v != "" && !reading.ValidID(id.v) {
+			return reject(ReasonBadID, "topic %q: %s id has characters outside letters, digits and - _ . :", safeTopic(topicName), id.name)
+		}
+	}
+	inv, known := d.offices[c.Ward]
+	if !known {
+		return reject(ReasonUnknownWard, "topic %q: ward %q is not a configured office", safeTopic(topicName), c.Ward)
+	}
+	if inv != nil && !inv[c.Device] {
+		return reject(ReasonUnknownDevice, "topic %q: device %q is not in the inventory of ward %q", safeTopic(topicName), c.Device, c.Ward)
+	}
+	return nil
+}
+
+func (d *Decoder) decodeStatus(topicName string, payload []byte, r *reading.Reading) (*reading.Reading, *Rejection) {
+	if _, ok := d.profiles[r.Class]; !ok {
+		return nil, reject(ReasonUnknownClass, "topic %q: no profile for class %q", safeTopic(topicName), r.Class)
+	}
+	var up int64
+	switch string(bytes.ToLower(bytes.TrimSpace(payload))) {
+	case "online", "up", "1", "true":
+		up = 1
+	case "offline", "down", "0", "false":
+		up = 0
+	case "":
+		return nil, reject(ReasonEmptyPayload, "topic %q: empty status (a cleared retained message)", safeTopic(topicName))
+	default:
+		return nil, reject(ReasonBadStatus, "topic %q: status must be online or offline", safeTopic(topicName))
+	}
+	r.Measurement = reading.MeasurementDeviceStatus
+	r.Fields = []reading.Field{{Key: "up", Kind: reading.Int, Int: up}}
+	return r, nil
+}
+
+// setTime honours a device timestamp (epoch milliseconds or RFC 3339) when
+// it lies within [recv-maxPast, recv+maxFuture]; a device clock far off is
+// a fault to report, not data to store at a wrong time.
+func (d *Decoder) setTime(topicName string, r *reading.Reading, v gjson.Result) *Rejection {
+	var t time.Time
+	switch v.Type {
+	case gjson.Number:
+		ms, err := strconv.ParseInt(v.Raw, 10, 64)
+		if err != nil {
+			f, ferr := strconv.ParseFloat(v.Raw, 64)
+			if ferr != nil || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > 1e15 {
+				return reject(ReasonBadTimestamp, "topic %q: field ts: want epoch milliseconds or RFC 3339", safeTopic(topicName))
+			}
+			ms = int64(f)
+		}
+		t = time.UnixMilli(ms)
+	case gjson.String:
+		var err error
+		t, err = time.Parse(time.RFC3339Nano, v.Str)
+		if err != nil {
+			return reject(ReasonBadTimestamp, "topic %q: field ts: want epoch milliseconds or RFC 3339", safeTopic(topicName))
+		}
+	default:
+		return reject(ReasonBadTimestamp, "topic %q: field ts: want epoch milliseconds or RFC 3339, got %s", safeTopic(topicName), describe(v))
+	}
+	if t.Before(r.Received.Add(-d.maxPast)) || t.After(r.Received.Add(d.maxFuture)) {
+		return reject(ReasonTimestampOutside, "topic %q: field ts %s is outside [receive time -%s, +%s]", safeTopic(topicName), t.UTC().Format(time.RFC3339), d.maxPast, d.maxFuture)
+	}
+	r.Time = t
+	return nil
+}
+
+func setSeq(topicName string, r *reading.Reading, v gjson.Result) *Rejection {
+	if v.Type != gjson.Number {
+		return reject(ReasonBadSeq, "topic %q: field seq: want a non-negative integer, got %s", safeTopic(topicName), describe(v))
+	}
+	n, err := strconv.ParseInt(v.Raw, 10, 64)
+	if err != nil || n < 0 {
+		return reject(ReasonBadSeq, "topic %q: field seq: want a non-negative integer", safeTopic(topicName))
+	}
+	r.Fields = setField(r.Fields, reading.Field{Key: config.KeySeq, Kind: reading.Int, Int: n})
+	return nil
+}
+
+func convert(topicName, key string, kind reading.Kind, v gjson.Result) (reading.Field, *Rejection) {
+	f := reading.Field{Key: key, Kind: kind}
+	switch kind {
+	case reading.Float:
+		if v.Type != gjson.Number {
+			return f, wrongType(topicName, key, kind, v)
+		}
+		x, err := strconv.ParseFloat(v.Raw, 64)
+		if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
+			return f, reject(ReasonNonFinite, "topic %q: field %s: number out of range", safeTopic(topicName), key)
+		}
+		f.Float = x
+	case reading.Int:
+		if v.Type != gjson.Number {
+			return f, wrongType(topicName, key, kind, v)
+		}
+		n, err := strconv.ParseInt(v.Raw, 10, 64)
+		if err != nil {
+			// 5.0 is an integer written by a float-minded firmware;
+			// 5.5 is not.
+			x, ferr := strconv.ParseFloat(v.Raw, 64)
+			if ferr != nil || x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+				return f, reject(ReasonWrongType, "topic %q: field %s: want an integer, got a fractional or out-of-range number", safeTopic(topicName), key)
+			}
+			n = int64(x)
+		}
+		f.Int = n
+	case reading.Bool:
+		if v.Type != gjson.True && v.Type != gjson.False {
+			return f, wrongType(topicName, key, kind, v)
+		}
+		f.Bool = v.Type == gjson.True
+	case reading.String:
+		if v.Type != gjson.String {
+			return f, wrongType(topicName, key, kind, v)
+		}
+		if len(v.Str) > 256 || strings.ContainsAny(v.Str, "\x00\n\r") {
+			return f, reject(ReasonWrongType, "topic %q: field %s: string longer than 256 bytes or with control characters", safeTopic(topicName), key)
+		}
+		f.Str = v.Str
+	}
+	return f, nil
+}
+
+func wrongType(topicName, key string, kind reading.Kind, v gjson.Result) *Rejection {
+	return reject(ReasonWrongType, "topic %q: field %s: want %s, got %s", safeTopic(topicName), key, kind, describe(v))
+}
+
+// setField replaces a repeated key so that, as in most JSON readers, the
+// last occurrence wins and a point never carries one field twice.
+func setField(fs []reading.Field, f reading.Field) []reading.Field {
+	for i := range fs {
+		if fs[i].Key == f.Key {
+			fs[i] = f
+			return fs
+		}
+	}
+	return append(fs, f)
+}
+
+func describe(v gjson.Result) string {
+	switch v.Type {
+	case gjson.Null:
+		return "null"
+	case gjson.False, gjson.True:
+		return "a boolean"
+	case gjson.Number:
+		return "a number"
+	case gjson.String:
+		return "a string"
+	}
+	if v.IsArray() {
+		return "an array"
+	}
+	return "an object"
+}
+
+func looksNonFinite(p []byte) bool {
+	return bytes.Contains(p, []byte("NaN")) || bytes.Contains(p, []byte("Infinity"))
+}
+
+// safeTopic keeps a hostile topic from forging log lines or flooding them.
+func safeTopic(t string) string {
+	const max = 200
+	if len(t) > max {
+		t = t[:max] + "…"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, t)
+}

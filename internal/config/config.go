@@ -1,0 +1,188 @@
+// Package config holds facmon's configuration: one YAML file, built-in
+// defaults in one place, and command-line overrides applied on top.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Log      Log                `yaml:"log"`
+	MQTT     MQTT               `yaml:"mqtt"`
+	Influx   Influx             `yaml:"influx"`
+	Spool    Spool              `yaml:"spool"`
+	Web      Web                `yaml:"web"`
+	Ingest   Ingest             `yaml:"ingest"`
+	Profiles map[string]Profile `yaml:"profiles"`
+	Offices  []Office           `yaml:"offices"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json (production) or text
+}
+
+// MQTT configures the MQTT collector.
+type MQTT struct {
+	URL          string   `yaml:"url"`
+	ClientID     string   `yaml:"client_id"`
+	Username     string   `yaml:"username"`
+	PasswordFile string   `yaml:"password_file"`
+	TLS          TLS      `yaml:"tls"`
+	KeepAlive    Duration `yaml:"keepalive"`
+	// ConnectTimeout bounds one connection attempt.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// MaxReconnectInterval caps the exponential reconnect backoff.
+	MaxReconnectInterval Duration `yaml:"max_reconnect_interval"`
+	// MaxInflight is how many unacknowledged messages facmon holds at
+	// once. It should not exceed the broker's per-client inflight limit
+	// (Mosquitto: max_inflight_messages) or acks will wait on each other.
+	MaxInflight     int     `yaml:"max_inflight"`
+	MaxPayloadBytes int     `yaml:"max_payload_bytes"`
+	Topics          []Topic `yaml:"topics"`
+}
+
+// TLS configures a client TLS connection.
+type TLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Enabled reports whether any TLS setting was given.
+func (t TLS) Enabled() bool {
+	return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify
+}
+
+// Topic maps one MQTT topic shape to tags and a payload kind.
+type Topic struct {
+	// Pattern is an MQTT topic with named segments, e.g.
+	// "facmon/{ward}/{class}/{device}/telemetry". Named segments are
+	// ward, class, device, site and room; "+" and a final "#" match
+	// without capturing.
+	Pattern string `yaml:"pattern"`
+	// Kind is "telemetry" (a JSON object of fields) or "status"
+	// ("online"/"offline", the devices' retained status and last will).
+	Kind string `yaml:"kind"`
+	// Tags gives fixed tag values for what the topic does not carry,
+	// e.g. the class of every Tasmota plug.
+	Tags map[string]string `yaml:"tags"`
+	// Fields maps payload paths (dot-separated for nested objects, as
+	// Tasmota's "AM2301.Temperature") to profile field names. When set,
+	// only mapped paths are read.
+	Fields map[string]string `yaml:"fields"`
+}
+
+// Influx configures where readings are stored.
+type Influx struct {
+	URL       string `yaml:"url"`
+	Bucket    string `yaml:"bucket"` // "db/rp" or "db" on InfluxDB 1.8
+	Org       string `yaml:"org"`
+	TokenFile string `yaml:"token_file"`
+	// BatchSize is the most points sent in one write.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is how long a partial batch may wait for more points.
+	FlushInterval Duration `yaml:"flush_interval"`
+	Timeout       Duration `yaml:"timeout"`
+	// CreateDatabase creates the database (1.x) or bucket (2.x) at start-up
+	// when it is missing and the credentials allow it.
+	CreateDatabase bool `yaml:"create_database"`
+	// MaxRetryInterval caps the backoff between retries of a failed write.
+	MaxRetryInterval Duration `yaml:"max_retry_interval"`
+}
+
+// Spool configures the local durable queue between MQTT acks and InfluxDB.
+type Spool struct {
+	Dir      string   `yaml:"dir"`
+	MaxBytes ByteSize `yaml:"max_bytes"`
+	// CommitInterval is the longest a reading waits for its group fsync.
+	CommitInterval Duration `yaml:"commit_interval"`
+}
+
+// Web configures the HTTP server.
+type Web struct {
+	Listen string `yaml:"listen"`
+}
+
+// Ingest bounds what is accepted from devices.
+type Ingest struct {
+	// MaxPast and MaxFuture bound a device-supplied timestamp around the
+	// receive time; outside the window the reading is rejected.
+	MaxPast   Duration `yaml:"max_past"`
+	MaxFuture Duration `yaml:"max_future"`
+}
+
+// Profile types the fields of one device class.
+type Profile struct {
+	Fields map[string]string `yaml:"fields"` // field name -> float|int|bool|string
+}
+
+// Office is one ward (or commune) office. Offices are configuration, not
+// code: administrative units get renamed and merged, and history stays
+// queryable under the id.
+type Office struct {
+	ID     string `yaml:"id"`
+	Name   string `yaml:"name"`
+	Parent string `yaml:"parent"`
+	// MergedInto names the office that absorbed this one; readings still
+	// arriving under the old id are accepted and stored under it.
+	MergedInto string `yaml:"merged_into"`
+	// Devices, when given, is the inventory: other device ids under this
+	// office are rejected as unknown.
+	Devices []string `yaml:"devices"`
+}
+
+// Duration is a time.Duration written as "10s" in YAML.
+type Duration time.Duration
+
+// D returns the standard library value.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML accepts Go duration strings.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("want a duration such as 10s or 5m")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("bad duration %q: want a value such as 10s, 5m or 1h30m", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a Go duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// ByteSize is a size written as 1GiB, 64KiB or a plain number of bytes.
+type ByteSize int64
+
+// UnmarshalYAML accepts plain integers or numbers with a binary unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return err
+	}
+	*b = ByteSize(v)
+	return nil
+}
+
+// ReadSecret reads a password or token file, without its trailing newline.
+// The error names the file, never its content.
+func ReadSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}

@@ -1,0 +1,176 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	cfg, err := Load("", Overrides{})
+	require.NoError(t, err)
+	assert.Len(t, cfg.Offices, 13)
+	assert.Equal(t, "thanh-binh", cfg.Offices[0].ID)
+	assert.Equal(t, "Hòa Cường Nam", cfg.Offices[12].Name)
+	assert.ElementsMatch(t, []string{"door", "hvac", "server", "camera"}, sortedKeys(cfg.Profiles))
+	assert.Equal(t, "facmon/{ward}/{class}/{device}/telemetry", cfg.MQTT.Topics[0].Pattern)
+	assert.Equal(t, 64<<10, cfg.MQTT.MaxPayloadBytes)
+}
+
+func TestExampleConfigIsValid(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "deploy", "facmon.example.yaml"), Overrides{})
+	require.NoError(t, err)
+	assert.Len(t, cfg.Offices, 13)
+}
+
+func TestFileOverDefaults(t *testing.T) {
+	cfg, err := Parse("f.yaml", []byte(`
+mqtt:
+  url: ssl://broker.danang.gov.vn:8883
+  max_inflight: 200
+influx:
+  flush_interval: 250ms
+spool:
+  max_bytes: 512MiB
+profiles:
+  lift:
+    fields: {floor: int, moving: bool}
+`), Overrides{})
+	require.NoError(t, err)
+	assert.Equal(t, "ssl://broker.danang.gov.vn:8883", cfg.MQTT.URL)
+	assert.Equal(t, 200, cfg.MQTT.MaxInflight)
+	assert.Equal(t, "facmon-collector", cfg.MQTT.ClientID, "unset keys keep their defaults")
+	assert.Equal(t, 250*time.Millisecond, cfg.Influx.FlushInterval.D())
+	assert.Equal(t, ByteSize(512<<20), cfg.Spool.MaxBytes)
+	assert.Contains(t, cfg.Profiles, "lift", "profiles add to the built-in ones")
+	assert.Contains(t, cfg.Profiles, "door")
+}
+
+func TestOverridesWin(t *testing.T) {
+	cfg, err := Parse("f.yaml", []byte("mqtt:\n  url: tcp://a:1883\n"), Overrides{
+		MQTTURL: "tcp://127.0.0.1:18830", InfluxURL: "http://127.0.0.1:18086", InfluxBucket: "test/autogen", Listen: "127.0.0.1:0",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "tcp://127.0.0.1:18830", cfg.MQTT.URL)
+	assert.Equal(t, "http://127.0.0.1:18086", cfg.Influx.URL)
+	assert.Equal(t, "test/autogen", cfg.Influx.Bucket)
+	assert.Equal(t, "127.0.0.1:0", cfg.Web.Listen)
+}
+
+func TestBadOverrideNamesTheFlag(t *testing.T) {
+	_, err := Parse("f.yaml", []byte("mqtt:\n  url: tcp://a:1883\n"), Overrides{MQTTURL: "localhost"})
+	require.Error(t, err)
+	assert.Equal(t, `mqtt.url: want a URL such as tcp://host:1883 or ssl://host:8883, got "localhost" (from --mqtt-url)`, err.Error())
+}
+
+// Each case is a file and the exact problems config check must report,
+// with their lines: the operator should not have to hunt.
+func TestProblemsNameLineAndPath(t *testing.T) {
+	cases := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"unknown top-level key", "mqtt:\n  url: tcp://a:1883\nmqtt_url: x\n",
+			[]string{`c.yaml:3: mqtt_url: unknown key "mqtt_url" (known here: influx, ingest, log, mqtt, offices, profiles, spool, web)`}},
+		{"unknown nested key", "influx:\n  url: http://a:8086\n  bukket: x\n",
+			[]string{`c.yaml:3: influx.bukket: unknown key "bukket"`}},
+		{"wrong scalar type", "mqtt:\n  max_inflight: lots\n",
+			[]string{`c.yaml:2: mqtt.max_inflight: want a whole number, got "lots"`}},
+		{"bad duration", "influx:\n  flush_interval: 5 minutes\n",
+			[]string{`c.yaml:2: influx.flush_interval: bad duration "5 minutes"`}},
+		{"bad bool", "influx:\n  create_database: maybe\n",
+			[]string{`c.yaml:2: influx.create_database: want true or false, got "maybe"`}},
+		{"list where a map is wanted", "web:\n  - listen\n",
+			[]string{`c.yaml:2: web: want a mapping of keys to values`}},
+		{"duplicate key", "web:\n  listen: a:1\n  listen: b:2\n",
+			[]string{`c.yaml:3: web.listen: key given twice`}},
+		{"semantic errors keep their lines", "mqtt:\n  url: tcp://a:1883\n  max_inflight: 0\nweb:\n  listen: nowhere\n",
+			[]string{`c.yaml:3: mqtt.max_inflight: must be between 1 and 65535, got 0`, `c.yaml:5: web.listen: want host:port, got "nowhere"`}},
+		{"bad topic pattern", "mqtt:\n  topics:\n    - pattern: facmon/{ward}/{floor}/telemetry\n      kind: telemetry\n",
+			[]string{`c.yaml:3: mqtt.topics[0].pattern: segment 3: unknown name {floor}`}},
+		{"pattern without device", "mqtt:\n  topics:\n    - pattern: facmon/{ward}/{class}/telemetry\n      kind: telemetry\n",
+			[]string{`c.yaml:3: mqtt.topics[0]: pattern "facmon/{ward}/{class}/telemetry" neither captures {device} nor sets tags.device`}},
+		{"bad kind", "mqtt:\n  topics:\n    - pattern: facmon/{ward}/{class}/{device}\n      kind: metrics\n",
+			[]string{`c.yaml:4: mqtt.topics[0].kind: unknown kind "metrics" (want telemetry or status)`}},
+		{"field map to unknown field", "mqtt:\n  topics:\n    - pattern: tele/{device}/SENSOR\n      kind: telemetry\n      tags: {ward: thanh-binh, class: hvac}\n      fields:\n        AM2301.Temperature: temperature\n",
+			[]string{`c.yaml:7: mqtt.topics[0].fields.AM2301.Temperature: "temperature" is not a field of the hvac profile`}},
+		{"bad field type", "profiles:\n  lift:\n    fields:\n      floor: integer32\n",
+			[]string{`c.yaml:4: profiles.lift.fields.floor: unknown field type "integer32" (want float, int, bool or string)`}},
+		{"reserved field", "profiles:\n  lift:\n    fields:\n      seq: int\n",
+			[]string{`c.yaml:4: profiles.lift.fields.seq: "seq" is reserved`}},
+		{"offices", "offices:\n  - id: Thanh Binh\n    name: Thanh Bình\n  - id: thuan-phuoc\n  - id: thuan-phuoc\n    name: Thuận Phước\n    merged_into: hai-chau-9\n",
+			[]string{
+				`c.yaml:2: offices[0].id: "Thanh Binh" is not an ASCII slug (a-z, 0-9, -)`,
+				`c.yaml:4: offices[1].name: every office needs a display name`,
+				`c.yaml:5: offices[2].id: "thuan-phuoc" already used by offices[1]`,
+				`c.yaml:7: offices[2].merged_into: no office has id "hai-chau-9"`,
+			}},
+		{"missing password file", "mqtt:\n  username: facmon\n  password_file: /nonexistent/pw\n",
+			[]string{`c.yaml:3: mqtt.password_file: cannot read /nonexistent/pw: no such file or directory`}},
+		{"not yaml", "mqtt: [\n", []string{`c.yaml:1: not valid YAML`}},
+		{"two documents", "web: {}\n---\nweb: {}\n", []string{`c.yaml:2: more than one YAML document`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tc.yaml), Overrides{})
+			require.Error(t, err)
+			ps, ok := AsProblems(err)
+			require.True(t, ok, "%T %v", err, err)
+			require.Len(t, ps, len(tc.want), ps.Error())
+			for i, w := range tc.want {
+				assert.True(t, strings.HasPrefix(ps[i].Error(), w), "got  %s\nwant %s…", ps[i].Error(), w)
+			}
+		})
+	}
+}
+
+func TestEmptyFileMeansDefaults(t *testing.T) {
+	for _, content := range []string{"", "# nothing\n", "---\n"} {
+		cfg, err := Parse("e.yaml", []byte(content), Overrides{})
+		require.NoError(t, err, "%q", content)
+		assert.Len(t, cfg.Offices, 13)
+	}
+}
+
+func TestReadSecretTrimsNewline(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pw")
+	require.NoError(t, os.WriteFile(p, []byte("s3cret\n"), 0o600))
+	s, err := ReadSecret(p)
+	require.NoError(t, err)
+	assert.Equal(t, "s3cret", s)
+	_, err = ReadSecret(p + "-missing")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "s3cret")
+}
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]int64{"1GiB": 1 << 30, "64KiB": 64 << 10, "512 MiB": 512 << 20, "1000": 1000, "2MB": 2e6} {
+		got, err := ParseByteSize(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "-1", "1.5GiB", "lots"} {
+		_, err := ParseByteSize(in)
+		assert.Error(t, err, in)
+	}
+}
+
+// FuzzParse: arbitrary bytes as a config file never panic, and whatever
+// is accepted validates.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("mqtt:\n  url: tcp://a:1883\n"))
+	f.Add([]byte("offices:\n  - id: a\n    name: A\n"))
+	f.Add([]byte("profiles: {x: {fields: {a: int}}}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("f.yaml", data, Overrides{})
+		if err == nil {
+			require.NoError(t, cfg.Validate())
+		}
+	})
+}

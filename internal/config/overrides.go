@@ -1,0 +1,59 @@
+package config
+
+import "strings"
+
+// Overrides are command-line values that replace what the file says, so a
+// script can point facmon anywhere without editing YAML. Empty means unset.
+type Overrides struct {
+	MQTTURL         string
+	InfluxURL       string
+	InfluxBucket    string
+	InfluxTokenFile string
+	Listen          string
+	LogLevel        string
+	LogFormat       string
+	SpoolDir        string
+}
+
+// flagOf names the flag that sets a config path, for error messages about
+// values that came from the command line rather than the file.
+var flagOf = map[string]string{
+	"mqtt.url":          "--mqtt-url",
+	"influx.url":        "--influx-url",
+	"influx.bucket":     "--influx-bucket",
+	"influx.token_file": "--influx-token-file",
+	"web.listen":        "--listen",
+	"log.level":         "--log-level",
+	"log.format":        "--log-format",
+	"spool.dir":         "--spool-dir",
+}
+
+// Apply writes the set overrides into cfg and returns the config paths it
+// changed.
+func (o Overrides) Apply(cfg *Config) []string {
+	var set []string
+	apply := func(path string, v string, dst *string) {
+		if v != "" {
+			*dst = v
+			set = append(set, path)
+		}
+	}
+	apply("mqtt.url", o.MQTTURL, &cfg.MQTT.URL)
+	apply("influx.url", o.InfluxURL, &cfg.Influx.URL)
+	apply("influx.bucket", o.InfluxBucket, &cfg.Influx.Bucket)
+	apply("influx.token_file", o.InfluxTokenFile, &cfg.Influx.TokenFile)
+	apply("web.listen", o.Listen, &cfg.Web.Listen)
+	apply("log.level", o.LogLevel, &cfg.Log.Level)
+	apply("log.format", o.LogFormat, &cfg.Log.Format)
+	apply("spool.dir", o.SpoolDir, &cfg.Spool.Dir)
+	return set
+}
+
+func flagFor(path string, set []string) string {
+	for _, p := range set {
+		if path == p || strings.HasPrefix(path, p+".") {
+			return flagOf[p]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,293 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+
+	"github.com/facmon/facmon/collectors/mqtt/topic"
+	"github.com/facmon/facmon/internal/reading"
+)
+
+var (
+	officeIDRe  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	fieldNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+)
+
+// Reserved payload keys that are not profile fields.
+const (
+	KeyTimestamp = "ts"
+	KeySeq       = "seq"
+)
+
+type checker struct{ ps Problems }
+
+func (c *checker) add(path, format string, args ...any) {
+	c.ps = append(c.ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks the whole configuration and returns every problem as
+// Problems (without lines; Load adds them).
+func (cfg Config) Validate() error {
+	c := &checker{}
+	switch cfg.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		c.add("log.level", "unknown level %q (want debug, info, warn or error)", cfg.Log.Level)
+	}
+	switch cfg.Log.Format {
+	case "json", "text":
+	default:
+		c.add("log.format", "unknown format %q (want json or text)", cfg.Log.Format)
+	}
+	cfg.validateMQTT(c)
+	cfg.validateInflux(c)
+	if cfg.Spool.Dir == "" {
+		c.add("spool.dir", "must be set")
+	}
+	if cfg.Spool.MaxBytes < 1<<20 {
+		c.add("spool.max_bytes", "must be at least 1MiB")
+	}
+	if cfg.Spool.CommitInterval <= 0 {
+		c.add("spool.commit_interval", "must be positive")
+	}
+	if _, _, err := net.SplitHostPort(cfg.Web.Listen); err != nil {
+		c.add("web.listen", "want host:port, got %q", cfg.Web.Listen)
+	}
+	if cfg.Ingest.MaxPast <= 0 {
+		c.add("ingest.max_past", "must be positive")
+	}
+	if cfg.Ingest.MaxFuture <= 0 {
+		c.add("ingest.max_future", "must be positive")
+	}
+	cfg.validateProfiles(c)
+	cfg.validateOffices(c)
+	if len(c.ps) > 0 {
+		return c.ps
+	}
+	return nil
+}
+
+func (cfg Config) validateMQTT(c *checker) {
+	m := cfg.MQTT
+	u, err := url.Parse(m.URL)
+	switch {
+	case err != nil || u.Host == "":
+		c.add("mqtt.url", "want a URL such as tcp://host:1883 or ssl://host:8883, got %q", m.URL)
+	default:
+		switch u.Scheme {
+		case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
+		default:
+			c.add("mqtt.url", "unknown scheme %q (want tcp, ssl, ws or wss)", u.Scheme)
+		}
+		if u.User != nil {
+			c.add("mqtt.url", "must not carry credentials; use mqtt.username and mqtt.password_file")
+		}
+	}
+	if m.ClientID == "" {
+		c.add("mqtt.client_id", "must be set: the persistent session is bound to a fixed client id")
+	}
+	if m.PasswordFile != "" && m.Username == "" {
+		c.add("mqtt.password_file", "given without mqtt.username")
+	}
+	checkReadable(c, "mqtt.password_file", m.PasswordFile)
+	checkReadable(c, "mqtt.tls.ca_file", m.TLS.CAFile)
+	checkReadable(c, "mqtt.tls.cert_file", m.TLS.CertFile)
+	checkReadable(c, "mqtt.tls.key_file", m.TLS.KeyFile)
+	if (m.TLS.CertFile == "") != (m.TLS.KeyFile == "") {
+		c.add("mqtt.tls", "cert_file and key_file go together")
+	}
+	if m.KeepAlive < Duration(1e9) {
+		c.add("mqtt.keepalive", "must be at least 1s")
+	}
+	if m.ConnectTimeout <= 0 {
+		c.add("mqtt.connect_timeout", "must be positive")
+	}
+	if m.MaxReconnectInterval <= 0 {
+		c.add("mqtt.max_reconnect_interval", "must be positive")
+	}
+	if m.MaxInflight < 1 || m.MaxInflight > 65535 {
+		c.add("mqtt.max_inflight", "must be between 1 and 65535, got %d", m.MaxInflight)
+	}
+	if m.MaxPayloadBytes < 64 || m.MaxPayloadBytes > 256<<20 {
+		c.add("mqtt.max_payload_bytes", "must be between 64 and 268435456, got %d", m.MaxPayloadBytes)
+	}
+	if len(m.Topics) == 0 {
+		c.add("mqtt.topics", "at least one topic pattern is needed")
+	}
+	for i, t := range m.Topics {
+		cfg.validateTopic(c, fmt.Sprintf("mqtt.topics[%d]", i), t)
+	}
+}
+
+func (cfg Config) validateTopic(c *checker, path string, t Topic) {
+	pat, err := topic.Compile(t.Pattern)
+	if err != nil {
+		c.add(path+".pattern", "%v", err)
+		return
+	}
+	switch t.Kind {
+	case "telemetry", "status":
+	default:
+		c.add(path+".kind", "unknown kind %q (want telemetry or status)", t.Kind)
+	}
+	for _, k := range sortedKeys(t.Tags) {
+		v := t.Tags[k]
+		switch k {
+		case topic.Ward, topic.Class, topic.Device, topic.Site, topic.Room:
+		default:
+			c.add(path+".tags."+k, "unknown tag (want ward, class, device, site or room)")
+			continue
+		}
+		if pat.Captures(k) {
+			c.add(path+".tags."+k, "also captured by the pattern; give one or the other")
+		}
+		if !reading.ValidID(v) {
+			c.add(path+".tags."+k, "%q is not a valid id (letters, digits, - _ . : up to 64)", v)
+		}
+	}
+	for _, need := range []string{topic.Ward, topic.Class, topic.Device} {
+		if !pat.Captures(need) && t.Tags[need] == "" {
+			c.add(path, "pattern %q neither captures {%s} nor sets tags.%s", t.Pattern, need, need)
+		}
+	}
+	if len(t.Fields) > 0 {
+		if t.Kind == "status" {
+			c.add(path+".fields", "a status topic has no fields to map")
+		}
+		class := t.Tags[topic.Class]
+		prof, known := cfg.Profiles[class]
+		for _, src := range sortedKeys(t.Fields) {
+			dst := t.Fields[src]
+			if src == "" {
+				c.add(path+".fields", "empty payload path")
+			}
+			if dst != KeyTimestamp && dst != KeySeq && class != "" && known {
+				if _, ok := prof.Fields[dst]; !ok {
+					c.add(path+".fields."+src, "%q is not a field of the %s profile", dst, class)
+				}
+			}
+		}
+	}
+}
+
+func (cfg Config) validateInflux(c *checker) {
+	in := cfg.Influx
+	u, err := url.Parse(in.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		c.add("influx.url", "want an http:// or https:// URL, got %q", in.URL)
+	}
+	if in.Bucket == "" {
+		c.add("influx.bucket", "must be set (on InfluxDB 1.8: database or database/retention-policy)")
+	}
+	checkReadable(c, "influx.token_file", in.TokenFile)
+	if in.BatchSize < 1 || in.BatchSize > 100000 {
+		c.add("influx.batch_size", "must be between 1 and 100000, got %d", in.BatchSize)
+	}
+	if in.FlushInterval <= 0 {
+		c.add("influx.flush_interval", "must be positive")
+	}
+	if in.Timeout <= 0 {
+		c.add("influx.timeout", "must be positive")
+	}
+	if in.MaxRetryInterval <= 0 {
+		c.add("influx.max_retry_interval", "must be positive")
+	}
+}
+
+func (cfg Config) validateProfiles(c *checker) {
+	if len(cfg.Profiles) == 0 {
+		c.add("profiles", "at least one device class profile is needed")
+	}
+	for _, class := range sortedKeys(cfg.Profiles) {
+		path := "profiles." + class
+		if !reading.ValidID(class) {
+			c.add(path, "%q is not a valid class id", class)
+		}
+		if class == reading.MeasurementDeviceStatus || class == "alert_event" {
+			c.add(path, "%q is reserved for facmon's own measurements", class)
+		}
+		p := cfg.Profiles[class]
+		if len(p.Fields) == 0 {
+			c.add(path+".fields", "a profile needs at least one field")
+		}
+		for _, name := range sortedKeys(p.Fields) {
+			if !fieldNameRe.MatchString(name) {
+				c.add(path+".fields."+name, "field names are snake_case, with the unit in the name (temp_c)")
+			}
+			if name == KeyTimestamp || name == KeySeq {
+				c.add(path+".fields."+name, "%q is reserved (ts and seq are honoured on every payload)", name)
+			}
+			if _, err := reading.ParseKind(p.Fields[name]); err != nil {
+				c.add(path+".fields."+name, "%v", err)
+			}
+		}
+	}
+}
+
+func (cfg Config) validateOffices(c *checker) {
+	if len(cfg.Offices) == 0 {
+		c.add("offices", "at least one office is needed")
+	}
+	ids := map[string]int{}
+	for i, o := range cfg.Offices {
+		path := "offices[" + strconv.Itoa(i) + "]"
+		if !officeIDRe.MatchString(o.ID) {
+			c.add(path+".id", "%q is not an ASCII slug (a-z, 0-9, -)", o.ID)
+		}
+		if prev, dup := ids[o.ID]; dup {
+			c.add(path+".id", "%q already used by offices[%d]", o.ID, prev)
+		}
+		ids[o.ID] = i
+		if o.Name == "" {
+			c.add(path+".name", "every office needs a display name")
+		}
+		for j, d := range o.Devices {
+			if !reading.ValidID(d) {
+				c.add(fmt.Sprintf("%s.devices[%d]", path, j), "%q is not a valid device id", d)
+			}
+		}
+	}
+	for i, o := range cfg.Offices {
+		if o.MergedInto == "" {
+			continue
+		}
+		if _, ok := ids[o.MergedInto]; !ok {
+			c.add(fmt.Sprintf("offices[%d].merged_into", i), "no office has id %q", o.MergedInto)
+		} else if o.MergedInto == o.ID {
+			c.add(fmt.Sprintf("offices[%d].merged_into", i), "an office cannot merge into itself")
+		}
+	}
+}
+
+func checkReadable(c *checker, path, file string) {
+	if file == "" {
+		return
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		c.add(path, "cannot read %s: %v", file, unwrapPathError(err))
+		return
+	}
+	f.Close()
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,200 @@
+package storage
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/facmon/facmon/internal/reading"
+)
+
+// Committer makes a batch of line-protocol points durable. It returns nil
+// only when every point is either stored or set aside for good, and an
+// error only when ctx ended first.
+type Committer interface {
+	Commit(ctx context.Context, lines []byte, points int) error
+}
+
+// BatchOptions tunes when a batch is committed.
+type BatchOptions struct {
+	// MaxPoints is the most points in one commit.
+	MaxPoints int
+	// AckWindow commits as soon as this many acks wait. The broker stops
+	// sending once its inflight window is full of unacked messages, so
+	// waiting for more than that would only wait for the linger timer.
+	AckWindow int
+	// Linger is the longest a point waits for its batch to fill.
+	Linger time.Duration
+	// DrainTimeout bounds the last commit when Run's context ends.
+	DrainTimeout time.Duration
+}
+
+// Batcher groups readings into batches and acknowledges each reading only
+// after its batch is committed. Encoding happens on the caller's goroutine
+// under a short lock, so encoding the next batch overlaps committing the
+// previous one; at most one batch commits at a time and at most one more
+// accumulates, which bounds memory whatever the broker sends.
+type Batcher struct {
+	opts   BatchOptions
+	commit Committer
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	room    *sync.Cond // signalled when the accumulating batch is taken
+	enc     *Encoder
+	acks    []reading.Acker
+	points  int
+	first   time.Time
+	closed  bool
+	spare   []byte
+	kick    chan struct{}
+	pending prometheus.Gauge
+	encErrs prometheus.Counter
+}
+
+// NewBatcher returns a batcher committing through c.
+func NewBatcher(opts BatchOptions, c Committer, log *slog.Logger, reg prometheus.Registerer) *Batcher {
+	if opts.AckWindow <= 0 || opts.AckWindow > opts.MaxPoints {
+		opts.AckWindow = opts.MaxPoints
+	}
+	b := &Batcher{
+		opts:   opts,
+		commit: c,
+		log:    log,
+		enc:    NewEncoder(),
+		kick:   make(chan struct{}, 1),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "facmon_ingest_pending_readings",
+			Help: "Readings accepted but not yet committed (their MQTT acks are held back).",
+		}),
+		encErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "facmon_encode_errors_total",
+			Help: "Readings that could not be encoded as line protocol.",
+		}),
+	}
+	b.room = sync.NewCond(&b.mu)
+	reg.MustRegister(b.pending, b.encErrs)
+	return b
+}
+
+// Deliver queues r and calls a.Ack once it is committed. It blocks only
+// while a full batch waits behind one being committed: that is the
+// back-pressure that makes the broker hold the backlog. An error means r
+// cannot be encoded; the caller counts it and acks.
+func (b *Batcher) Deliver(r *reading.Reading, a reading.Acker) error {
+	b.mu.Lock()
+	for b.points >= b.opts.MaxPoints && !b.closed {
+		b.room.Wait()
+	}
+	if err := b.enc.Append(r); err != nil {
+		b.mu.Unlock()
+		b.encErrs.Inc()
+		return err
+	}
+	b.acks = append(b.acks, a)
+	b.points++
+	if b.points == 1 {
+		b.first = time.Now()
+	}
+	signal := b.points == 1 || b.points >= b.opts.AckWindow
+	b.mu.Unlock()
+	b.pending.Inc()
+	if signal {
+		select {
+		case b.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// Run commits batches until ctx ends, then commits what is left within
+// DrainTimeout. Readings it could not commit stay unacknowledged, so the
+// broker delivers them again to the persistent session.
+func (b *Batcher) Run(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return b.drain()
+		case <-b.kick:
+		case <-timer.C:
+		}
+		b.mu.Lock()
+		n := b.points
+		wait := time.Duration(0)
+		if n > 0 && n < b.opts.AckWindow {
+			wait = b.opts.Linger - time.Since(b.first)
+		}
+		b.mu.Unlock()
+		if n == 0 {
+			continue
+		}
+		if wait > 0 {
+			timer.Reset(wait)
+			continue
+		}
+		if err := b.flush(ctx); err != nil {
+			return b.drain()
+		}
+	}
+}
+
+// flush takes the accumulating batch, commits it and acks its readings.
+func (b *Batcher) flush(ctx context.Context) error {
+	b.mu.Lock()
+	lines := b.enc.Bytes()
+	acks := b.acks
+	n := b.points
+	b.enc.Reset(b.spare)
+	b.spare = nil
+	b.acks = make([]reading.Acker, 0, cap(acks))
+	b.points = 0
+	b.room.Broadcast()
+	b.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	if err := b.commit.Commit(ctx, lines, n); err != nil {
+		// Put the batch back in front so a later drain can retry it.
+		b.mu.Lock()
+		b.enc.enc.SetBuffer(append(lines, b.enc.Bytes()...))
+		b.acks = append(acks, b.acks...)
+		b.points += n
+		b.mu.Unlock()
+		return err
+	}
+	for _, a := range acks {
+		a.Ack()
+	}
+	b.pending.Sub(float64(n))
+	b.mu.Lock()
+	b.spare = lines[:0]
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *Batcher) drain() error {
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.DrainTimeout)
+	defer cancel()
+	b.mu.Lock()
+	b.closed = true
+	b.room.Broadcast()
+	b.mu.Unlock()
+	for {
+		b.mu.Lock()
+		n := b.points
+		b.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		if err := b.flush(ctx); err != nil {
+			b.log.Warn("shutdown: readings left uncommitted; the broker will deliver them again", "readings", n, "err", err)
+			return err
+		}
+	}
+}

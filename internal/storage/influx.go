@@ -1,0 +1,323 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/api"
+	influxhttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// InfluxOptions says where and how to write.
+type InfluxOptions struct {
+	URL    string
+	Bucket string // "db" or "db/rp" on 1.8
+	Org    string
+	// Token is "user:password" on 1.8 with auth, empty without.
+	Token            string
+	Timeout          time.Duration
+	MaxRetryInterval time.Duration
+	CreateDatabase   bool
+}
+
+// Influx writes line-protocol batches with the blocking write API, so every
+// error comes back to us rather than into the async client's bounded retry
+// queue, which discards data after a few minutes of outage.
+type Influx struct {
+	opts    InfluxOptions
+	client  influxdb2.Client
+	write   api.WriteAPIBlocking
+	log     *slog.Logger
+	metrics *influxMetrics
+	// poison receives points InfluxDB refused for good.
+	poison    PoisonHandler
+	ensuredDB bool
+	sleep     func(context.Context, time.Duration) error
+}
+
+// PoisonHandler takes a point InfluxDB will never accept (400/422), so it
+// can be set aside instead of retried forever.
+type PoisonHandler interface {
+	Poison(line []byte, status int, msg string)
+}
+
+type influxMetrics struct {
+	written    prometheus.Counter
+	errors     *prometheus.CounterVec
+	latency    prometheus.Histogram
+	batchSize  prometheus.Histogram
+	poisonedBy *prometheus.CounterVec
+}
+
+func newInfluxMetrics(reg prometheus.Registerer) *influxMetrics {
+	m := &influxMetrics{
+		written: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "facmon_points_written_total", Help: "Points InfluxDB accepted.",
+		}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "facmon_influx_write_errors_total",
+			Help: "Failed write requests to InfluxDB by kind (network, timeout, http_429, http_5xx, http_4xx).",
+		}, []string{"kind"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "facmon_influx_write_duration_seconds",
+			Help:    "Duration of one write request to InfluxDB, successful or not.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "facmon_influx_batch_points",
+			Help:    "Points per write request.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		poisonedBy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "facmon_points_quarantined_total",
+			Help: "Points InfluxDB refused for good (400/422), set aside and not retried.",
+		}, []string{"status"}),
+	}
+	for _, k := range []string{"network", "timeout", "http_429", "http_5xx", "http_4xx"} {
+		m.errors.WithLabelValues(k)
+	}
+	for _, s := range []string{"400", "422"} {
+		m.poisonedBy.WithLabelValues(s)
+	}
+	reg.MustRegister(m.written, m.errors, m.latency, m.batchSize, m.poisonedBy)
+	return m
+}
+
+// NewInflux creates the client. It does not contact InfluxDB: a database
+// that is down at start-up is retried like any outage.
+func NewInflux(opts InfluxOptions, poison PoisonHandler, log *slog.Logger, reg prometheus.Registerer) *Influx {
+	copts := influxdb2.DefaultOptions().
+		SetHTTPRequestTimeout(uint(max(1, opts.Timeout/time.Second))).
+		SetLogLevel(0). // the client logs through its own logger; errors come back to us instead
+		SetPrecision(time.Nanosecond)
+	client := influxdb2.NewClientWithOptions(opts.URL, opts.Token, copts)
+	return &Influx{
+		opts:    opts,
+		client:  client,
+		write:   client.WriteAPIBlocking(opts.Org, opts.Bucket),
+		log:     log,
+		metrics: newInfluxMetrics(reg),
+		poison:  poison,
+		sleep:   sleepCtx,
+	}
+}
+
+// Close releases idle connections.
+func (w *Influx) Close() { w.client.Close() }
+
+// Ping reports whether InfluxDB answers, for /healthz.
+func (w *Influx) Ping(ctx context.Context) error {
+	ok, err := w.client.Ping(ctx)
+	if err != nil {
+		return fmt.Errorf("influxdb at %s: %w", redactURL(w.opts.URL), err)
+	}
+	if !ok {
+		return fmt.Errorf("influxdb at %s: not ready", redactURL(w.opts.URL))
+	}
+	return nil
+}
+
+// Commit writes lines, retrying network errors, timeouts, 429 and 5xx with
+// capped exponential backoff that honours Retry-After, until it succeeds or
+// ctx ends. Points refused with 400/422 are found by bisection and handed
+// to the poison handler, so one bad point never blocks the rest.
+func (w *Influx) Commit(ctx context.Context, lines []byte, points int) error {
+	if !w.ensuredDB && w.opts.CreateDatabase {
+		w.ensureDatabase(ctx)
+	}
+	return w.commit(ctx, lines, points)
+}
+
+func (w *Influx) commit(ctx context.Context, lines []byte, points int) error {
+	backoff := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := w.writeOnce(ctx, lines, points)
+		if err == nil {
+			w.metrics.written.Add(float64(points))
+			return nil
+		}
+		var herr *influxhttp.Error
+		status := 0
+		if errors.As(err, &herr) {
+			status = herr.StatusCode
+		}
+		if status == http.StatusBadRequest || status == http.StatusUnprocessableEntity || status == http.StatusRequestEntityTooLarge {
+			return w.splitPoison(ctx, lines, points, status, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := backoff
+		if herr != nil && herr.RetryAfter > 0 {
+			wait = time.Duration(herr.RetryAfter) * time.Second
+		}
+		if attempt == 0 || attempt%10 == 0 {
+			w.log.Warn("influxdb write failed; retrying", "err", w.clean(err), "points", points, "attempt", attempt+1, "retry_in", wait)
+		}
+		if err := w.sleep(ctx, wait); err != nil {
+			return err
+		}
+		backoff = min(backoff*2, w.opts.MaxRetryInterval)
+	}
+}
+
+func (w *Influx) writeOnce(ctx context.Context, lines []byte, points int) error {
+	start := time.Now()
+	err := w.write.WriteRecord(ctx, unsafeString(lines))
+	w.metrics.latency.Observe(time.Since(start).Seconds())
+	w.metrics.batchSize.Observe(float64(points))
+	if err != nil {
+		w.metrics.errors.WithLabelValues(errorKind(err)).Inc()
+	}
+	return err
+}
+
+// splitPoison halves a refused batch until the refused points stand alone.
+// InfluxDB 1.8 has already stored the good points of a partial write;
+// writing them again is harmless because their timestamps are fixed.
+func (w *Influx) splitPoison(ctx context.Context, lines []byte, points int, status int, err error) error {
+	body := bytes.TrimRight(lines, "\n")
+	if points <= 1 || bytes.IndexByte(body, '\n') < 0 {
+		msg := w.clean(err)
+		w.metrics.poisonedBy.WithLabelValues(strconv.Itoa(status)).Inc()
+		if w.poison != nil {
+			w.poison.Poison(body, status, msg)
+		}
+		w.log.Error("influxdb refused a point for good; set aside", "status", status, "err", msg)
+		return nil
+	}
+	n := bytes.Count(body, []byte{'\n'}) + 1
+	mid := 0
+	for i := 0; i < n/2; i++ {
+		mid += bytes.IndexByte(body[mid:], '\n') + 1
+	}
+	if err := w.commit(ctx, body[:mid], n/2); err != nil {
+		return err
+	}
+	return w.commit(ctx, body[mid:], n-n/2)
+}
+
+// ensureDatabase creates the database on 1.x (CREATE DATABASE is
+// idempotent) or the bucket on 2.x. Lacking permission is not fatal: the
+// operator may have created it already.
+func (w *Influx) ensureDatabase(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
+	defer cancel()
+	db, _, _ := strings.Cut(w.opts.Bucket, "/")
+	health, err := w.client.Health(cctx)
+	if err != nil {
+		// 1.8 answers /health too; no answer means it is down, and the
+		// write loop will retry. Try again on the next commit.
+		return
+	}
+	version := ""
+	if health.Version != nil {
+		version = *health.Version
+	}
+	if strings.HasPrefix(version, "1.") {
+		err = w.influxQL(cctx, `CREATE DATABASE "`+strings.ReplaceAll(db, `"`, `\"`)+`"`)
+	} else {
+		err = w.ensureBucket(cctx)
+	}
+	if err != nil {
+		w.log.Warn("could not create the database; writes will fail if it is missing", "bucket", w.opts.Bucket, "err", w.clean(err))
+	} else {
+		w.log.Info("database ready", "bucket", w.opts.Bucket, "influxdb_version", version)
+	}
+	w.ensuredDB = true
+}
+
+func (w *Influx) ensureBucket(ctx context.Context) error {
+	buckets := w.client.BucketsAPI()
+	if _, err := buckets.FindBucketByName(ctx, w.opts.Bucket); err == nil {
+		return nil
+	}
+	org, err := w.client.OrganizationsAPI().FindOrganizationByName(ctx, w.opts.Org)
+	if err != nil {
+		return fmt.Errorf("find organization %q: %w", w.opts.Org, err)
+	}
+	_, err = buckets.CreateBucketWithName(ctx, org, w.opts.Bucket)
+	return err
+}
+
+func (w *Influx) influxQL(ctx context.Context, q string) error {
+	u := strings.TrimRight(w.opts.URL, "/") + "/query"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(url.Values{"q": {q}}.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if w.opts.Token != "" {
+		req.Header.Set("Authorization", "Token "+w.opts.Token)
+	}
+	resp, err := w.client.HTTPService().DoHTTPRequestWithResponse(req, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 != 2 || bytes.Contains(body, []byte(`"error"`)) {
+		return fmt.Errorf("%s: status %d: %s", q, resp.StatusCode, bytes.TrimSpace(body))
+	}
+	return nil
+}
+
+// clean renders an error without the token, which some transports echo.
+func (w *Influx) clean(err error) string {
+	s := err.Error()
+	if w.opts.Token != "" {
+		s = strings.ReplaceAll(s, w.opts.Token, "[redacted]")
+	}
+	return s
+}
+
+func errorKind(err error) string {
+	var herr *influxhttp.Error
+	if errors.As(err, &herr) && herr.StatusCode > 0 {
+		switch {
+		case herr.StatusCode == http.StatusTooManyRequests:
+			return "http_429"
+		case herr.StatusCode >= 500:
+			return "http_5xx"
+		default:
+			return "http_4xx"
+		}
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) && nerr.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return "network"
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	u.User = nil
+	return u.String()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
