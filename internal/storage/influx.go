@@ -226,10 +226,19 @@ func (w *Influx) ensureDatabase(ctx context.Context) {
 	if health.Version != nil {
 		version = *health.Version
 	}
-	if strings.HasPrefix(version, "1.") {
+	// A 1.x built from source reports version "unknown", so only a
+	// version that says 2 or later skips InfluxQL; a failed CREATE DATABASE
+	// falls back to the bucket API.
+	v2 := strings.HasPrefix(strings.TrimPrefix(version, "v"), "2.") || strings.HasPrefix(strings.TrimPrefix(version, "v"), "3.")
+	if !v2 {
 		err = w.influxQL(cctx, `CREATE DATABASE "`+strings.ReplaceAll(db, `"`, `\"`)+`"`)
-	} else {
-		err = w.ensureBucket(cctx)
+	}
+	if v2 || err != nil {
+		if berr := w.ensureBucket(cctx); berr == nil {
+			err = nil
+		} else if err == nil {
+			err = berr
+		}
 	}
 	if err != nil {
 		w.log.Warn("could not create the database; writes will fail if it is missing", "bucket", w.opts.Bucket, "err", w.clean(err))

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/facmon/facmon/collectors/mqtt"
+	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/simulator"
+)
+
+// faultList collects repeated --fault flags.
+type faultList []simulator.Fault
+
+func (f *faultList) String() string {
+	parts := make([]string, len(*f))
+	for i, x := range *f {
+		parts[i] = x.String()
+	}
+	return strings.Join(parts, " ")
+}
+
+func (f *faultList) Set(s string) error {
+	x, err := simulator.ParseFault(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, x)
+	return nil
+}
+
+func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("simulate", "simulate --mqtt-url URL [--wards N] [--devices door=2,hvac=3,server=1,camera=4] [--interval 10s] [--duration D] [--fault KIND@WARD/DEVICE[,after=D][,for=D]]...", stdout)
+	def := simulator.DefaultConfig()
+	mqttURL := fs.String("mqtt-url", "tcp://127.0.0.1:1883", "broker to publish to (tcp://, ssl://, ws://)")
+	wards := fs.Int("wards", len(def.Wards), "how many of the 13 Hải Châu wards to simulate (1-13)")
+	devices := fs.String("devices", "door=2,hvac=3,server=1,camera=4", "devices per ward and class")
+	interval := fs.Duration("interval", def.Interval, "telemetry interval of each device")
+	duration := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
+	mode := fs.String("mode", simulator.ModePerDevice, "per-device (an MQTT client and last will per device) or gateway (one connection per ward, for large fleets)")
+	seed := fs.Int64("seed", time.Now().UnixNano(), "random seed, for a reproducible run")
+	username := fs.String("username", "", "MQTT username")
+	passwordFile := fs.String("password-file", "", "file holding the MQTT password")
+	caFile := fs.String("tls-ca-file", "", "CA certificate for ssl:// brokers")
+	certFile := fs.String("tls-cert-file", "", "client certificate")
+	keyFile := fs.String("tls-key-file", "", "client key")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	var faults faultList
+	fs.Var(&faults, "fault", "inject a fault, repeatable: door-stuck-open, ac-failure, camera-not-recording, disk-filling, device-offline (KIND@WARD/DEVICE), ward-outage (KIND@WARD); optional ,after=30s,for=5m")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	devs, err := simulator.ParseDevices(*devices)
+	if err != nil {
+		return usagef("--devices: %v", err)
+	}
+	if *wards < 1 || *wards > len(def.Wards) {
+		return usagef("--wards: want 1 to %d, got %d", len(def.Wards), *wards)
+	}
+	cfg := def
+	cfg.BrokerURL = *mqttURL
+	cfg.Wards = def.Wards[:*wards]
+	cfg.Devices = devs
+	cfg.Interval = *interval
+	cfg.Duration = *duration
+	cfg.Faults = faults
+	cfg.Seed = *seed
+	cfg.ClientMode = *mode
+	cfg.Username = *username
+	if *passwordFile != "" {
+		pw, err := config.ReadSecret(*passwordFile)
+		if err != nil {
+			return usagef("--password-file: %v", err)
+		}
+		cfg.Password = pw
+	}
+	tlsCfg := config.TLS{CAFile: *caFile, CertFile: *certFile, KeyFile: *keyFile}
+	if tlsCfg.Enabled() {
+		tc, err := mqtt.TLSConfig(tlsCfg)
+		if err != nil {
+			return usageError{err}
+		}
+		cfg.TLS = tc
+	}
+	log := newLogger(stderr, *logLevel, "text")
+	sim, err := simulator.New(cfg, log)
+	if err != nil {
+		return usageError{err}
+	}
+	fmt.Fprintf(stdout, "simulating %d wards × %d devices every %s to %s\n", len(cfg.Wards), countDevices(devs), cfg.Interval, cfg.BrokerURL)
+	if err := sim.Run(ctx); err != nil {
+		return err
+	}
+	st := sim.Stats()
+	var total uint64
+	for _, n := range st.Telemetry {
+		total += n
+	}
+	fmt.Fprintf(stdout, "published %d telemetry messages (%v), %d publish errors\n", total, st.Telemetry, st.PublishErrors)
+	for _, e := range sim.FaultEvents() {
+		fmt.Fprintf(stdout, "fault %s %s/%s from %s to %s\n", e.Kind, e.Ward, e.Device, e.Start.Format(time.RFC3339), e.End.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func countDevices(d map[string]int) int {
+	n := 0
+	for _, v := range d {
+		n += v
+	}
+	return n
+}
+
+// newDemoSimulator is the in-process simulator of `run --demo`: the 13
+// wards of the configuration publishing to the embedded broker.
+func newDemoSimulator(cfg config.Config, log *slog.Logger) (*simulator.Simulator, error) {
+	sc := simulator.DefaultConfig()
+	sc.BrokerURL = cfg.MQTT.URL
+	sc.Wards = sc.Wards[:0]
+	for _, o := range cfg.Offices {
+		sc.Wards = append(sc.Wards, simulator.Ward{ID: o.ID, Name: o.Name})
+	}
+	sc.Seed = time.Now().UnixNano()
+	return simulator.New(sc, log)
+}
