@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/demo"
@@ -25,43 +26,92 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{err}
 	}
 	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	simErr := make(chan error, 1)
-	if *demoMode {
-		broker, err := demo.StartBroker(cfg.MQTT.URL, log.With("component", "demo-broker"))
+	if !*demoMode {
+		reg := service.NewRegistry()
+		svc, err := service.New(cfg, log, reg)
 		if err != nil {
 			return err
 		}
-		defer broker.Close()
-		cfg.MQTT.URL = broker.URL()
-		sim, err := newDemoSimulator(cfg, log.With("component", "simulator"))
-		if err != nil {
+		if err := svc.Run(ctx); err != nil {
 			return err
 		}
-		go func() { simErr <- sim.Run(ctx) }()
+		log.Info("facmon stopped")
+		return nil
 	}
+	return runDemo(ctx, cfg, log, stdout)
+}
 
-	reg := service.NewRegistry()
-	svc, err := service.New(cfg, log, reg)
+// runDemo adds the embedded broker and the simulator around the service and
+// stops them in order: the simulator says its devices go offline, facmon
+// stores that, and only then does the broker close.
+func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	// The broker's own chatter about connections closing at shutdown is
+	// noise in a demo; its errors still show.
+	brokerLog := slog.New(levelFloor{log.Handler(), slog.LevelError}).With("component", "demo-broker")
+	broker, err := demo.StartBroker(cfg.MQTT.URL, brokerLog)
 	if err != nil {
 		return err
 	}
-	if *demoMode {
-		printDemoBanner(stdout, cfg, svc.WebAddr())
-	}
-	go func() {
-		if err := <-simErr; err != nil && ctx.Err() == nil {
-			log.Error("simulator stopped", "err", err)
-		}
-	}()
-	if err := svc.Run(ctx); err != nil {
+	defer broker.Close()
+	cfg.MQTT.URL = broker.URL()
+
+	svc, err := service.New(cfg, log, service.NewRegistry())
+	if err != nil {
 		return err
 	}
-	log.Info("facmon stopped")
-	return nil
+	sim, err := newDemoSimulator(cfg, log)
+	if err != nil {
+		return err
+	}
+	simCtx, stopSim := context.WithCancel(ctx)
+	defer stopSim()
+	simDone := make(chan error, 1)
+	go func() { simDone <- sim.Run(simCtx) }()
+
+	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSvc()
+	svcDone := make(chan error, 1)
+	go func() { svcDone <- svc.Run(svcCtx) }()
+	printDemoBanner(stdout, cfg, svc.WebAddr())
+
+	select {
+	case err := <-svcDone:
+		stopSim()
+		<-simDone
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-simDone:
+		if err != nil {
+			log.Warn("simulator", "err", err)
+		}
+	case <-time.After(10 * time.Second):
+		log.Warn("simulator did not stop within 10 s")
+	}
+	// Give the collector a moment to take the simulator's last statuses.
+	time.Sleep(500 * time.Millisecond)
+	stopSvc()
+	err = <-svcDone
+	log.Info("facmon demo stopped")
+	return err
 }
+
+// levelFloor raises the minimum level of a handler.
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h levelFloor) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFloor{h.Handler.WithAttrs(a), h.min}
+}
+
+func (h levelFloor) WithGroup(n string) slog.Handler { return levelFloor{h.Handler.WithGroup(n), h.min} }
 
 func printDemoBanner(w io.Writer, cfg config.Config, web string) {
 	fmt.Fprintf(w, `
@@ -77,5 +127,3 @@ Ctrl-C stops it.
 
 `, cfg.MQTT.URL, cfg.Influx.URL, cfg.Influx.Bucket, web, web)
 }
-
-var _ = slog.Default

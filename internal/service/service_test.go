@@ -126,7 +126,9 @@ func TestMosquittoPubReadingsStoredWithTagsFieldsAndTypes(t *testing.T) {
 	r := startService(t, broker, db, nil)
 
 	now := time.Now()
-	ts := func(i int) string { return strconv.FormatInt(now.Add(-time.Duration(10-i)*time.Second).UnixMilli(), 10) }
+	ts := func(i int) string {
+		return strconv.FormatInt(now.Add(-time.Duration(10-i)*time.Second).UnixMilli(), 10)
+	}
 	var doors []string
 	for i := range 10 {
 		doors = append(doors, fmt.Sprintf(`{"state":"open","cycles":%d,"motor_current_a":1.4,"obstruction":false,"fault":0,"seq":%d,"ts":%s}`, 18231+i, i+1, ts(i)))

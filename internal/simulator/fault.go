@@ -218,7 +218,7 @@ func splitDeviceID(id string) (class string, n int, err error) {
 	}
 	n, err = strconv.Atoi(id[i+1:])
 	if err != nil || n < 1 || strconv.Itoa(n) != id[i+1:] {
-		return "", 0, fmt.Errorf("device %q: number %q must be 1, 2, ...", id, id[i+1:])
+		return "", 0, fmt.Errorf("device %q: number %q must be a whole number from 1", id, id[i+1:])
 	}
 	return class, n, nil
 }

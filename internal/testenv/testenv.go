@@ -358,7 +358,7 @@ var errAddrInUse = errors.New("address already in use")
 // that exits during startup ends the wait at once, with its log tail.
 func (p *proc) waitReady(timeout time.Duration, logOffset int64, ready func() error) error {
 	deadline := time.Now().Add(timeout)
-	lastErr := errors.New("not checked yet")
+	var lastErr error
 	for {
 		if alive, werr := p.running(); !alive {
 			// Reported here with its log; not again as a crash at cleanup.

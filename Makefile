@@ -1,0 +1,52 @@
+# facmon: `make run` starts the zero-setup demo, `make test` runs every test.
+# Both install what they need (Debian packages, influxd 1.8.3) on first use.
+
+GO          ?= go
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 5s
+BIN         := bin/facmon
+
+.PHONY: all build run test unit lint fuzz bench deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/facmon
+
+deps:
+	scripts/deps.sh mosquitto influxd
+
+# The demo: embedded broker, simulator of the 13 wards, InfluxDB 1.8.3 at
+# 127.0.0.1:8086 (started here, data under ./var, when nothing answers there).
+run: build
+	scripts/deps.sh influxd
+	scripts/run-demo.sh $(BIN)
+
+# Every test, against the real Mosquitto and InfluxDB, then a short run of
+# every fuzz target and the linters.
+test: deps lint
+	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	@test -x $(GOBIN)/staticcheck || $(GO) install $(STATICCHECK)
+	$(GOBIN)/staticcheck ./...
+
+# A short run of each fuzz target; set FUZZTIME=10m for a real session.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./collectors/mqtt/
+	$(GO) test -run '^$$' -fuzz '^FuzzTopic$$' -fuzztime $(FUZZTIME) ./collectors/mqtt/topic/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/config/
+
+# Micro-benchmarks with allocations, then the end-to-end ingest benchmark
+# (publisher -> Mosquitto -> facmon -> InfluxDB against the bare-subscriber ceiling).
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./collectors/... ./internal/storage/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+
+clean:
+	rm -rf bin
