@@ -26,9 +26,11 @@ import (
 
 // Sink takes a decoded reading and acks it once it is durable. It may
 // block briefly for back-pressure; an error means the reading can never be
-// stored and is dropped (the collector acks it).
+// stored and is dropped (the collector acks it). Flush makes what it holds
+// durable and acks it now.
 type Sink interface {
 	Deliver(r *reading.Reading, a reading.Acker) error
+	Flush(ctx context.Context) error
 }
 
 // Collector is one MQTT subscription.
@@ -42,7 +44,10 @@ type Collector struct {
 	now     func() time.Time
 
 	connected atomic.Bool
-	metrics   collectorMetrics
+	// stopping makes the handler leave new messages unacked, for the
+	// broker to deliver again to the next session.
+	stopping atomic.Bool
+	metrics  collectorMetrics
 }
 
 type collectorMetrics struct {
@@ -198,7 +203,17 @@ func (c *Collector) Run(ctx context.Context) error {
 		}
 		<-ctx.Done()
 	}
-	// Unacked messages stay with the broker for the next session.
+	// Stop taking messages, make what was taken durable and ack it while
+	// still connected (acks sent after the disconnect are lost and the
+	// broker would deliver those messages again), then leave. Messages
+	// that arrive meanwhile stay unacked: the broker keeps them for the
+	// next session.
+	c.stopping.Store(true)
+	fctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout.D())
+	if err := c.sink.Flush(fctx); err != nil {
+		c.log.Warn("shutdown: could not make the last readings durable; the broker will deliver them again", "err", err)
+	}
+	cancel()
 	c.client.Disconnect(500)
 	c.connected.Store(false)
 	c.metrics.connected.Set(0)
@@ -242,6 +257,9 @@ func (c *Collector) onConnect(cl paho.Client) {
 }
 
 func (c *Collector) handle(_ paho.Client, msg paho.Message) {
+	if c.stopping.Load() {
+		return
+	}
 	c.metrics.received.Inc()
 	r, rej := c.decoder.Decode(msg.Topic(), msg.Payload(), c.now())
 	if rej != nil {

@@ -106,6 +106,9 @@ type Spool struct {
 	MaxBytes ByteSize `yaml:"max_bytes"`
 	// CommitInterval is the longest a reading waits for its group fsync.
 	CommitInterval Duration `yaml:"commit_interval"`
+	// ShutdownDrain is how long a stopping facmon keeps sending the spool
+	// to InfluxDB before it exits; what is left is sent on the next start.
+	ShutdownDrain Duration `yaml:"shutdown_drain"`
 }
 
 // Web configures the HTTP server.

@@ -87,6 +87,7 @@ func Default() Config {
 			Dir:            "var/spool",
 			MaxBytes:       1 << 30,
 			CommitInterval: Duration(5 * time.Millisecond),
+			ShutdownDrain:  Duration(10 * time.Second),
 		},
 		Web: Web{Listen: "127.0.0.1:8080"},
 		Ingest: Ingest{

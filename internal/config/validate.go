@@ -55,6 +55,9 @@ func (cfg Config) Validate() error {
 	if cfg.Spool.CommitInterval <= 0 {
 		c.add("spool.commit_interval", "must be positive")
 	}
+	if cfg.Spool.ShutdownDrain < 0 {
+		c.add("spool.shutdown_drain", "must not be negative")
+	}
 	if _, _, err := net.SplitHostPort(cfg.Web.Listen); err != nil {
 		c.add("web.listen", "want host:port, got %q", cfg.Web.Listen)
 	}

@@ -1,6 +1,6 @@
 // Package service wires facmon's parts into the running service of
-// `facmon run`: collectors feed readings to storage, the web server
-// exposes health and metrics.
+// `facmon run`: collectors feed readings through the disk spool to
+// InfluxDB, the web server exposes health and metrics.
 package service
 
 import (
@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,19 +18,22 @@ import (
 
 	"github.com/facmon/facmon/collectors/mqtt"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/spool"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/web"
 )
 
 // Service is one running facmon.
 type Service struct {
-	cfg       config.Config
-	log       *slog.Logger
-	influx    *storage.Influx
-	batcher   *storage.Batcher
-	collector *mqtt.Collector
-	web       *web.Server
-	ln        net.Listener
+	cfg        config.Config
+	log        *slog.Logger
+	influx     *storage.Influx
+	quarantine *storage.Quarantine
+	spool      *spool.Spool
+	batcher    *storage.Batcher
+	collector  *mqtt.Collector
+	web        *web.Server
+	ln         net.Listener
 }
 
 // NewRegistry returns the registry passed around the program, with the Go
@@ -40,18 +44,26 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// New builds the service and binds its web port; nothing connects yet.
-func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Service, error) {
-	token := os.Getenv("FACMON_INFLUX_TOKEN")
+// InfluxToken reads the InfluxDB token from its file, or from
+// FACMON_INFLUX_TOKEN when no file is configured.
+func InfluxToken(cfg config.Config) (string, error) {
 	if cfg.Influx.TokenFile != "" {
 		t, err := config.ReadSecret(cfg.Influx.TokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("influx.token_file: %w", err)
+			return "", fmt.Errorf("influx.token_file: %w", err)
 		}
-		token = t
+		return t, nil
 	}
-	s := &Service{cfg: cfg, log: log}
-	s.influx = storage.NewInflux(storage.InfluxOptions{
+	return os.Getenv("FACMON_INFLUX_TOKEN"), nil
+}
+
+// NewInflux builds the InfluxDB writer of a configuration.
+func NewInflux(cfg config.Config, poison storage.PoisonHandler, log *slog.Logger, reg prometheus.Registerer) (*storage.Influx, error) {
+	token, err := InfluxToken(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return storage.NewInflux(storage.InfluxOptions{
 		URL:              cfg.Influx.URL,
 		Bucket:           cfg.Influx.Bucket,
 		Org:              cfg.Influx.Org,
@@ -59,25 +71,50 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		Timeout:          cfg.Influx.Timeout.D(),
 		MaxRetryInterval: cfg.Influx.MaxRetryInterval.D(),
 		CreateDatabase:   cfg.Influx.CreateDatabase,
-	}, nil, log.With("component", "influx"), reg)
+	}, poison, log.With("component", "influx"), reg), nil
+}
+
+// QuarantinePath is where refused points are kept.
+func QuarantinePath(cfg config.Config) string { return filepath.Join(cfg.Spool.Dir, "quarantine.lp") }
+
+// New builds the service, opens the spool and binds the web port; nothing
+// connects yet.
+func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Service, error) {
+	s := &Service{cfg: cfg, log: log, quarantine: storage.NewQuarantine(QuarantinePath(cfg))}
+	var err error
+	s.influx, err = NewInflux(cfg, s.quarantine, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	sopts := spool.DefaultOptions()
+	sopts.MaxBytes = int64(cfg.Spool.MaxBytes)
+	sopts.MaxDrainPoints = cfg.Influx.BatchSize
+	sopts.Linger = cfg.Influx.FlushInterval.D()
+	s.spool, err = spool.Open(filepath.Join(cfg.Spool.Dir), sopts, log.With("component", "spool"), reg)
+	if err != nil {
+		return nil, err
+	}
 	s.batcher = storage.NewBatcher(storage.BatchOptions{
 		MaxPoints: cfg.Influx.BatchSize,
-		// Half the inflight window, so one half fills while the other commits.
+		// Half the inflight window, so one half fills while the other is
+		// fsynced and acked.
 		AckWindow:    max(1, cfg.MQTT.MaxInflight/2),
-		Linger:       cfg.Influx.FlushInterval.D(),
-		DrainTimeout: cfg.Influx.Timeout.D(),
-	}, s.influx, log.With("component", "batcher"), reg)
-	var err error
+		Linger:       cfg.Spool.CommitInterval.D(),
+		DrainTimeout: cfg.Spool.ShutdownDrain.D(),
+	}, s.spool, log.With("component", "batcher"), reg)
 	s.collector, err = mqtt.New(cfg, s.batcher, log, reg)
 	if err != nil {
+		s.spool.Close()
 		return nil, err
 	}
 	s.web = web.New(cfg.Web.Listen, reg, []web.Check{
 		{Name: "mqtt", Probe: func(context.Context) error { return s.collector.Health() }},
 		{Name: "influxdb", Probe: s.influx.Ping},
+		{Name: "spool", Probe: func(context.Context) error { return s.spool.Health() }},
 	}, log.With("component", "web"))
 	s.ln, err = s.web.Listen()
 	if err != nil {
+		s.spool.Close()
 		return nil, err
 	}
 	return s, nil
@@ -89,23 +126,39 @@ func (s *Service) WebAddr() string { return s.ln.Addr().String() }
 // Web lets later features add routes.
 func (s *Service) Web() *web.Server { return s.web }
 
-// Run runs until ctx ends or a part fails. On the way out the collector
-// stops first, then storage commits what it holds, so nothing read is left
-// unacked for long.
+// Run runs until ctx ends or a part fails. On the way out: the collector
+// stops taking messages and acks what it took once it is in the spool;
+// then the spool is sent to InfluxDB for at most spool.shutdown_drain; what
+// is left waits on disk for the next start.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.influx.Close()
+	defer s.spool.Close()
+
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBg()
+	batcherDone := make(chan error, 1)
+	go func() { batcherDone <- s.batcher.Run(bgCtx) }()
+	drainCtx, stopDrain := context.WithCancel(bgCtx)
+	defer stopDrain()
+	drainDone := make(chan error, 1)
+	go func() { drainDone <- s.spool.Drain(drainCtx, s.influx) }()
+
 	g, gctx := errgroup.WithContext(ctx)
-	storageCtx, stopStorage := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopStorage()
-	storageDone := make(chan error, 1)
-	go func() { storageDone <- s.batcher.Run(storageCtx) }()
 	g.Go(func() error { return s.web.Serve(gctx, s.ln) })
 	g.Go(func() error { return s.collector.Run(gctx) })
-	s.log.Info("facmon running", "web", "http://"+s.WebAddr(), "mqtt", s.cfg.MQTT.URL, "influx", s.cfg.Influx.URL, "bucket", s.cfg.Influx.Bucket)
+	s.log.Info("facmon running", "web", "http://"+s.WebAddr(), "mqtt", s.cfg.MQTT.URL, "influx", s.cfg.Influx.URL, "bucket", s.cfg.Influx.Bucket, "spool", s.cfg.Spool.Dir)
 	err := g.Wait()
-	stopStorage()
-	if serr := <-storageDone; serr != nil && !errors.Is(serr, context.Canceled) {
-		s.log.Warn("storage stopped with readings uncommitted", "err", serr)
+
+	stopBg()
+	if berr := <-batcherDone; berr != nil && !errors.Is(berr, context.Canceled) {
+		s.log.Warn("shutdown: readings left unacknowledged; the broker will deliver them again", "err", berr)
+	}
+	<-drainDone
+	dctx, cancel := context.WithTimeout(context.Background(), s.cfg.Spool.ShutdownDrain.D())
+	defer cancel()
+	if derr := s.spool.DrainUntilEmpty(dctx, s.influx); derr != nil {
+		st := s.spool.Stats()
+		s.log.Warn("shutdown: spool not fully sent to InfluxDB; the rest is sent on the next start", "readings", st.Readings, "err", derr)
 	}
 	return err
 }

@@ -279,7 +279,7 @@ func TestHealthzNamesWhatIsDown(t *testing.T) {
 	r := startService(t, broker, db, nil)
 	code, body := get(t, r.web+"/healthz")
 	assert.Equal(t, 200, code)
-	assert.Equal(t, "mqtt: ok\ninfluxdb: ok\n", body)
+	assert.Equal(t, "mqtt: ok\ninfluxdb: ok\nspool: ok\n", body)
 
 	db.Stop()
 	code, body = get(t, r.web+"/healthz")

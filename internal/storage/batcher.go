@@ -42,6 +42,9 @@ type Batcher struct {
 	commit Committer
 	log    *slog.Logger
 
+	// flushMu keeps one commit at a time, so batches reach the committer
+	// in order whether Run or Flush takes them.
+	flushMu sync.Mutex
 	mu      sync.Mutex
 	room    *sync.Cond // signalled when the accumulating batch is taken
 	enc     *Encoder
@@ -144,8 +147,14 @@ func (b *Batcher) Run(ctx context.Context) error {
 	}
 }
 
+// Flush commits what has accumulated now and acks it. The collector calls
+// it on shutdown while still connected, so the acks reach the broker.
+func (b *Batcher) Flush(ctx context.Context) error { return b.flush(ctx) }
+
 // flush takes the accumulating batch, commits it and acks its readings.
 func (b *Batcher) flush(ctx context.Context) error {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
 	b.mu.Lock()
 	lines := b.enc.Bytes()
 	acks := b.acks

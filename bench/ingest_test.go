@@ -1,0 +1,645 @@
+// Package bench holds facmon's end-to-end ingest benchmark: a QoS 1
+// publisher → Mosquitto → `facmon run` → InfluxDB 1.8 on loopback, measured
+// against the ceiling of the same publisher → Mosquitto → a bare paho
+// subscriber. See README.md for how to read the figures.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/facmon/facmon/internal/testenv"
+)
+
+const (
+	defaultReadings = 200_000
+	readingsEnv     = "FACMON_BENCH_READINGS"
+	bucket          = "bench"
+	// metricsPoll is how often facmon's /metrics is read during the window.
+	metricsPoll = 100 * time.Millisecond
+)
+
+// The targets of the issue, printed next to the figures.
+const (
+	targetRatioPct  = 90.0
+	targetCPUPer100 = 1.0
+	targetRSSMiB    = 64.0
+)
+
+// BenchmarkIngestEndToEnd runs, in one invocation, the ceiling (publisher →
+// Mosquitto → bare paho subscriber) and then facmon (publisher → Mosquitto →
+// `facmon run` as its own process → InfluxDB 1.8.3), each against fresh
+// servers, and reports facmon's stored readings/s, the ratio to the ceiling,
+// facmon's CPU-seconds per 100k readings and its peak RSS.
+//
+// The benchmark timer covers facmon's ingest window only: from the first
+// publish until InfluxDB has accepted the last reading.
+//
+//	go test -run '^$' -bench . -benchtime 1x -timeout 30m ./bench/
+func BenchmarkIngestEndToEnd(b *testing.B) {
+	b.StopTimer()
+	n := readingsFromEnv(b)
+	bin := buildFacmon(b)
+	l := newLoad(n)
+	fmt.Printf("load: %s readings (%d devices, %.0f B/payload on average), %d QoS 1 publishers with up to %d unacknowledged publishes each\n",
+		thousands(float64(n)), l.devices, float64(l.bytes)/float64(n), publishers, pubWindow)
+
+	var last summary
+	for range b.N {
+		ceil := runScoped(b, func(s *scope) ceilingResult { return runCeiling(s, l) })
+		fac := runScoped(b, func(s *scope) facmonResult { return runFacmon(s, bin, l) })
+		last = summarize(n, ceil, fac)
+		last.print(os.Stdout)
+	}
+	b.ReportMetric(last.rate, "readings/s")
+	b.ReportMetric(last.ceiling, "ceiling-readings/s")
+	b.ReportMetric(last.ratioPct, "ratio-%")
+	b.ReportMetric(last.cpuPer100k, "cpu-s/100k")
+	b.ReportMetric(last.peakRSSMiB, "peak-rss-MiB")
+}
+
+func readingsFromEnv(b *testing.B) int {
+	v := os.Getenv(readingsEnv)
+	if v == "" {
+		return defaultReadings
+	}
+	n, err := strconv.Atoi(strings.ReplaceAll(v, "_", ""))
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive number of readings", readingsEnv, v)
+	}
+	return n
+}
+
+// windowTimeout bounds one run's publishing and storing: generous (a floor
+// of 1,000 readings/s) so a slow machine finishes, bounded so a stuck run
+// fails instead of hanging.
+func windowTimeout(n int) time.Duration {
+	return 2*time.Minute + time.Duration(n)*time.Millisecond
+}
+
+// ---------------------------------------------------------------- ceiling
+
+type ceilingResult struct {
+	elapsed  time.Duration
+	received int64
+}
+
+// runCeiling measures what the broker can hand to a subscriber that does
+// nothing: a persistent QoS 1 session like facmon's, acking each message as
+// soon as paho has read it.
+func runCeiling(s *scope, l *load) ceilingResult {
+	broker := testenv.StartMosquitto(s)
+	var (
+		count    atomic.Int64
+		lastAt   atomic.Int64 // UnixNano of the n-th message
+		complete = make(chan struct{})
+		n        = int64(l.readings)
+	)
+	opts := paho.NewClientOptions().
+		AddBroker(broker.URL).
+		SetClientID("bench-ceiling").
+		SetCleanSession(false).
+		SetAutoReconnect(false).
+		SetConnectTimeout(10 * time.Second).
+		SetDefaultPublishHandler(func(_ paho.Client, _ paho.Message) {
+			if count.Add(1) == n {
+				lastAt.Store(time.Now().UnixNano())
+				close(complete)
+			}
+		})
+	sub := paho.NewClient(opts)
+	tok := sub.Connect()
+	if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		s.Fatalf("ceiling subscriber: connect: %v", tokenErr(tok))
+	}
+	s.Cleanup(func() { sub.Disconnect(250) })
+	tok = sub.Subscribe("facmon/+/+/+/telemetry", 1, nil)
+	if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		s.Fatalf("ceiling subscriber: subscribe: %v", tokenErr(tok))
+	}
+	pubs, err := connectPublishers(broker.URL)
+	if err != nil {
+		s.Fatalf("ceiling: %v", err)
+	}
+	s.Cleanup(func() { disconnectAll(pubs) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), windowTimeout(l.readings))
+	defer cancel()
+	start := time.Now()
+	pubErr := make(chan error, 1)
+	go func() { pubErr <- l.publish(ctx, pubs) }()
+	select {
+	case <-complete:
+	case <-ctx.Done():
+		s.Fatalf("ceiling: subscriber received %d of %d readings within %v", count.Load(), n, windowTimeout(l.readings))
+	}
+	elapsed := time.Duration(lastAt.Load() - start.UnixNano())
+	if err := <-pubErr; err != nil {
+		s.Fatalf("ceiling: publish: %v", err)
+	}
+	// A moment for stray duplicates to show up.
+	time.Sleep(200 * time.Millisecond)
+	return ceilingResult{elapsed: elapsed, received: count.Load()}
+}
+
+func tokenErr(tok paho.Token) error {
+	if err := tok.Error(); err != nil {
+		return err
+	}
+	return errors.New("timed out")
+}
+
+// ---------------------------------------------------------------- facmon
+
+type facmonResult struct {
+	elapsed time.Duration // first publish → N points written
+	before  sample        // /metrics just before the first publish
+	after   sample        // /metrics of the poll that saw N points written
+	stored  int64         // count(seq) over the four measurements
+	// From the kernel after facmon exited: its whole life.
+	lifetimeCPU time.Duration
+	maxRSS      int64 // bytes; 0 when the platform does not say
+	exitCode    int
+	logTail     string
+}
+
+// runFacmon runs `facmon run` as its own process between a fresh Mosquitto
+// and a fresh InfluxDB, waits until it is healthy, publishes the load and
+// times until InfluxDB has accepted every reading.
+func runFacmon(s *scope, bin string, l *load) facmonResult {
+	broker := testenv.StartMosquitto(s)
+	db := testenv.StartInfluxDB(s, testenv.WithoutFlux())
+	dir := s.TempDir()
+	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(s))
+	fp := startFacmon(s, bin, dir,
+		"run",
+		"--mqtt-url", broker.URL,
+		"--influx-url", db.URL,
+		"--influx-bucket", bucket,
+		"--listen", listen,
+		"--log-level", "warn",
+		"--spool-dir", filepath.Join(dir, "spool"),
+	)
+	web := "http://" + listen
+	fp.waitHealthy(s, web, 30*time.Second)
+
+	pubs, err := connectPublishers(broker.URL)
+	if err != nil {
+		s.Fatalf("facmon run: %v", err)
+	}
+	s.Cleanup(func() { disconnectAll(pubs) })
+
+	n := float64(l.readings)
+	before, err := scrape(web)
+	if err != nil {
+		s.Fatalf("facmon /metrics before the window: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), windowTimeout(l.readings))
+	defer cancel()
+
+	s.StartTimer()
+	start := time.Now()
+	pubErr := make(chan error, 1)
+	go func() { pubErr <- l.publish(ctx, pubs) }()
+	var after sample
+	tick := time.NewTicker(metricsPoll)
+	for after.written < n {
+		select {
+		case <-tick.C:
+		case err := <-pubErr:
+			if err != nil {
+				s.Fatalf("facmon run: publish: %v", err)
+			}
+			pubErr = nil // published; keep polling
+			continue
+		case <-fp.done:
+			s.Fatalf("facmon exited during the run (%v); log:\n%s", fp.waitErr, fp.tail())
+		case <-ctx.Done():
+			s.Fatalf("facmon stored %.0f of %.0f readings within %v (received %.0f, rejected %.0f, write errors %.0f)",
+				after.written, n, windowTimeout(l.readings), after.received, after.rejected, after.writeErrors)
+		}
+		smp, err := scrape(web)
+		if err != nil {
+			continue // one failed scrape is not a verdict; the deadline is
+		}
+		after = smp
+	}
+	elapsed := time.Since(start)
+	s.StopTimer()
+	tick.Stop()
+	if pubErr != nil {
+		if err := <-pubErr; err != nil {
+			s.Fatalf("facmon run: publish: %v", err)
+		}
+	}
+
+	res := facmonResult{elapsed: elapsed, before: before, after: after}
+	res.stored = countStored(s, db)
+	if res.stored != int64(l.readings) || after.rejected > before.rejected {
+		s.Fatalf("facmon lost data: InfluxDB holds %d of %d readings (points written %.0f, received %.0f, rejected %.0f); log:\n%s",
+			res.stored, l.readings, after.written, after.received, after.rejected-before.rejected, fp.tail())
+	}
+
+	// Graceful stop: the kernel's account of facmon's whole life.
+	ps := fp.stop(30 * time.Second)
+	if ps == nil {
+		s.Fatalf("facmon did not exit within 30 s of SIGTERM and was killed; log:\n%s", fp.tail())
+	}
+	res.lifetimeCPU = ps.UserTime() + ps.SystemTime()
+	res.maxRSS = maxRSSBytes(ps)
+	res.exitCode = ps.ExitCode()
+	res.logTail = fp.tail()
+	if res.exitCode != 0 {
+		s.Errorf("facmon exited with code %d after SIGTERM; log:\n%s", res.exitCode, res.logTail)
+	}
+	return res
+}
+
+// countStored sums count(seq) over the four class measurements.
+func countStored(s *scope, db *testenv.Influx) int64 {
+	var total int64
+	for _, m := range []string{"door", "hvac", "server", "camera"} {
+		rows := db.Query(s, bucket, `SELECT count(seq) FROM "`+m+`"`)
+		if len(rows) == 0 || len(rows[0].Values) == 0 {
+			continue
+		}
+		v, ok := testenv.AsInt64(rows[0].Value(0, "count"))
+		if !ok {
+			s.Fatalf("count(seq) FROM %s: unexpected value %v", m, rows[0].Value(0, "count"))
+		}
+		total += v
+	}
+	return total
+}
+
+// ---------------------------------------------------------------- /metrics
+
+// sample is what the benchmark reads from facmon's /metrics.
+type sample struct {
+	at          time.Time
+	written     float64 // facmon_points_written_total
+	received    float64 // facmon_readings_received_total
+	rejected    float64 // facmon_readings_rejected_total, all reasons
+	writeErrors float64 // facmon_influx_write_errors_total, all kinds
+	cpuSeconds  float64 // process_cpu_seconds_total
+	rssBytes    float64 // process_resident_memory_bytes
+	writes      float64 // facmon_influx_write_duration_seconds count
+	writeSecs   float64 // facmon_influx_write_duration_seconds sum
+	batchPoints float64 // facmon_influx_batch_points sum
+}
+
+var metricsClient = &http.Client{Timeout: 5 * time.Second}
+
+func scrape(web string) (sample, error) {
+	smp := sample{at: time.Now()}
+	resp, err := metricsClient.Get(web + "/metrics")
+	if err != nil {
+		return smp, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return smp, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return smp, fmt.Errorf("parse /metrics: %w", err)
+	}
+	need := func(name string) (*dto.MetricFamily, error) {
+		f, ok := fams[name]
+		if !ok {
+			return nil, fmt.Errorf("no %s in /metrics", name)
+		}
+		return f, nil
+	}
+	for _, m := range []struct {
+		name string
+		dst  *float64
+	}{
+		{"facmon_points_written_total", &smp.written},
+		{"facmon_readings_received_total", &smp.received},
+		{"facmon_readings_rejected_total", &smp.rejected},
+		{"facmon_influx_write_errors_total", &smp.writeErrors},
+		{"process_cpu_seconds_total", &smp.cpuSeconds},
+		{"process_resident_memory_bytes", &smp.rssBytes},
+	} {
+		f, err := need(m.name)
+		if err != nil {
+			return smp, err
+		}
+		*m.dst = sumValues(f)
+	}
+	if f, ok := fams["facmon_influx_write_duration_seconds"]; ok && len(f.GetMetric()) > 0 {
+		h := f.GetMetric()[0].GetHistogram()
+		smp.writes, smp.writeSecs = float64(h.GetSampleCount()), h.GetSampleSum()
+	}
+	if f, ok := fams["facmon_influx_batch_points"]; ok && len(f.GetMetric()) > 0 {
+		smp.batchPoints = f.GetMetric()[0].GetHistogram().GetSampleSum()
+	}
+	return smp, nil
+}
+
+// sumValues adds up every series of a counter, gauge or untyped family.
+func sumValues(f *dto.MetricFamily) float64 {
+	var v float64
+	for _, m := range f.GetMetric() {
+		switch {
+		case m.Counter != nil:
+			v += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			v += m.GetGauge().GetValue()
+		case m.Untyped != nil:
+			v += m.GetUntyped().GetValue()
+		}
+	}
+	return v
+}
+
+// ---------------------------------------------------------------- summary
+
+type summary struct {
+	n                  int
+	rate, ceiling      float64 // readings/s
+	ratioPct           float64
+	cpuPer100k         float64 // facmon CPU-s per 100k readings, ingest window
+	lifetimeCPUPer100k float64 // same over facmon's whole life (start-up, idle wait, shutdown)
+	peakRSSMiB         float64 // kernel's maxrss of facmon
+	windowRSSMiB       [2]float64
+	ceilingDupes       int64
+	fac                facmonResult
+	ceil               ceilingResult
+}
+
+func summarize(n int, ceil ceilingResult, fac facmonResult) summary {
+	const mib = 1 << 20
+	s := summary{n: n, fac: fac, ceil: ceil}
+	s.rate = float64(n) / fac.elapsed.Seconds()
+	s.ceiling = float64(n) / ceil.elapsed.Seconds()
+	s.ratioPct = 100 * s.rate / s.ceiling
+	s.cpuPer100k = (fac.after.cpuSeconds - fac.before.cpuSeconds) / float64(n) * 1e5
+	s.lifetimeCPUPer100k = fac.lifetimeCPU.Seconds() / float64(n) * 1e5
+	s.peakRSSMiB = float64(fac.maxRSS) / mib
+	s.windowRSSMiB = [2]float64{fac.before.rssBytes / mib, fac.after.rssBytes / mib}
+	s.ceilingDupes = ceil.received - int64(n)
+	return s
+}
+
+func (s summary) print(w io.Writer) {
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	fac := s.fac
+	writes := fac.after.writes - fac.before.writes
+	avgBatch, avgWrite := 0.0, 0.0
+	if writes > 0 {
+		avgBatch = (fac.after.batchPoints - fac.before.batchPoints) / writes
+		avgWrite = (fac.after.writeSecs - fac.before.writeSecs) / writes * 1000
+	}
+	fmt.Fprintf(w, "\nfacmon %s readings/s stored = %.0f%% of the bare-subscriber ceiling %s/s; %.2f CPU-s per 100k readings; peak RSS %.0f MiB\n",
+		thousands(s.rate), s.ratioPct, thousands(s.ceiling), s.cpuPer100k, s.peakRSSMiB)
+	fmt.Fprintf(w, "  ceiling: %s readings in %v through a bare paho subscriber (%d duplicates)\n",
+		thousands(float64(s.n)), s.ceil.elapsed.Round(time.Millisecond), s.ceilingDupes)
+	fmt.Fprintf(w, "  facmon:  %s readings in %v from first publish to the last accepted by InfluxDB, all %s found by count(seq)\n",
+		thousands(float64(s.n)), fac.elapsed.Round(time.Millisecond), thousands(float64(fac.stored)))
+	fmt.Fprintf(w, "           CPU %.2f s in the window (%.2f CPU-s/100k; %.2f CPU-s/100k over its whole life, %.2f s), RSS %.0f → %.0f MiB across the window, peak %.0f MiB\n",
+		fac.after.cpuSeconds-fac.before.cpuSeconds, s.cpuPer100k, s.lifetimeCPUPer100k, fac.lifetimeCPU.Seconds(),
+		s.windowRSSMiB[0], s.windowRSSMiB[1], s.peakRSSMiB)
+	fmt.Fprintf(w, "           %.0f InfluxDB writes, %.0f points and %.1f ms each on average, %.0f write errors\n",
+		writes, avgBatch, avgWrite, fac.after.writeErrors-fac.before.writeErrors)
+	fmt.Fprintf(w, "  targets: ≥ %.0f%% of ceiling %s, ≤ %.1f CPU-s/100k %s, peak RSS ≤ %.0f MiB %s\n\n",
+		targetRatioPct, verdict(s.ratioPct >= targetRatioPct),
+		targetCPUPer100, verdict(s.cpuPer100k <= targetCPUPer100),
+		targetRSSMiB, verdict(s.peakRSSMiB > 0 && s.peakRSSMiB <= targetRSSMiB))
+}
+
+// thousands renders 41234.5 as "41,235".
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	var out []byte
+	for i, c := range []byte(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
+// ---------------------------------------------------------------- process
+
+// buildFacmon builds ./cmd/facmon of this module into a temporary directory.
+func buildFacmon(b *testing.B) string {
+	b.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		b.Fatalf("finding the module root: %v", err)
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		b.Fatalf("go not in PATH: %v", err)
+	}
+	out := filepath.Join(b.TempDir(), "facmon")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "./cmd/facmon")
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build ./cmd/facmon: %v\n%s", err, msg)
+	}
+	return out
+}
+
+// moduleRoot walks up from the test's directory to facmon's go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if mod, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			strings.Contains(string(mod), "module github.com/facmon/facmon\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod of github.com/facmon/facmon above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// facmonProc is `facmon run` in its own process group, its output in a log
+// file.
+type facmonProc struct {
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{} // closed once the process has been reaped
+	waitErr error
+}
+
+func startFacmon(s *scope, bin, dir string, args ...string) *facmonProc {
+	s.Helper()
+	fp := &facmonProc{logPath: filepath.Join(dir, "facmon.log"), done: make(chan struct{})}
+	logf, err := os.Create(fp.logPath)
+	if err != nil {
+		s.Fatalf("facmon log: %v", err)
+	}
+	defer logf.Close() // the child has its own descriptor
+	fp.cmd = exec.Command(bin, args...)
+	fp.cmd.Dir = dir
+	fp.cmd.Stdout, fp.cmd.Stderr = logf, logf
+	fp.cmd.SysProcAttr = sysProcAttr()
+	if err := fp.cmd.Start(); err != nil {
+		s.Fatalf("start facmon: %v", err)
+	}
+	go func() {
+		fp.waitErr = fp.cmd.Wait()
+		close(fp.done)
+	}()
+	s.Cleanup(func() {
+		if fp.stop(10*time.Second) == nil {
+			s.Logf("facmon had to be killed at cleanup")
+		}
+		if s.Failed() {
+			s.Logf("facmon log %s:\n%s", fp.logPath, fp.tail())
+		}
+	})
+	return fp
+}
+
+func (fp *facmonProc) waitHealthy(s *scope, web string, timeout time.Duration) {
+	s.Helper()
+	deadline := time.Now().Add(timeout)
+	c := &http.Client{Timeout: 2 * time.Second}
+	last := "no answer yet"
+	for {
+		select {
+		case <-fp.done:
+			s.Fatalf("facmon exited during start-up (%v); log:\n%s", fp.waitErr, fp.tail())
+		default:
+		}
+		if resp, err := c.Get(web + "/healthz"); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+		} else {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			s.Fatalf("facmon not healthy after %v: %s; log:\n%s", timeout, last, fp.tail())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM, waits up to grace and then SIGKILLs. It returns the
+// process state after a graceful exit, nil when it had to be killed. It is
+// safe to call again once the process is gone.
+func (fp *facmonProc) stop(grace time.Duration) *os.ProcessState {
+	select {
+	case <-fp.done:
+		return fp.cmd.ProcessState
+	default:
+	}
+	_ = syscall.Kill(-fp.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-fp.done:
+		return fp.cmd.ProcessState
+	case <-time.After(grace):
+	}
+	_ = syscall.Kill(-fp.cmd.Process.Pid, syscall.SIGKILL)
+	<-fp.done
+	return nil
+}
+
+func (fp *facmonProc) tail() string {
+	b, err := os.ReadFile(fp.logPath)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	if len(lines) == 1 && lines[0] == "" {
+		return "(log is empty)"
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ---------------------------------------------------------------- scope
+
+// scope is the testing.TB handed to the harness for one run: its Cleanup
+// and TempDir end with the run rather than with the whole benchmark, so the
+// ceiling's broker is gone before facmon's run starts and repeated
+// iterations (-benchtime 3x) do not pile up servers. Everything else goes
+// to the benchmark.
+type scope struct {
+	*testing.B
+	mu       sync.Mutex
+	cleanups []func()
+}
+
+func (s *scope) Cleanup(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cleanups = append(s.cleanups, f)
+}
+
+func (s *scope) TempDir() string {
+	s.Helper()
+	dir, err := os.MkdirTemp("", "facmon-bench-")
+	if err != nil {
+		s.Fatalf("TempDir: %v", err)
+	}
+	s.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// close runs the cleanups, last registered first.
+func (s *scope) close() {
+	for {
+		s.mu.Lock()
+		if len(s.cleanups) == 0 {
+			s.mu.Unlock()
+			return
+		}
+		f := s.cleanups[len(s.cleanups)-1]
+		s.cleanups = s.cleanups[:len(s.cleanups)-1]
+		s.mu.Unlock()
+		f()
+	}
+}
+
+// runScoped runs f with a fresh scope and cleans it up however f ends
+// (including Fatal, which exits f's goroutine).
+func runScoped[R any](b *testing.B, f func(*scope) R) R {
+	s := &scope{B: b}
+	defer s.close()
+	return f(s)
+}

@@ -1,0 +1,28 @@
+//go:build unix && !linux
+
+package bench
+
+import (
+	"os"
+	"runtime"
+	"syscall"
+)
+
+// sysProcAttr puts facmon in its own process group. (Pdeathsig exists only
+// on Linux.)
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+// maxRSSBytes is the peak resident set of an exited process: ru_maxrss is
+// in bytes on Darwin and in KiB on the BSDs.
+func maxRSSBytes(ps *os.ProcessState) int64 {
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
+		return int64(ru.Maxrss)
+	}
+	return int64(ru.Maxrss) * 1024
+}

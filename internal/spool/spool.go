@@ -1,0 +1,607 @@
+// Package spool is the local disk queue between the MQTT acknowledgement
+// and InfluxDB: a reading is acknowledged to the broker only once it is
+// fsynced here, and it leaves the spool only once InfluxDB has accepted it.
+//
+// The log itself is github.com/tidwall/wal (segment files, append, read by
+// index, truncate front). One log entry holds one group commit: many
+// readings' line protocol under one fsync, which is what makes
+// ack-after-durable fast. Each entry carries a CRC, because the log's
+// framing alone cannot tell a torn or zero-filled tail from data.
+package spool
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tidwall/wal"
+)
+
+// Options tunes the spool.
+type Options struct {
+	// MaxBytes caps the line protocol waiting in the spool. When it is
+	// reached, commits wait (and so acks stop) until the drain makes room.
+	MaxBytes int64
+	// SegmentBytes is the size of one log file. The log keeps the tail
+	// segment in memory, so this bounds memory as much as disk.
+	SegmentBytes int
+	// MaxDrainPoints is the most points the drain sends in one write.
+	MaxDrainPoints int
+	// TruncateEvery is how often drained entries are removed from disk.
+	// Between truncations a crash replays them, which is harmless: points
+	// keep their timestamps, so InfluxDB overwrites them with themselves.
+	TruncateEvery time.Duration
+	// RetryInterval is the wait before retrying a failed disk write.
+	RetryInterval time.Duration
+	// Linger is how long the drain waits for a batch to fill before it
+	// sends a partial one, so a quiet fleet is not written point by point.
+	Linger time.Duration
+}
+
+// DefaultOptions returns the defaults.
+func DefaultOptions() Options {
+	return Options{
+		MaxBytes:       1 << 30,
+		SegmentBytes:   4 << 20,
+		MaxDrainPoints: 5000,
+		TruncateEvery:  5 * time.Second,
+		RetryInterval:  time.Second,
+	}
+}
+
+// Sink receives drained batches: it returns nil once every point is
+// stored or set aside for good, an error only when ctx ended.
+type Sink interface {
+	Commit(ctx context.Context, lines []byte, points int) error
+}
+
+const headerSize = 4 + 8 + 4 // crc32c, append time (unix ns), points
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrClosed is returned by Commit after Close.
+var ErrClosed = errors.New("spool closed")
+
+// Spool is the durable queue.
+type Spool struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+	m    *metrics
+
+	mu         sync.Mutex
+	room       *sync.Cond // signalled when the drain frees room or the spool closes
+	wal        *wal.Log
+	closed     bool
+	next       uint64 // index of the next entry to drain
+	pendBytes  int64  // line-protocol bytes not yet drained
+	pendPoints int64
+	// nextAppended is when the entry at next was appended (0: none
+	// pending), for the oldest-record-age metric. Entries are appended in
+	// time order, so the oldest pending one is always the next to drain.
+	nextAppended int64
+	added      chan struct{}    // wakes the drain
+	lastTrunc  time.Time
+	writable   bool
+	full       bool
+}
+
+// Open opens or creates the spool in dir, repairing a torn tail left by a
+// crash (those bytes were never fsynced, so never acknowledged).
+func Open(dir string, opts Options, log *slog.Logger, reg prometheus.Registerer) (*Spool, error) {
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = DefaultOptions().SegmentBytes
+	}
+	if opts.MaxDrainPoints <= 0 {
+		opts.MaxDrainPoints = DefaultOptions().MaxDrainPoints
+	}
+	if opts.TruncateEvery <= 0 {
+		opts.TruncateEvery = DefaultOptions().TruncateEvery
+	}
+	if opts.RetryInterval <= 0 {
+		opts.RetryInterval = DefaultOptions().RetryInterval
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s := &Spool{
+		dir:      dir,
+		opts:     opts,
+		log:      log,
+		m:        newMetrics(reg),
+		added:    make(chan struct{}, 1),
+		writable: true,
+	}
+	s.room = sync.NewCond(&s.mu)
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	s.m.maxBytes.Set(float64(opts.MaxBytes))
+	s.m.writable.Set(1)
+	s.m.collect(s)
+	return s, nil
+}
+
+func (s *Spool) walDir() string { return filepath.Join(s.dir, "wal") }
+
+func (s *Spool) checkpointPath() string { return filepath.Join(s.dir, "drained") }
+
+// open opens the log, repairs its tail and recomputes what is pending.
+func (s *Spool) open() error {
+	l, err := openRepaired(s.walDir(), s.opts.SegmentBytes, s.log, s.m)
+	if err != nil {
+		return err
+	}
+	first, _ := l.FirstIndex()
+	last, _ := l.LastIndex()
+	next := max(first, s.readCheckpoint()+1)
+	var bytes, points, nextAppended int64
+	for i := next; i <= last; i++ {
+		data, err := l.Read(i)
+		if err != nil {
+			break
+		}
+		h, ok := parseHeader(data)
+		if !ok {
+			continue
+		}
+		bytes += int64(len(data) - headerSize)
+		points += int64(h.points)
+		if nextAppended == 0 {
+			nextAppended = h.appended
+		}
+	}
+	s.wal, s.next, s.pendBytes, s.pendPoints, s.nextAppended = l, next, bytes, points, nextAppended
+	if replay := last + 1 - next; replay > 0 {
+		s.log.Info("spool: replaying readings left by the last run", "entries", replay, "readings", points, "bytes", bytes)
+		s.m.replayed.Add(float64(points))
+	}
+	return nil
+}
+
+// openRepaired opens the log; if its tail is torn it cuts the tail back to
+// the last complete, checksummed entry, warns, and opens again.
+func openRepaired(dir string, segBytes int, log *slog.Logger, m *metrics) (*wal.Log, error) {
+	opts := &wal.Options{
+		NoSync:           true, // we fsync once per group commit ourselves
+		SegmentSize:      segBytes,
+		LogFormat:        wal.Binary,
+		SegmentCacheSize: 1,
+		NoCopy:           true,
+		AllowEmpty:       true,
+		DirPerms:         0o750,
+		FilePerms:        0o640,
+	}
+	l, err := wal.Open(dir, opts)
+	if errors.Is(err, wal.ErrCorrupt) {
+		cut, rerr := repairTail(dir)
+		if rerr != nil {
+			return nil, fmt.Errorf("spool: repair torn tail in %s: %w", dir, rerr)
+		}
+		m.torn.Add(1)
+		log.Warn("spool: skipped a torn record at the end of the log (a crash during a write that was never acknowledged)", "bytes_cut", cut)
+		l, err = wal.Open(dir, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("spool: open %s: %w", dir, err)
+	}
+	// Entries whose framing survived but whose checksum does not (a
+	// zero-filled or partly written tail) are cut the same way.
+	first, _ := l.FirstIndex()
+	last, _ := l.LastIndex()
+	good := last
+	for good >= first && good > 0 {
+		data, err := l.Read(good)
+		if err == nil {
+			if _, ok := parseHeader(data); ok {
+				break
+			}
+		}
+		good--
+	}
+	if good < last {
+		if err := l.TruncateBack(good); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("spool: cut bad tail: %w", err)
+		}
+		m.torn.Add(float64(last - good))
+		log.Warn("spool: skipped damaged records at the end of the log (never acknowledged)", "records", last-good)
+	}
+	return l, nil
+}
+
+// repairTail truncates the last segment file after its last complete frame.
+func repairTail(dir string) (int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var last string
+	for _, e := range entries {
+		n := e.Name()
+		if len(n) == 20 && !e.IsDir() {
+			if _, err := strconv.ParseUint(n, 10, 64); err == nil && n > last {
+				last = n
+			}
+		}
+	}
+	if last == "" {
+		return 0, errors.New("no segment file")
+	}
+	path := filepath.Join(dir, last)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pos := 0
+	for pos < len(data) {
+		size, n := binary.Uvarint(data[pos:])
+		if n <= 0 || uint64(len(data)-pos-n) < size {
+			break
+		}
+		pos += n + int(size)
+	}
+	if err := os.Truncate(path, int64(pos)); err != nil {
+		return 0, err
+	}
+	return int64(len(data) - pos), nil
+}
+
+type header struct {
+	appended int64
+	points   uint32
+}
+
+func parseHeader(data []byte) (header, bool) {
+	if len(data) < headerSize+1 {
+		return header{}, false
+	}
+	if crc32.Checksum(data[4:], castagnoli) != binary.LittleEndian.Uint32(data) {
+		return header{}, false
+	}
+	return header{
+		appended: int64(binary.LittleEndian.Uint64(data[4:])),
+		points:   binary.LittleEndian.Uint32(data[12:]),
+	}, true
+}
+
+// Commit appends one group of readings and fsyncs it. It returns only when
+// the group is durable or ctx ends: while the spool is full, or the disk
+// refuses the write, it waits, so the caller's acks (and the broker's
+// deliveries) stop instead of anything being dropped.
+func (s *Spool) Commit(ctx context.Context, lines []byte, points int) error {
+	entry := make([]byte, headerSize, headerSize+len(lines))
+	binary.LittleEndian.PutUint64(entry[4:], uint64(time.Now().UnixNano()))
+	binary.LittleEndian.PutUint32(entry[12:], uint32(points))
+	entry = append(entry, lines...)
+	binary.LittleEndian.PutUint32(entry, crc32.Checksum(entry[4:], castagnoli))
+	need := int64(len(lines))
+
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.room.Broadcast()
+		s.mu.Unlock()
+	})
+	defer stop()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	full := false
+	for s.pendBytes > 0 && s.pendBytes+need > s.opts.MaxBytes {
+		if !full {
+			full = true
+			s.full = true
+			s.m.full.Set(1)
+			s.log.Warn("spool full: acknowledgements paused until InfluxDB drains it", "spool_bytes", s.pendBytes, "max_bytes", s.opts.MaxBytes)
+		}
+		if s.closed {
+			return ErrClosed
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.room.Wait()
+	}
+	if full {
+		s.full = false
+		s.m.full.Set(0)
+		s.log.Info("spool has room again; acknowledgements resume")
+	}
+	for {
+		if s.closed {
+			return ErrClosed
+		}
+		err := s.appendLocked(entry)
+		if err == nil {
+			break
+		}
+		s.m.writeErrors.Inc()
+		if s.writable {
+			s.writable = false
+			s.m.writable.Set(0)
+			s.log.Error("spool: cannot write to disk; acknowledgements paused, retrying", "dir", s.dir, "err", err)
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			return ctx.Err()
+		case <-time.After(s.opts.RetryInterval):
+		}
+		s.mu.Lock()
+		if rerr := s.reopenLocked(); rerr != nil {
+			s.log.Debug("spool: reopen failed", "err", rerr)
+		}
+	}
+	if !s.writable {
+		s.writable = true
+		s.m.writable.Set(1)
+		s.log.Info("spool: disk writable again; acknowledgements resume")
+	}
+	s.pendBytes += need
+	s.pendPoints += int64(points)
+	s.m.appended.Add(float64(points))
+	select {
+	case s.added <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (s *Spool) appendLocked(entry []byte) error {
+	if s.wal == nil {
+		return errors.New("log not open")
+	}
+	last, err := s.wal.LastIndex()
+	if err != nil {
+		return err
+	}
+	if err := s.wal.Write(last+1, entry); err != nil {
+		// The log's memory may now be ahead of its file: reopen before
+		// the next try, which also cuts any partial write.
+		s.wal.Close()
+		s.wal = nil
+		return err
+	}
+	if err := s.wal.Sync(); err != nil {
+		s.wal.Close()
+		s.wal = nil
+		return err
+	}
+	if s.nextAppended == 0 {
+		s.nextAppended = int64(binary.LittleEndian.Uint64(entry[4:]))
+	}
+	return nil
+}
+
+func (s *Spool) reopenLocked() error {
+	if s.wal != nil {
+		return nil
+	}
+	l, err := openRepaired(s.walDir(), s.opts.SegmentBytes, s.log, s.m)
+	if err != nil {
+		return err
+	}
+	s.wal = l
+	return nil
+}
+
+// Drain sends spooled readings to sink in order until ctx ends. Entries
+// leave the spool only after sink accepted them.
+func (s *Spool) Drain(ctx context.Context, sink Sink) error {
+	var batch []byte
+	for {
+		batch = batch[:0]
+		from, upto, points, err := s.collect(&batch)
+		if err != nil {
+			return err
+		}
+		if points == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.added:
+				if s.opts.Linger > 0 && s.Stats().Readings < int64(s.opts.MaxDrainPoints) {
+					select {
+					case <-ctx.Done():
+					case <-time.After(s.opts.Linger):
+					}
+				}
+				continue
+			case <-time.After(s.opts.TruncateEvery):
+				s.maybeTruncate()
+				continue
+			}
+		}
+		if err := sink.Commit(ctx, batch, points); err != nil {
+			return nil // ctx ended; the entries stay for the next run
+		}
+		s.markDrained(from, upto, int64(len(batch)), int64(points))
+	}
+}
+
+// DrainUntilEmpty drains until nothing is pending or ctx ends; shutdown
+// uses it with a deadline.
+func (s *Spool) DrainUntilEmpty(ctx context.Context, sink Sink) error {
+	var batch []byte
+	for {
+		batch = batch[:0]
+		from, upto, points, err := s.collect(&batch)
+		if err != nil {
+			return err
+		}
+		if points == 0 {
+			s.maybeTruncate()
+			return nil
+		}
+		if err := sink.Commit(ctx, batch, points); err != nil {
+			return err
+		}
+		s.markDrained(from, upto, int64(len(batch)), int64(points))
+	}
+}
+
+// collect reads pending entries from s.next into batch, up to
+// MaxDrainPoints points (at least one entry).
+func (s *Spool) collect(batch *[]byte) (from, upto uint64, points int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wal == nil {
+		if err := s.reopenLocked(); err != nil {
+			return 0, 0, 0, nil // the commit path reports disk trouble
+		}
+	}
+	last, err := s.wal.LastIndex()
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("spool: %w", err)
+	}
+	from = s.next
+	i := from
+	for ; i <= last && points < s.opts.MaxDrainPoints; i++ {
+		data, err := s.wal.Read(i)
+		if err != nil {
+			s.skipCorruptLocked(i, err)
+			continue
+		}
+		h, ok := parseHeader(data)
+		if !ok {
+			s.skipCorruptLocked(i, errors.New("checksum mismatch"))
+			continue
+		}
+		*batch = append(*batch, data[headerSize:]...)
+		points += int(h.points)
+	}
+	return from, i, points, nil
+}
+
+// skipCorruptLocked gives up on an entry in the middle of the log that can
+// no longer be read. It was acknowledged, so this is data loss: counted as
+// dropped and logged as an error, never silently.
+func (s *Spool) skipCorruptLocked(i uint64, err error) {
+	s.m.dropped.Inc()
+	s.log.Error("spool: an entry is unreadable and is skipped; its readings are lost", "index", i, "err", err)
+}
+
+func (s *Spool) markDrained(from, upto uint64, bytes, points int64) {
+	s.mu.Lock()
+	s.next = upto
+	s.nextAppended = 0
+	if s.wal != nil {
+		if data, err := s.wal.Read(upto); err == nil {
+			if h, ok := parseHeader(data); ok {
+				s.nextAppended = h.appended
+			}
+		}
+	}
+	s.pendBytes -= bytes
+	s.pendPoints -= points
+	s.room.Broadcast()
+	s.mu.Unlock()
+	s.m.drained.Add(float64(points))
+	s.writeCheckpoint(upto - 1)
+	s.maybeTruncate()
+}
+
+// maybeTruncate removes drained entries from disk now and then; doing it
+// after every batch would rewrite the head segment each time.
+func (s *Spool) maybeTruncate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wal == nil || time.Since(s.lastTrunc) < s.opts.TruncateEvery {
+		return
+	}
+	s.lastTrunc = time.Now()
+	first, err := s.wal.FirstIndex()
+	if err != nil || s.next <= first {
+		return
+	}
+	if err := s.wal.TruncateFront(s.next); err != nil {
+		s.log.Warn("spool: truncate failed; will retry", "err", err)
+		s.wal.Close()
+		s.wal = nil
+	}
+}
+
+func (s *Spool) readCheckpoint() uint64 {
+	b, err := os.ReadFile(s.checkpointPath())
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		s.log.Warn("spool: unreadable checkpoint; replaying from the start of the log", "err", err)
+		return 0
+	}
+	return n
+}
+
+// writeCheckpoint records the last drained index. It is not fsynced: if it
+// is lost, drained entries are replayed, which InfluxDB absorbs.
+func (s *Spool) writeCheckpoint(idx uint64) {
+	tmp := s.checkpointPath() + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(idx, 10)+"\n"), 0o640); err != nil {
+		return
+	}
+	_ = os.Rename(tmp, s.checkpointPath())
+}
+
+// Stats is a snapshot for metrics and tests.
+type Stats struct {
+	Bytes     int64
+	Readings  int64
+	Entries   int
+	OldestAge time.Duration
+}
+
+// Stats returns the current pending amounts.
+func (s *Spool) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Bytes: s.pendBytes, Readings: s.pendPoints}
+	if s.wal != nil {
+		if last, err := s.wal.LastIndex(); err == nil && last >= s.next {
+			st.Entries = int(last - s.next + 1)
+		}
+	}
+	if s.nextAppended > 0 && st.Entries > 0 {
+		st.OldestAge = time.Since(time.Unix(0, s.nextAppended))
+	}
+	return st
+}
+
+// Close wakes any waiting commit and closes the log.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.room.Broadcast()
+	if s.wal == nil {
+		return nil
+	}
+	err := s.wal.Close()
+	s.wal = nil
+	return err
+}
+
+// Health reports a spool that cannot take readings, for /healthz.
+func (s *Spool) Health() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !s.writable:
+		return fmt.Errorf("cannot write to %s; acknowledgements paused", s.dir)
+	case s.full:
+		return fmt.Errorf("full (%d of %d bytes); acknowledgements paused", s.pendBytes, s.opts.MaxBytes)
+	}
+	return nil
+}
