@@ -90,10 +90,10 @@ type Spool struct {
 	// pending), for the oldest-record-age metric. Entries are appended in
 	// time order, so the oldest pending one is always the next to drain.
 	nextAppended int64
-	added      chan struct{}    // wakes the drain
-	lastTrunc  time.Time
-	writable   bool
-	full       bool
+	added        chan struct{} // wakes the drain
+	lastTrunc    time.Time
+	writable     bool
+	full         bool
 }
 
 // Open opens or creates the spool in dir, repairing a torn tail left by a
