@@ -41,11 +41,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./collectors/mqtt/
 	$(GO) test -run '^$$' -fuzz '^FuzzTopic$$' -fuzztime $(FUZZTIME) ./collectors/mqtt/topic/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzRecovery$$' -fuzztime $(FUZZTIME) ./internal/spool/
 
 # Micro-benchmarks with allocations, then the end-to-end ingest benchmark
 # (publisher -> Mosquitto -> facmon -> InfluxDB against the bare-subscriber ceiling).
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./collectors/... ./internal/storage/
+	$(GO) test -run '^$$' -bench . -benchmem ./collectors/... ./internal/storage/ ./internal/spool/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 clean:

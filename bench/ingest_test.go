@@ -174,6 +174,11 @@ type facmonResult struct {
 	before  sample        // /metrics just before the first publish
 	after   sample        // /metrics of the poll that saw N points written
 	stored  int64         // count(seq) over the four measurements
+	// windowPeakRSS is the highest process_resident_memory_bytes of the polls.
+	windowPeakRSS float64
+	// hwmAtWindowEnd is the kernel's peak RSS until the end of the window
+	// (Linux VmHWM), to tell a peak in the window from one at shutdown.
+	hwmAtWindowEnd int64
 	// From the kernel after facmon exited: its whole life.
 	lifetimeCPU time.Duration
 	maxRSS      int64 // bytes; 0 when the platform does not say
@@ -220,6 +225,7 @@ func runFacmon(s *scope, bin string, l *load) facmonResult {
 	pubErr := make(chan error, 1)
 	go func() { pubErr <- l.publish(ctx, pubs) }()
 	var after sample
+	peakRSS := before.rssBytes
 	tick := time.NewTicker(metricsPoll)
 	for after.written < n {
 		select {
@@ -241,17 +247,19 @@ func runFacmon(s *scope, bin string, l *load) facmonResult {
 			continue // one failed scrape is not a verdict; the deadline is
 		}
 		after = smp
+		peakRSS = max(peakRSS, smp.rssBytes)
 	}
 	elapsed := time.Since(start)
 	s.StopTimer()
 	tick.Stop()
+	hwm := peakRSSSoFar(fp.cmd.Process.Pid)
 	if pubErr != nil {
 		if err := <-pubErr; err != nil {
 			s.Fatalf("facmon run: publish: %v", err)
 		}
 	}
 
-	res := facmonResult{elapsed: elapsed, before: before, after: after}
+	res := facmonResult{elapsed: elapsed, before: before, after: after, windowPeakRSS: peakRSS, hwmAtWindowEnd: hwm}
 	res.stored = countStored(s, db)
 	if res.stored != int64(l.readings) || after.rejected > before.rejected {
 		s.Fatalf("facmon lost data: InfluxDB holds %d of %d readings (points written %.0f, received %.0f, rejected %.0f); log:\n%s",
@@ -380,10 +388,10 @@ type summary struct {
 	n                  int
 	rate, ceiling      float64 // readings/s
 	ratioPct           float64
-	cpuPer100k         float64 // facmon CPU-s per 100k readings, ingest window
-	lifetimeCPUPer100k float64 // same over facmon's whole life (start-up, idle wait, shutdown)
-	peakRSSMiB         float64 // kernel's maxrss of facmon
-	windowRSSMiB       [2]float64
+	cpuPer100k         float64    // facmon CPU-s per 100k readings, ingest window
+	lifetimeCPUPer100k float64    // same over facmon's whole life (start-up, idle wait, shutdown)
+	peakRSSMiB         float64    // kernel's maxrss of facmon
+	windowRSSMiB       [3]float64 // before, highest poll, after
 	ceilingDupes       int64
 	fac                facmonResult
 	ceil               ceilingResult
@@ -398,7 +406,7 @@ func summarize(n int, ceil ceilingResult, fac facmonResult) summary {
 	s.cpuPer100k = (fac.after.cpuSeconds - fac.before.cpuSeconds) / float64(n) * 1e5
 	s.lifetimeCPUPer100k = fac.lifetimeCPU.Seconds() / float64(n) * 1e5
 	s.peakRSSMiB = float64(fac.maxRSS) / mib
-	s.windowRSSMiB = [2]float64{fac.before.rssBytes / mib, fac.after.rssBytes / mib}
+	s.windowRSSMiB = [3]float64{fac.before.rssBytes / mib, fac.windowPeakRSS / mib, fac.after.rssBytes / mib}
 	s.ceilingDupes = ceil.received - int64(n)
 	return s
 }
@@ -423,9 +431,10 @@ func (s summary) print(w io.Writer) {
 		thousands(float64(s.n)), s.ceil.elapsed.Round(time.Millisecond), s.ceilingDupes)
 	fmt.Fprintf(w, "  facmon:  %s readings in %v from first publish to the last accepted by InfluxDB, all %s found by count(seq)\n",
 		thousands(float64(s.n)), fac.elapsed.Round(time.Millisecond), thousands(float64(fac.stored)))
-	fmt.Fprintf(w, "           CPU %.2f s in the window (%.2f CPU-s/100k; %.2f CPU-s/100k over its whole life, %.2f s), RSS %.0f → %.0f MiB across the window, peak %.0f MiB\n",
-		fac.after.cpuSeconds-fac.before.cpuSeconds, s.cpuPer100k, s.lifetimeCPUPer100k, fac.lifetimeCPU.Seconds(),
-		s.windowRSSMiB[0], s.windowRSSMiB[1], s.peakRSSMiB)
+	fmt.Fprintf(w, "           CPU %.2f s in the window = %.2f CPU-s/100k (whole life from start to exit: %.2f s = %.2f CPU-s/100k)\n",
+		fac.after.cpuSeconds-fac.before.cpuSeconds, s.cpuPer100k, fac.lifetimeCPU.Seconds(), s.lifetimeCPUPer100k)
+	fmt.Fprintf(w, "           RSS %.0f MiB before the window, at most %.0f MiB in the 100 ms polls, %.0f MiB at its end; kernel peak %.0f MiB by the end of the window, %.0f MiB over its life\n",
+		s.windowRSSMiB[0], s.windowRSSMiB[1], s.windowRSSMiB[2], float64(fac.hwmAtWindowEnd)/(1<<20), s.peakRSSMiB)
 	fmt.Fprintf(w, "           %.0f InfluxDB writes, %.0f points and %.1f ms each on average, %.0f write errors\n",
 		writes, avgBatch, avgWrite, fac.after.writeErrors-fac.before.writeErrors)
 	fmt.Fprintf(w, "  targets: ≥ %.0f%% of ceiling %s, ≤ %.1f CPU-s/100k %s, peak RSS ≤ %.0f MiB %s\n\n",

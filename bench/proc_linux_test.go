@@ -2,6 +2,8 @@ package bench
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -17,6 +19,25 @@ func sysProcAttr() *syscall.SysProcAttr {
 func maxRSSBytes(ps *os.ProcessState) int64 {
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 		return ru.Maxrss * 1024
+	}
+	return 0
+}
+
+// peakRSSSoFar is a running process's peak resident set until now (VmHWM
+// of /proc/PID/status), or 0 when it cannot be read.
+func peakRSSSoFar(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kib * 1024
+		}
 	}
 	return 0
 }
