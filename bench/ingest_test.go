@@ -266,6 +266,7 @@ func runFacmon(s *scope, bin string, l *load) facmonResult {
 			res.stored, l.readings, after.written, after.received, after.rejected-before.rejected, fp.tail())
 	}
 
+	fmt.Printf("DEBUG hwm before SIGTERM %d MiB\n", peakRSSSoFar(fp.cmd.Process.Pid)>>20)
 	// Graceful stop: the kernel's account of facmon's whole life.
 	ps := fp.stop(30 * time.Second)
 	if ps == nil {

@@ -56,6 +56,7 @@ type collectorMetrics struct {
 	connected prometheus.Gauge
 	lost      prometheus.Counter
 	subErrors prometheus.Counter
+	connFails prometheus.Counter
 }
 
 // New builds a collector from a validated config. The password is read
@@ -90,12 +91,15 @@ func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Register
 		subErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "facmon_mqtt_subscribe_errors_total", Help: "Subscriptions the broker refused or that timed out.",
 		}),
+		connFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "facmon_mqtt_connect_failures_total", Help: "Connection attempts that failed (refused, bad credentials, TLS, unreachable).",
+		}),
 	}
 	for _, r := range AllReasons {
 		c.metrics.rejected.WithLabelValues(string(r))
 	}
 	c.metrics.rejected.WithLabelValues("unencodable")
-	reg.MustRegister(c.metrics.received, c.metrics.rejected, c.metrics.connected, c.metrics.lost, c.metrics.subErrors)
+	reg.MustRegister(c.metrics.received, c.metrics.rejected, c.metrics.connected, c.metrics.lost, c.metrics.subErrors, c.metrics.connFails)
 
 	opts, err := c.clientOptions()
 	if err != nil {
@@ -143,6 +147,21 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 			c.metrics.connected.Set(0)
 			c.metrics.lost.Inc()
 			c.log.Warn("mqtt connection lost; reconnecting", "err", err)
+		}).
+		// paho retries failed connects silently; an operator with a wrong
+		// password or certificate must see why, once in a while.
+		SetConnectionNotificationHandler(func(_ paho.Client, n paho.ConnectionNotification) {
+			var reason error
+			switch n := n.(type) {
+			case paho.ConnectionNotificationBrokerFailed:
+				reason = n.Reason
+			case paho.ConnectionNotificationFailed:
+				reason = n.Reason
+			default:
+				return
+			}
+			c.metrics.connFails.Inc()
+			c.limited.Log(slog.LevelWarn, "connect-failed", "mqtt connect failed; retrying", "broker", redact(m.URL), "err", reason)
 		}).
 		SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
 			c.log.Debug("mqtt reconnecting", "broker", redact(m.URL))
