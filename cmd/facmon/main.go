@@ -40,6 +40,7 @@ func commands() []command {
 		{"run", "run the service: collectors, storage, web (--demo for a zero-setup demo)", cmdRun},
 		{"simulate", "publish simulated telemetry of the ward offices to a broker", cmdSimulate},
 		{"config", "check a configuration file (config check --config FILE)", cmdConfig},
+		{"quarantine", "list or replay the points InfluxDB refused for good", cmdQuarantine},
 		{"version", "print the version", cmdVersion},
 	}
 }
