@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/facmon/facmon/internal/calendar"
 )
 
 // Config is the whole configuration file.
@@ -20,7 +22,10 @@ type Config struct {
 	Web      Web                `yaml:"web"`
 	Ingest   Ingest             `yaml:"ingest"`
 	Profiles map[string]Profile `yaml:"profiles"`
-	Offices  []Office           `yaml:"offices"`
+	// Calendars are named opening schedules (weekly hours and holidays)
+	// that offices refer to; alert rules and reports use the same ones.
+	Calendars map[string]calendar.Config `yaml:"calendars"`
+	Offices   []Office                   `yaml:"offices"`
 }
 
 // Log configures log/slog output.
@@ -136,6 +141,8 @@ type Office struct {
 	ID     string `yaml:"id"`
 	Name   string `yaml:"name"`
 	Parent string `yaml:"parent"`
+	// Calendar names the office's entry in calendars (default "office").
+	Calendar string `yaml:"calendar"`
 	// MergedInto names the office that absorbed this one; readings still
 	// arriving under the old id are accepted and stored under it.
 	MergedInto string `yaml:"merged_into"`
@@ -188,4 +195,32 @@ func ReadSecret(path string) (string, error) {
 		return "", fmt.Errorf("read secret: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// DefaultCalendar is the calendar offices use unless they name another.
+const DefaultCalendar = "office"
+
+// OfficeCalendars builds every office's calendar, by office id.
+func (cfg Config) OfficeCalendars() (map[string]*calendar.Calendar, error) {
+	built := map[string]*calendar.Calendar{}
+	for name, cc := range cfg.Calendars {
+		c, err := calendar.New(cc)
+		if err != nil {
+			return nil, fmt.Errorf("calendars.%s.%w", name, err)
+		}
+		built[name] = c
+	}
+	out := make(map[string]*calendar.Calendar, len(cfg.Offices))
+	for _, o := range cfg.Offices {
+		name := o.Calendar
+		if name == "" {
+			name = DefaultCalendar
+		}
+		c, ok := built[name]
+		if !ok {
+			return nil, fmt.Errorf("office %s: no calendar %q", o.ID, name)
+		}
+		out[o.ID] = c
+	}
+	return out, nil
 }

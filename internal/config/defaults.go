@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/facmon/facmon/internal/calendar"
+)
 
 // HaiChauWards are the 13 ward offices of Hải Châu district that opened
 // electronic one-stop offices in 2015: the default fleet.
@@ -94,7 +98,8 @@ func Default() Config {
 			MaxPast:   Duration(7 * 24 * time.Hour),
 			MaxFuture: Duration(5 * time.Minute),
 		},
-		Profiles: DefaultProfiles(),
-		Offices:  DefaultOffices(),
+		Profiles:  DefaultProfiles(),
+		Calendars: map[string]calendar.Config{DefaultCalendar: {}},
+		Offices:   DefaultOffices(),
 	}
 }

@@ -168,7 +168,7 @@ func walk(n *yaml.Node, t reflect.Type, path string, lines map[string]int, probl
 		n = n.Alias
 	}
 	lines[path] = n.Line
-	if t == durationType || t == byteSizeType || t.Kind() != reflect.Struct && t.Kind() != reflect.Map && t.Kind() != reflect.Slice {
+	if t == durationType || t == byteSizeType || t.Kind() == reflect.Interface || t.Kind() != reflect.Struct && t.Kind() != reflect.Map && t.Kind() != reflect.Slice {
 		checkScalar(n, t, path, problems)
 		return
 	}

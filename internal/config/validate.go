@@ -8,8 +8,10 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/facmon/facmon/collectors/mqtt/topic"
+	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/reading"
 )
 
@@ -68,6 +70,7 @@ func (cfg Config) Validate() error {
 		c.add("ingest.max_future", "must be positive")
 	}
 	cfg.validateProfiles(c)
+	cfg.validateCalendars(c)
 	cfg.validateOffices(c)
 	if len(c.ps) > 0 {
 		return c.ps
@@ -232,6 +235,20 @@ func (cfg Config) validateProfiles(c *checker) {
 	}
 }
 
+func (cfg Config) validateCalendars(c *checker) {
+	for _, name := range sortedKeys(cfg.Calendars) {
+		if _, err := calendar.New(cfg.Calendars[name]); err != nil {
+			// calendar errors start with the key they are about.
+			key, msg, ok := strings.Cut(err.Error(), ": ")
+			if ok && !strings.Contains(key, " ") {
+				c.add("calendars."+name+"."+key, "%s", msg)
+			} else {
+				c.add("calendars."+name, "%v", err)
+			}
+		}
+	}
+}
+
 func (cfg Config) validateOffices(c *checker) {
 	if len(cfg.Offices) == 0 {
 		c.add("offices", "at least one office is needed")
@@ -248,6 +265,13 @@ func (cfg Config) validateOffices(c *checker) {
 		ids[o.ID] = i
 		if o.Name == "" {
 			c.add(path+".name", "every office needs a display name")
+		}
+		if cal := o.Calendar; cal != "" {
+			if _, ok := cfg.Calendars[cal]; !ok {
+				c.add(path+".calendar", "no calendar %q in calendars", cal)
+			}
+		} else if _, ok := cfg.Calendars[DefaultCalendar]; !ok {
+			c.add(path+".calendar", "not set, and calendars has no %q entry", DefaultCalendar)
 		}
 		for j, d := range o.Devices {
 			if !reading.ValidID(d) {
