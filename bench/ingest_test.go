@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,14 +60,10 @@ func BenchmarkIngestEndToEnd(b *testing.B) {
 	b.StopTimer()
 	n := readingsFromEnv(b)
 	bin := buildFacmon(b)
-	l := newLoad(n)
-	fmt.Printf("load: %s readings (%d devices, %.0f B/payload on average), %d QoS 1 publishers with up to %d unacknowledged publishes each\n",
-		thousands(float64(n)), l.devices, float64(l.bytes)/float64(n), publishers, pubWindow)
-
 	var last summary
 	for range b.N {
-		ceil := runScoped(b, func(s *scope) ceilingResult { return runCeiling(s, l) })
-		fac := runScoped(b, func(s *scope) facmonResult { return runFacmon(s, bin, l) })
+		ceil := runScoped(b, func(s *scope) ceilingResult { return runCeiling(s, n) })
+		fac := runScoped(b, func(s *scope) facmonResult { return runFacmon(s, bin, n) })
 		last = summarize(n, ceil, fac)
 		last.print(os.Stdout)
 	}
@@ -105,8 +103,11 @@ type ceilingResult struct {
 // runCeiling measures what the broker can hand to a subscriber that does
 // nothing: a persistent QoS 1 session like facmon's, acking each message as
 // soon as paho has read it.
-func runCeiling(s *scope, l *load) ceilingResult {
+func runCeiling(s *scope, readings int) ceilingResult {
 	broker := testenv.StartMosquitto(s)
+	l := newLoad(readings)
+	fmt.Printf("load: %s readings (%d devices, %.0f B/payload on average), %d QoS 1 publishers with up to %d unacknowledged publishes each\n",
+		thousands(float64(readings)), l.devices, float64(l.bytes)/float64(readings), publishers, pubWindow)
 	var (
 		count    atomic.Int64
 		lastAt   atomic.Int64 // UnixNano of the n-th message
@@ -179,6 +180,10 @@ type facmonResult struct {
 	// hwmAtWindowEnd is the kernel's peak RSS until the end of the window
 	// (Linux VmHWM), to tell a peak in the window from one at shutdown.
 	hwmAtWindowEnd int64
+	// spawnFloor is the benchmark's own RSS when it started facmon: the
+	// least ru_maxrss can say (-1: the peak could not be reset, so maxrss
+	// may be the benchmark's peak rather than facmon's).
+	spawnFloor int64
 	// From the kernel after facmon exited: its whole life.
 	lifetimeCPU time.Duration
 	maxRSS      int64 // bytes; 0 when the platform does not say
@@ -189,11 +194,20 @@ type facmonResult struct {
 // runFacmon runs `facmon run` as its own process between a fresh Mosquitto
 // and a fresh InfluxDB, waits until it is healthy, publishes the load and
 // times until InfluxDB has accepted every reading.
-func runFacmon(s *scope, bin string, l *load) facmonResult {
+func runFacmon(s *scope, bin string, readings int) facmonResult {
 	broker := testenv.StartMosquitto(s)
 	db := testenv.StartInfluxDB(s, testenv.WithoutFlux())
 	dir := s.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(s))
+	// Linux hands the parent's peak RSS at fork to the child's ru_maxrss
+	// (exec records the high-water mark of the address space it replaces,
+	// which os/exec's vfork shares with this process). So facmon is started
+	// while this process is small: the ceiling's load is garbage by now,
+	// the load of this run is built only after the start, and the peak is
+	// reset to the current RSS, which is then the floor of facmon's maxrss.
+	runtime.GC()
+	debug.FreeOSMemory()
+	spawnFloor := resetPeakRSS()
 	fp := startFacmon(s, bin, dir,
 		"run",
 		"--mqtt-url", broker.URL,
@@ -205,6 +219,7 @@ func runFacmon(s *scope, bin string, l *load) facmonResult {
 	)
 	web := "http://" + listen
 	fp.waitHealthy(s, web, 30*time.Second)
+	l := newLoad(readings)
 
 	pubs, err := connectPublishers(broker.URL)
 	if err != nil {
@@ -259,14 +274,13 @@ func runFacmon(s *scope, bin string, l *load) facmonResult {
 		}
 	}
 
-	res := facmonResult{elapsed: elapsed, before: before, after: after, windowPeakRSS: peakRSS, hwmAtWindowEnd: hwm}
+	res := facmonResult{elapsed: elapsed, before: before, after: after, windowPeakRSS: peakRSS, hwmAtWindowEnd: hwm, spawnFloor: spawnFloor}
 	res.stored = countStored(s, db)
 	if res.stored != int64(l.readings) || after.rejected > before.rejected {
 		s.Fatalf("facmon lost data: InfluxDB holds %d of %d readings (points written %.0f, received %.0f, rejected %.0f); log:\n%s",
 			res.stored, l.readings, after.written, after.received, after.rejected-before.rejected, fp.tail())
 	}
 
-	fmt.Printf("DEBUG hwm before SIGTERM %d MiB\n", peakRSSSoFar(fp.cmd.Process.Pid)>>20)
 	// Graceful stop: the kernel's account of facmon's whole life.
 	ps := fp.stop(30 * time.Second)
 	if ps == nil {
@@ -315,7 +329,9 @@ type sample struct {
 	batchPoints float64 // facmon_influx_batch_points sum
 }
 
-var metricsClient = &http.Client{Timeout: 5 * time.Second}
+// metricsClient asks for /metrics uncompressed: gzip would be facmon's CPU
+// spent only because the benchmark polls it ten times a second.
+var metricsClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true}}
 
 func scrape(web string) (sample, error) {
 	smp := sample{at: time.Now()}

@@ -15,12 +15,14 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Log      Log                `yaml:"log"`
-	MQTT     MQTT               `yaml:"mqtt"`
-	Influx   Influx             `yaml:"influx"`
-	Spool    Spool              `yaml:"spool"`
-	Web      Web                `yaml:"web"`
-	Ingest   Ingest             `yaml:"ingest"`
+	Log    Log    `yaml:"log"`
+	MQTT   MQTT   `yaml:"mqtt"`
+	Influx Influx `yaml:"influx"`
+	Spool  Spool  `yaml:"spool"`
+	Web    Web    `yaml:"web"`
+	Ingest Ingest `yaml:"ingest"`
+	// Scrape lists the service applications' /metrics endpoints.
+	Scrape   []ScrapeTarget     `yaml:"scrape"`
 	Profiles map[string]Profile `yaml:"profiles"`
 	// Calendars are named opening schedules (weekly hours and holidays)
 	// that offices refer to; alert rules and reports use the same ones.
