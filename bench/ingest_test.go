@@ -450,8 +450,14 @@ func (s summary) print(w io.Writer) {
 		thousands(float64(s.n)), fac.elapsed.Round(time.Millisecond), thousands(float64(fac.stored)))
 	fmt.Fprintf(w, "           CPU %.2f s in the window = %.2f CPU-s/100k (whole life from start to exit: %.2f s = %.2f CPU-s/100k)\n",
 		fac.after.cpuSeconds-fac.before.cpuSeconds, s.cpuPer100k, fac.lifetimeCPU.Seconds(), s.lifetimeCPUPer100k)
-	fmt.Fprintf(w, "           RSS %.0f MiB before the window, at most %.0f MiB in the 100 ms polls, %.0f MiB at its end; kernel peak %.0f MiB by the end of the window, %.0f MiB over its life\n",
+	fmt.Fprintf(w, "           RSS %.0f MiB before the window, at most %.0f MiB in the 100 ms polls, %.0f MiB at its end; peak %.0f MiB by the end of the window (VmHWM), %.0f MiB over its life (ru_maxrss)\n",
 		s.windowRSSMiB[0], s.windowRSSMiB[1], s.windowRSSMiB[2], float64(fac.hwmAtWindowEnd)/(1<<20), s.peakRSSMiB)
+	switch floor := float64(fac.spawnFloor) / (1 << 20); {
+	case fac.spawnFloor < 0:
+		fmt.Fprintf(w, "           (could not reset this process's peak RSS before starting facmon: ru_maxrss may be the benchmark's own peak)\n")
+	case s.peakRSSMiB <= floor+1:
+		fmt.Fprintf(w, "           (ru_maxrss is at its floor, the benchmark's own %.0f MiB when it started facmon: facmon's real peak is lower)\n", floor)
+	}
 	fmt.Fprintf(w, "           %.0f InfluxDB writes, %.0f points and %.1f ms each on average, %.0f write errors\n",
 		writes, avgBatch, avgWrite, fac.after.writeErrors-fac.before.writeErrors)
 	fmt.Fprintf(w, "  targets: ≥ %.0f%% of ceiling %s, ≤ %.1f CPU-s/100k %s, peak RSS ≤ %.0f MiB %s\n\n",

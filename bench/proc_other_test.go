@@ -29,3 +29,6 @@ func maxRSSBytes(ps *os.ProcessState) int64 {
 
 // peakRSSSoFar is not known here.
 func peakRSSSoFar(int) int64 { return 0 }
+
+// resetPeakRSS cannot reset the peak here: -1.
+func resetPeakRSS() int64 { return -1 }

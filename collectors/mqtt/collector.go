@@ -76,7 +76,7 @@ func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Register
 	c.limited = ratelog.New(c.log, 10*time.Second)
 	c.metrics = collectorMetrics{
 		received: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "facmon_readings_received_total", Help: "MQTT messages received on subscribed topics.",
+			Name: "facmon_readings_received_total", Help: "Readings received, by source (mqtt messages, facmon heartbeats).",
 			ConstLabels: prometheus.Labels{"source": "mqtt"},
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/facmon/facmon/collectors/mqtt"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/spool"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/web"
@@ -34,6 +36,7 @@ type Service struct {
 	collector  *mqtt.Collector
 	web        *web.Server
 	ln         net.Listener
+	beats      prometheus.Counter
 }
 
 // NewRegistry returns the registry passed around the program, with the Go
@@ -102,6 +105,14 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		Linger:       cfg.Spool.CommitInterval.D(),
 		DrainTimeout: cfg.Spool.ShutdownDrain.D(),
 	}, s.spool, log.With("component", "batcher"), reg)
+	// Heartbeats go through the pipeline like readings and are counted as
+	// received, so received = rejected + written + quarantined + pending
+	// holds over every source.
+	s.beats = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "facmon_readings_received_total", Help: "Readings received, by source (mqtt messages, facmon heartbeats).",
+		ConstLabels: prometheus.Labels{"source": "heartbeat"},
+	})
+	reg.MustRegister(s.beats)
 	s.collector, err = mqtt.New(cfg, s.batcher, log, reg)
 	if err != nil {
 		s.spool.Close()
@@ -118,6 +129,50 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		return nil, err
 	}
 	return s, nil
+}
+
+// HeartbeatInterval is how often facmon records that it is collecting.
+const HeartbeatInterval = 30 * time.Second
+
+type noAck struct{}
+
+func (noAck) Ack() {}
+
+// heartbeat writes facmon_heartbeat points while the service runs, so the
+// reports can tell "the device was down" from "facmon was not listening":
+// a gap in these points, or collecting=0, is time of unknown state.
+func (s *Service) heartbeat(ctx context.Context) {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "facmon"
+	}
+	beat := func() {
+		collecting := int64(0)
+		if s.collector.Connected() {
+			collecting = 1
+		}
+		now := time.Now()
+		r := &reading.Reading{
+			Measurement: "facmon_heartbeat",
+			Extra:       []reading.Tag{{Key: "instance", Value: host}},
+			Fields:      []reading.Field{{Key: "collecting", Kind: reading.Int, Int: collecting}},
+			Time:        now, Received: now,
+		}
+		s.beats.Inc()
+		if err := s.batcher.Deliver(r, noAck{}); err != nil {
+			s.log.Warn("heartbeat not recorded", "err", err)
+		}
+	}
+	t := time.NewTicker(HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			beat()
+		}
+	}
 }
 
 // WebAddr is the bound address of the web server.
@@ -146,6 +201,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.web.Serve(gctx, s.ln) })
 	g.Go(func() error { return s.collector.Run(gctx) })
+	g.Go(func() error { s.heartbeat(gctx); return nil })
 	s.log.Info("facmon running", "web", "http://"+s.WebAddr(), "mqtt", s.cfg.MQTT.URL, "influx", s.cfg.Influx.URL, "bucket", s.cfg.Influx.Bucket, "spool", s.cfg.Spool.Dir)
 	err := g.Wait()
 

@@ -41,15 +41,22 @@ func (e *Encoder) Append(r *reading.Reading) error {
 
 func (e *Encoder) append(r *reading.Reading) error {
 	e.enc.StartLine(r.Measurement)
-	// Tag keys must be in lexical order: class < device < room < site < ward.
-	e.enc.AddTag("class", r.Class)
-	e.enc.AddTag("device", r.Device)
+	// Tag keys must be in lexical order: class < device < (extra) < ward.
+	// Empty tags are left out: facmon's own points have no ward.
+	if r.Class != "" {
+		e.enc.AddTag("class", r.Class)
+	}
+	if r.Device != "" {
+		e.enc.AddTag("device", r.Device)
+	}
 	for _, t := range r.Extra {
-		if t.Key < "ward" {
+		if t.Key > "device" && t.Key < "ward" && t.Value != "" {
 			e.enc.AddTag(t.Key, t.Value)
 		}
 	}
-	e.enc.AddTag("ward", r.Ward)
+	if r.Ward != "" {
+		e.enc.AddTag("ward", r.Ward)
+	}
 	n := 0
 	for i := range r.Fields {
 		f := &r.Fields[i]
