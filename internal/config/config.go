@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/internal/calendar"
 )
 
@@ -22,8 +23,13 @@ type Config struct {
 	Web    Web    `yaml:"web"`
 	Ingest Ingest `yaml:"ingest"`
 	// Scrape lists the service applications' /metrics endpoints.
-	Scrape   []ScrapeTarget     `yaml:"scrape"`
-	Profiles map[string]Profile `yaml:"profiles"`
+	Scrape []ScrapeTarget `yaml:"scrape"`
+	// Liveness gives the heartbeat after which a silent device is down.
+	Liveness Liveness `yaml:"liveness"`
+	// Maintenance lists planned windows: alerts are recorded but not
+	// notified, and reports count the time as planned, not down.
+	Maintenance []maintenance.Window `yaml:"maintenance"`
+	Profiles    map[string]Profile   `yaml:"profiles"`
 	// Calendars are named opening schedules (weekly hours and holidays)
 	// that offices refer to; alert rules and reports use the same ones.
 	Calendars map[string]calendar.Config `yaml:"calendars"`

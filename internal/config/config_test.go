@@ -77,7 +77,7 @@ func TestProblemsNameLineAndPath(t *testing.T) {
 		want []string
 	}{
 		{"unknown top-level key", "mqtt:\n  url: tcp://a:1883\nmqtt_url: x\n",
-			[]string{`c.yaml:3: mqtt_url: unknown key "mqtt_url" (known here: calendars, influx, ingest, log, mqtt, offices, profiles, spool, web)`}},
+			[]string{`c.yaml:3: mqtt_url: unknown key "mqtt_url" (known here: calendars, influx, ingest, liveness, log, maintenance, mqtt, offices, profiles, scrape, spool, web)`}},
 		{"unknown nested key", "influx:\n  url: http://a:8086\n  bukket: x\n",
 			[]string{`c.yaml:3: influx.bukket: unknown key "bukket"`}},
 		{"wrong scalar type", "mqtt:\n  max_inflight: lots\n",
@@ -117,6 +117,8 @@ func TestProblemsNameLineAndPath(t *testing.T) {
 			[]string{`c.yaml:4: calendars.office.weekly.mon-fry: unknown day range "mon-fry"`}},
 		{"unknown calendar", "offices:\n  - id: a\n    name: A\n    calendar: night-shift\n",
 			[]string{`c.yaml:4: offices[0].calendar: no calendar "night-shift" in calendars`}},
+		{"bad maintenance", "maintenance:\n  - name: patching\n    days: sun\n    hours: 22:00\n",
+			[]string{`c.yaml:4: maintenance[0].hours: "22:00": want HH:MM-HH:MM`}},
 		{"not yaml", "mqtt: [\n", []string{`c.yaml:1: not valid YAML`}},
 		{"two documents", "web: {}\n---\nweb: {}\n", []string{`c.yaml:2: more than one YAML document`}},
 	}

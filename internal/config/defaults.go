@@ -100,6 +100,11 @@ func Default() Config {
 		},
 		Profiles:  DefaultProfiles(),
 		Calendars: map[string]calendar.Config{DefaultCalendar: {}},
-		Offices:   DefaultOffices(),
+		Liveness: Liveness{Heartbeat: map[string]Duration{
+			"door": Duration(time.Minute), "hvac": Duration(time.Minute),
+			"server": Duration(time.Minute), "camera": Duration(time.Minute),
+			"app": Duration(time.Minute),
+		}},
+		Offices: DefaultOffices(),
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/facmon/facmon/collectors/mqtt/topic"
 	"github.com/facmon/facmon/internal/calendar"
@@ -71,6 +72,28 @@ func (cfg Config) Validate() error {
 	}
 	cfg.validateProfiles(c)
 	cfg.validateCalendars(c)
+	for _, k := range sortedKeys(cfg.Liveness.Heartbeat) {
+		if cfg.Liveness.Heartbeat[k] < Duration(time.Second) {
+			c.add("liveness.heartbeat."+k, "must be at least 1s")
+		}
+	}
+	for _, k := range sortedKeys(cfg.Liveness.Devices) {
+		if w, d, ok := strings.Cut(k, "/"); !ok || w == "" || d == "" {
+			c.add("liveness.devices."+k, "keys are ward/device")
+		}
+		if cfg.Liveness.Devices[k] < Duration(time.Second) {
+			c.add("liveness.devices."+k, "must be at least 1s")
+		}
+	}
+	if _, err := cfg.MaintenanceSchedule(); err != nil {
+		msg := err.Error()
+		if strings.HasPrefix(msg, "[") {
+			idx, rest, _ := strings.Cut(msg, ": ")
+			c.add("maintenance"+idx, "%s", rest)
+		} else {
+			c.add("maintenance", "%s", msg)
+		}
+	}
 	cfg.validateOffices(c)
 	if len(c.ps) > 0 {
 		return c.ps
