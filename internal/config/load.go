@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -156,9 +157,17 @@ func lineOf(lines map[string]int, path string) int {
 }
 
 var (
-	durationType = reflect.TypeOf(Duration(0))
-	byteSizeType = reflect.TypeOf(ByteSize(0))
+	durationType        = reflect.TypeOf(Duration(0))
+	byteSizeType        = reflect.TypeOf(ByteSize(0))
+	textUnmarshalerType = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
+	yamlUnmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 )
+
+// opaque types parse their own scalars and say what is wrong themselves.
+func opaque(t reflect.Type) bool {
+	p := reflect.PointerTo(t)
+	return p.Implements(textUnmarshalerType) || p.Implements(yamlUnmarshalerType)
+}
 
 // walk checks the YAML tree against the Go types before decoding, because
 // yaml.v3 neither names the path of a bad value nor, without KnownFields,
@@ -168,7 +177,13 @@ func walk(n *yaml.Node, t reflect.Type, path string, lines map[string]int, probl
 		n = n.Alias
 	}
 	lines[path] = n.Line
-	if t == durationType || t == byteSizeType || t.Kind() == reflect.Interface || t.Kind() != reflect.Struct && t.Kind() != reflect.Map && t.Kind() != reflect.Slice {
+	if t.Kind() == reflect.Pointer {
+		if isNull(n) {
+			return
+		}
+		t = t.Elem()
+	}
+	if opaque(t) || t.Kind() != reflect.Struct && t.Kind() != reflect.Map && t.Kind() != reflect.Slice {
 		checkScalar(n, t, path, problems)
 		return
 	}
@@ -237,11 +252,15 @@ func checkScalar(n *yaml.Node, t reflect.Type, path string, problems *Problems) 
 	}
 	if err := n.Decode(reflect.New(t).Interface()); err != nil {
 		msg := cleanYAMLError(err)
+		if opaque(t) {
+			*problems = append(*problems, Problem{Line: n.Line, Path: path, Msg: msg})
+			return
+		}
 		switch t.Kind() {
 		case reflect.Int, reflect.Int64:
-			if t != durationType && t != byteSizeType {
-				msg = fmt.Sprintf("want a whole number, got %q", n.Value)
-			}
+			msg = fmt.Sprintf("want a whole number, got %q", n.Value)
+		case reflect.Float64:
+			msg = fmt.Sprintf("want a number, got %q", n.Value)
 		case reflect.Bool:
 			msg = fmt.Sprintf("want true or false, got %q", n.Value)
 		case reflect.String:

@@ -1,0 +1,860 @@
+// Package engine evaluates alert rules against the Reading stream and
+// runs each alert's lifecycle: pending → firing → resolved, with
+// acknowledgement, escalation, flapping damping, maintenance, and the
+// ward-outage correlation that turns a whole office going dark into one
+// WardUnreachable alert instead of one per device. State and incident
+// history survive restarts. The engine knows nothing of MQTT or InfluxDB:
+// readings come in, notifications and alert_event readings go out.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/facmon/facmon/alerts/maintenance"
+	"github.com/facmon/facmon/alerts/notify"
+	"github.com/facmon/facmon/alerts/rule"
+	"github.com/facmon/facmon/internal/calendar"
+	"github.com/facmon/facmon/internal/liveness"
+	"github.com/facmon/facmon/internal/reading"
+)
+
+// Notifier receives notifications; notify.Dispatcher satisfies it. It
+// must not block.
+type Notifier interface {
+	Firing(a notify.Alert)
+	Resolved(a notify.Alert)
+}
+
+// Restorer re-registers alerts that were notified before a restart, so an
+// Alertmanager keeps receiving re-posts without anyone being notified twice.
+type Restorer interface {
+	Restore(a notify.Alert)
+}
+
+// EventSink stores alert_event readings (the storage pipeline).
+type EventSink interface {
+	Deliver(r *reading.Reading, a reading.Acker) error
+}
+
+// Pipeline is facmon's own state, for pipeline rules.
+type Pipeline interface {
+	BrokerConnected() bool
+	SpoolOldestAge() time.Duration
+}
+
+// Options configures the engine.
+type Options struct {
+	Rules       []*rule.Compiled
+	Calendars   map[string]*calendar.Calendar // by ward
+	WardNames   map[string]string
+	Maintenance *maintenance.Schedule
+	Liveness    *liveness.Tracker
+	Notifier    Notifier
+	Events      EventSink
+	Pipeline    Pipeline
+	Store       *Store
+	// FlapCount transitions within FlapWindow mark an alert as flapping;
+	// its notifications are held until it has been stable for FlapWindow.
+	FlapCount  int
+	FlapWindow time.Duration
+	// GeneratorURL is the base of the alert pages (http://host:8080).
+	GeneratorURL string
+	Now          func() time.Time
+	Log          *slog.Logger
+	Registerer   prometheus.Registerer
+	// QueueSize bounds readings waiting for evaluation.
+	QueueSize int
+}
+
+// State of an alert instance.
+type State string
+
+const (
+	StateInactive State = "inactive"
+	StatePending  State = "pending"
+	StateFiring   State = "firing"
+)
+
+// Instance is one alert: a rule applied to one device (or ward).
+type Instance struct {
+	ID       string            `json:"id"`
+	Rule     string            `json:"rule"`
+	Severity string            `json:"severity"`
+	Ward     string            `json:"ward,omitempty"`
+	Class    string            `json:"class,omitempty"`
+	Device   string            `json:"device,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	State    State             `json:"state"`
+	// PendingSince / FiringSince: when the condition started to hold and
+	// when the alert fired.
+	PendingSince time.Time `json:"pending_since,omitzero"`
+	FiringSince  time.Time `json:"firing_since,omitzero"`
+	Value        float64   `json:"value"`
+	SummaryVI    string    `json:"summary_vi,omitempty"`
+	SummaryEN    string    `json:"summary_en,omitempty"`
+	// Acknowledgement.
+	Acked      bool      `json:"acked"`
+	AckBy      string    `json:"ack_by,omitempty"`
+	AckComment string    `json:"ack_comment,omitempty"`
+	AckAt      time.Time `json:"ack_at,omitzero"`
+	// Notified is true once the firing notification went out; a restart
+	// keeps it so nobody is notified twice.
+	Notified  bool `json:"notified"`
+	Escalated bool `json:"escalated"`
+	// Suppressed says why a firing alert is not notified: "maintenance"
+	// or "ward_unreachable".
+	Suppressed string `json:"suppressed,omitempty"`
+	// Flapping alerts hold their notifications.
+	Flapping    bool        `json:"flapping"`
+	Transitions []time.Time `json:"transitions,omitempty"`
+
+	// Evaluation memory, not persisted.
+	active, clear bool
+	known         bool
+	clearSince    time.Time
+	heldResolve   bool
+	samples       []sample
+}
+
+type sample struct {
+	t time.Time
+	v float64
+}
+
+// Engine evaluates rules. Readings go in through Observe; Run drives time.
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	started time.Time
+	queue   chan *reading.Reading
+
+	mu        sync.Mutex
+	instances map[string]*Instance
+	// wardBack records when a ward-level alert resolved: its devices
+	// reconnect one by one over the next moments, and their alerts are not
+	// news, so suppression lasts a grace period past the resolution.
+	wardBack map[string]time.Time
+	lastAny   time.Time
+	dirty     bool
+
+	m engineMetrics
+}
+
+type engineMetrics struct {
+	evaluated   prometheus.Counter
+	dropped     prometheus.Counter
+	transitions *prometheus.CounterVec
+	firing      prometheus.GaugeFunc
+}
+
+// New builds an engine and restores the state of the last run.
+func New(opts Options) (*Engine, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 65536
+	}
+	if opts.FlapCount <= 0 {
+		opts.FlapCount = 4
+	}
+	if opts.FlapWindow <= 0 {
+		opts.FlapWindow = 10 * time.Minute
+	}
+	e := &Engine{
+		opts:      opts,
+		log:       opts.Log.With("component", "alerts"),
+		started:   opts.Now(),
+		queue:     make(chan *reading.Reading, opts.QueueSize),
+		instances: map[string]*Instance{},
+		wardBack:  map[string]time.Time{},
+	}
+	e.m.evaluated = prometheus.NewCounter(prometheus.CounterOpts{Name: "facmon_alert_readings_evaluated_total", Help: "Readings evaluated by the alert rules."})
+	e.m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "facmon_alert_readings_dropped_total", Help: "Readings the alert engine could not keep up with (its queue was full). Storage is not affected."})
+	e.m.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "facmon_alert_transitions_total", Help: "Alert state changes by rule and new state."}, []string{"rule", "state"})
+	e.m.firing = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "facmon_alerts_firing", Help: "Alerts firing now."}, func() float64 { return float64(len(e.Active())) })
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(e.m.evaluated, e.m.dropped, e.m.transitions, e.m.firing)
+	}
+	if opts.Store != nil {
+		restored, err := opts.Store.Load()
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range restored {
+			e.instances[in.ID] = in
+			if in.State == StateFiring && in.Notified && opts.Notifier != nil {
+				if r, ok := opts.Notifier.(Restorer); ok {
+					r.Restore(e.toNotify(in, false))
+				}
+			}
+		}
+		if len(restored) > 0 {
+			e.log.Info("alerts restored from the last run", "active", len(restored))
+		}
+	}
+	return e, nil
+}
+
+// Observe queues a reading for evaluation without ever blocking ingest.
+func (e *Engine) Observe(r *reading.Reading) {
+	select {
+	case e.queue <- r:
+	default:
+		e.m.dropped.Inc()
+	}
+}
+
+// Run evaluates queued readings and, every interval, the time-based
+// conditions, until ctx ends; then it saves the state.
+func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			e.mu.Lock()
+			err := e.saveLocked()
+			e.mu.Unlock()
+			return err
+		case r := <-e.queue:
+			e.Process(r)
+		case <-t.C:
+			e.Tick(e.opts.Now())
+		}
+	}
+}
+
+// Process evaluates one reading now (tests call it directly).
+func (e *Engine) Process(r *reading.Reading) {
+	e.m.evaluated.Inc()
+	e.opts.Liveness.Observe(r)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r.Received.After(e.lastAny) {
+		e.lastAny = r.Received
+	}
+	now := r.Received
+	for _, c := range e.opts.Rules {
+		switch c.Kind {
+		case rule.KindThreshold, rule.KindState, rule.KindForecast:
+		case rule.KindAbsence:
+			if r.Measurement == reading.MeasurementDeviceStatus && c.Applies(r.Ward, r.Class, r.Device) {
+				e.evalAbsence(c, liveness.Key{Ward: r.Ward, Class: r.Class, Device: r.Device}, now)
+			}
+			continue
+		default:
+			continue
+		}
+		if r.Measurement != c.MeasurementName() || !c.Applies(r.Ward, r.Class, r.Device) {
+			continue
+		}
+		in := e.instance(c, r.Ward, r.Class, r.Device)
+		switch c.Kind {
+		case rule.KindThreshold:
+			v, ok := r.FloatField(c.Field)
+			if !ok {
+				continue
+			}
+			if c.MinusField != "" {
+				m, ok := r.FloatField(c.MinusField)
+				if !ok {
+					continue
+				}
+				v -= m
+			}
+			in.Value, in.known = v, true
+			in.active = rule.Compare(v, c.Op, *c.Value)
+			in.clear = c.Cleared(v)
+		case rule.KindState:
+			f, ok := r.Field(c.Field)
+			if !ok {
+				continue
+			}
+			in.known = true
+			in.active = c.StateActive(fieldText(f))
+			in.clear = !in.active
+			in.Value = boolFloat(in.active)
+		case rule.KindForecast:
+			v, ok := r.FloatField(c.Field)
+			if !ok {
+				continue
+			}
+			in.known = true
+			in.active, in.Value = forecast(in, c, r.Time, v)
+			in.clear = !in.active
+		}
+		e.step(c, in, now)
+	}
+}
+
+// Tick evaluates what time alone changes: for-durations elapsing,
+// absence, ward outages, office hours, escalation, maintenance, flapping.
+func (e *Engine) Tick(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// Ward-level rules first, so device alerts firing in the same tick
+	// already see the ward outage that explains them.
+	for _, c := range e.opts.Rules {
+		if c.Kind == rule.KindGroup {
+			e.evalGroups(c, now)
+		}
+	}
+	for _, c := range e.opts.Rules {
+		switch c.Kind {
+		case rule.KindAbsence:
+			for _, s := range e.opts.Liveness.Snapshot() {
+				if c.Applies(s.Ward, s.Class, s.Device) {
+					e.evalAbsence(c, s.Key, now)
+				}
+			}
+		case rule.KindPipeline:
+			e.evalPipeline(c, now)
+		}
+	}
+	for _, in := range e.instances {
+		c := e.ruleOf(in.Rule)
+		if c == nil {
+			continue
+		}
+		if c.Kind == rule.KindThreshold || c.Kind == rule.KindState || c.Kind == rule.KindForecast {
+			e.step(c, in, now)
+		}
+		e.housekeep(c, in, now)
+	}
+	if e.dirty {
+		if err := e.saveLocked(); err != nil {
+			e.log.Error("alerts: could not save state", "err", err)
+		}
+	}
+}
+
+func (e *Engine) ruleOf(name string) *rule.Compiled {
+	for _, c := range e.opts.Rules {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (e *Engine) evalAbsence(c *rule.Compiled, k liveness.Key, now time.Time) {
+	v := e.opts.Liveness.Judge(k, now)
+	in := e.instance(c, k.Ward, k.Class, k.Device)
+	if v.Unknown {
+		return
+	}
+	in.known = true
+	in.active = !v.Up
+	in.clear = v.Up
+	in.Value = boolFloat(!v.Up)
+	e.step(c, in, now)
+}
+
+// evalGroups fires the ward-level rule for every ward where enough
+// devices are down at once.
+func (e *Engine) evalGroups(c *rule.Compiled, now time.Time) {
+	type tally struct{ down, total int }
+	wards := map[string]*tally{}
+	for k, v := range e.opts.Liveness.JudgeAll(now) {
+		if !c.Applies(k.Ward, k.Class, k.Device) && !(c.Class == "" && c.AppliesToWard(k.Ward)) {
+			continue
+		}
+		t := wards[k.Ward]
+		if t == nil {
+			t = &tally{}
+			wards[k.Ward] = t
+		}
+		if v.Unknown {
+			continue
+		}
+		t.total++
+		if !v.Up {
+			t.down++
+		}
+	}
+	for ward, t := range wards {
+		in := e.instance(c, ward, "", "")
+		frac := 0.0
+		if t.total > 0 {
+			frac = float64(t.down) / float64(t.total)
+		}
+		in.known = t.total > 0
+		in.active = t.down >= c.MinDevices && frac >= c.Fraction
+		in.clear = !in.active
+		in.Value = math.Round(frac*1000) / 10 // percent
+		e.step(c, in, now)
+	}
+}
+
+func (e *Engine) evalPipeline(c *rule.Compiled, now time.Time) {
+	in := e.instance(c, "", "", "")
+	p := e.opts.Pipeline
+	if p == nil {
+		return
+	}
+	in.known = true
+	switch c.Check {
+	case rule.CheckBrokerDisconnected:
+		in.active = !p.BrokerConnected()
+		in.Value = boolFloat(in.active)
+	case rule.CheckSpoolBacklog:
+		age := p.SpoolOldestAge().Seconds()
+		in.active, in.Value = age > *c.Value, age
+	case rule.CheckNoReadings:
+		last := e.lastAny
+		if last.IsZero() {
+			last = e.started
+		}
+		in.Value = now.Sub(last).Seconds()
+		in.active = in.Value > 0 && now.Sub(last) > max(c.For.D(), time.Minute)
+		if in.active {
+			// The silence itself is the "for": fire at once when it is long enough.
+			in.PendingSince = last
+		}
+	}
+	in.clear = !in.active
+	e.step(c, in, now)
+}
+
+// instance returns (creating) the alert of rule c on the target.
+func (e *Engine) instance(c *rule.Compiled, ward, class, device string) *Instance {
+	id := alertID(c.Name, ward, class, device)
+	in, ok := e.instances[id]
+	if !ok {
+		in = &Instance{ID: id, Rule: c.Name, Severity: c.Severity, Ward: ward, Class: class, Device: device, Labels: c.Labels, State: StateInactive}
+		e.instances[id] = in
+	}
+	return in
+}
+
+func alertID(parts ...string) string {
+	h := fnv.New64a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// step moves an instance through its lifecycle given its current
+// condition at now.
+func (e *Engine) step(c *rule.Compiled, in *Instance, now time.Time) {
+	if !in.known {
+		return
+	}
+	active, clear := in.active, in.clear
+	if c.OfficeHours {
+		if cal := e.opts.Calendars[in.Ward]; cal != nil && !cal.Open(now) {
+			active, clear = false, true
+		}
+	}
+	switch in.State {
+	case StateInactive:
+		if active {
+			in.State = StatePending
+			if in.PendingSince.IsZero() || c.Kind != rule.KindPipeline {
+				in.PendingSince = now
+			}
+			e.dirty = true
+			e.m.transitions.WithLabelValues(c.Name, string(StatePending)).Inc()
+			if now.Sub(in.PendingSince) >= c.For.D() {
+				e.fire(c, in, now)
+			}
+		}
+	case StatePending:
+		switch {
+		case !active:
+			in.State = StateInactive
+			in.PendingSince = time.Time{}
+			e.dirty = true
+		case now.Sub(in.PendingSince) >= c.For.D():
+			e.fire(c, in, now)
+		}
+	case StateFiring:
+		if !clear {
+			in.clearSince = time.Time{}
+			e.refresh(c, in)
+			return
+		}
+		if in.clearSince.IsZero() {
+			in.clearSince = now
+		}
+		if now.Sub(in.clearSince) >= c.ClearFor.D() || (c.OfficeHours && !active && e.closed(in, now)) {
+			e.resolve(c, in, now)
+		}
+	}
+}
+
+func (e *Engine) closed(in *Instance, now time.Time) bool {
+	cal := e.opts.Calendars[in.Ward]
+	return cal != nil && !cal.Open(now)
+}
+
+// refresh keeps the summary of a firing alert current (its value moves).
+func (e *Engine) refresh(c *rule.Compiled, in *Instance) {
+	in.SummaryVI, in.SummaryEN = c.Summaries(e.data(c, in))
+}
+
+func (e *Engine) data(c *rule.Compiled, in *Instance) rule.Data {
+	name := e.opts.WardNames[in.Ward]
+	if name == "" {
+		name = in.Ward
+	}
+	return rule.Data{
+		Rule: c.Name, Ward: in.Ward, WardName: name, Class: in.Class, Device: in.Device, Field: c.Field,
+		Value: math.Round(in.Value*100) / 100, Threshold: c.Threshold(), For: c.For.D().String(),
+	}
+}
+
+func (e *Engine) fire(c *rule.Compiled, in *Instance, now time.Time) {
+	in.State = StateFiring
+	in.FiringSince = now
+	in.clearSince = time.Time{}
+	in.Acked, in.AckBy, in.AckComment, in.AckAt = false, "", "", time.Time{}
+	in.Escalated = false
+	e.refresh(c, in)
+	e.dirty = true
+	e.m.transitions.WithLabelValues(c.Name, string(StateFiring)).Inc()
+	e.noteTransition(in, now)
+	in.Suppressed = e.suppression(c, in, now)
+	e.event(in, "firing", now)
+	e.opts.Store.AppendHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "firing", Value: in.Value, SummaryVI: in.SummaryVI, SummaryEN: in.SummaryEN, Suppressed: in.Suppressed})
+	if in.heldResolve {
+		// A flapping alert fired again before its held resolution went
+		// out: the receivers still think it fires; nothing to send.
+		in.heldResolve = false
+		return
+	}
+	e.maybeNotify(in)
+}
+
+func (e *Engine) maybeNotify(in *Instance) {
+	if in.Notified || in.Suppressed != "" || in.Flapping {
+		return
+	}
+	if e.opts.Notifier != nil {
+		e.opts.Notifier.Firing(e.toNotify(in, false))
+	}
+	in.Notified = true
+	e.dirty = true
+}
+
+func (e *Engine) resolve(c *rule.Compiled, in *Instance, now time.Time) {
+	if c.Kind == rule.KindGroup {
+		e.wardBack[in.Ward] = now
+	}
+	e.m.transitions.WithLabelValues(c.Name, "resolved").Inc()
+	e.noteTransition(in, now)
+	e.event(in, "resolved", now)
+	e.opts.Store.AppendHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "resolved", Value: in.Value, Since: in.FiringSince, AckBy: in.AckBy, Suppressed: in.Suppressed})
+	if in.Notified {
+		if in.Flapping {
+			in.heldResolve = true // sent once the alert has been quiet for the flap window
+		} else {
+			e.sendResolved(in, now)
+		}
+	}
+	in.State = StateInactive
+	in.PendingSince = time.Time{}
+	in.clearSince = time.Time{}
+	in.Suppressed = ""
+	e.dirty = true
+}
+
+func (e *Engine) sendResolved(in *Instance, now time.Time) {
+	if e.opts.Notifier != nil {
+		a := e.toNotify(in, false)
+		a.EndsAt = now
+		e.opts.Notifier.Resolved(a)
+	}
+	in.Notified = false
+	in.heldResolve = false
+}
+
+// noteTransition keeps the transition times within the flap window and
+// marks the alert flapping when there are too many.
+func (e *Engine) noteTransition(in *Instance, now time.Time) {
+	cut := now.Add(-e.opts.FlapWindow)
+	kept := in.Transitions[:0]
+	for _, t := range in.Transitions {
+		if t.After(cut) {
+			kept = append(kept, t)
+		}
+	}
+	in.Transitions = append(kept, now)
+	if !in.Flapping && len(in.Transitions) >= e.opts.FlapCount {
+		in.Flapping = true
+		e.log.Warn("alert is flapping; notifications held until it settles", "rule", in.Rule, "ward", in.Ward, "device", in.Device)
+	}
+}
+
+// suppression says why a firing alert must not be notified now.
+func (e *Engine) suppression(c *rule.Compiled, in *Instance, now time.Time) string {
+	if _, ok := e.opts.Maintenance.Active(in.Ward, in.Class, in.Device, now); ok {
+		return "maintenance"
+	}
+	if c.Kind == rule.KindAbsence && e.wardUnreachable(in.Ward, now) {
+		return "ward_unreachable"
+	}
+	return ""
+}
+
+// wardRecoveryGrace is how long after a ward comes back its devices'
+// offline alerts stay suppressed while they reconnect.
+const wardRecoveryGrace = 2 * time.Minute
+
+func (e *Engine) wardUnreachable(ward string, now time.Time) bool {
+	for _, c := range e.opts.Rules {
+		if c.Kind != rule.KindGroup {
+			continue
+		}
+		if in, ok := e.instances[alertID(c.Name, ward, "", "")]; ok && in.State == StateFiring {
+			return true
+		}
+	}
+	back, ok := e.wardBack[ward]
+	return ok && now.Sub(back) < wardRecoveryGrace
+}
+
+// housekeep handles what changes with time for an existing alert:
+// suppression ending, escalation, flapping settling.
+func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
+	if in.State == StateFiring {
+		if s := e.suppression(c, in, now); s != in.Suppressed {
+			if in.Suppressed == "" && s != "" {
+				e.log.Debug("alert suppressed", "rule", in.Rule, "ward", in.Ward, "device", in.Device, "why", s)
+			}
+			in.Suppressed = s
+			e.dirty = true
+			e.maybeNotify(in) // maintenance over, or the ward is back: tell now
+		}
+		if c.EscalateAfter > 0 && in.Notified && !in.Acked && !in.Escalated && now.Sub(in.FiringSince) >= c.EscalateAfter.D() {
+			in.Escalated = true
+			e.dirty = true
+			e.event(in, "escalated", now)
+			if e.opts.Notifier != nil {
+				e.opts.Notifier.Firing(e.toNotify(in, true))
+			}
+		}
+	}
+	if in.Flapping && len(in.Transitions) > 0 && now.Sub(in.Transitions[len(in.Transitions)-1]) >= e.opts.FlapWindow {
+		in.Flapping = false
+		in.Transitions = nil
+		e.dirty = true
+		if in.heldResolve {
+			e.sendResolved(in, now)
+		}
+		if in.State == StateFiring {
+			e.maybeNotify(in)
+		}
+	}
+	if in.State == StateInactive && !in.Flapping && !in.heldResolve && !in.Notified && len(in.samples) == 0 {
+		// Nothing to remember: keep the map small for large fleets.
+		if c.Kind != rule.KindThreshold && c.Kind != rule.KindState {
+			delete(e.instances, in.ID)
+		}
+	}
+}
+
+// Ack acknowledges a firing alert.
+func (e *Engine) Ack(id, by, comment string) (Instance, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	in, ok := e.instances[id]
+	if !ok || in.State != StateFiring {
+		return Instance{}, ErrNotFiring
+	}
+	now := e.opts.Now()
+	in.Acked, in.AckBy, in.AckComment, in.AckAt = true, by, comment, now
+	e.dirty = true
+	e.event(in, "acknowledged", now)
+	e.opts.Store.AppendHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "acknowledged", AckBy: by, AckComment: comment})
+	if err := e.saveLocked(); err != nil {
+		e.log.Error("alerts: could not save state", "err", err)
+	}
+	return in.public(), nil
+}
+
+// ErrNotFiring is returned when acknowledging an alert that is not firing.
+var ErrNotFiring = fmt.Errorf("no firing alert with that id")
+
+// Active returns the firing and pending alerts, most severe and oldest first.
+func (e *Engine) Active() []Instance {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Instance
+	for _, in := range e.instances {
+		if in.State == StateFiring || in.State == StatePending {
+			out = append(out, in.public())
+		}
+	}
+	rank := map[string]int{"critical": 0, "warning": 1, "info": 2}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (a.State == StateFiring) != (b.State == StateFiring) {
+			return a.State == StateFiring
+		}
+		if rank[a.Severity] != rank[b.Severity] {
+			return rank[a.Severity] < rank[b.Severity]
+		}
+		if !a.FiringSince.Equal(b.FiringSince) {
+			return a.FiringSince.Before(b.FiringSince)
+		}
+		return a.ID < b.ID
+	})
+	return out
+}
+
+func (in *Instance) public() Instance {
+	cp := *in
+	cp.samples = nil
+	cp.Transitions = append([]time.Time(nil), in.Transitions...)
+	return cp
+}
+
+func (e *Engine) toNotify(in *Instance, escalation bool) notify.Alert {
+	labels := map[string]string{"alertname": in.Rule, "severity": in.Severity}
+	for k, v := range in.Labels {
+		labels[k] = v
+	}
+	if in.Ward != "" {
+		labels["ward"] = in.Ward
+	}
+	if in.Class != "" {
+		labels["class"] = in.Class
+	}
+	if in.Device != "" {
+		labels["device"] = in.Device
+	}
+	if escalation {
+		labels["escalation"] = "1"
+	}
+	url := ""
+	if e.opts.GeneratorURL != "" {
+		url = strings.TrimRight(e.opts.GeneratorURL, "/") + "/?alert=" + in.ID
+	}
+	return notify.Alert{
+		ID:     in.ID,
+		Labels: labels,
+		Annotations: map[string]string{
+			"summary_vi": in.SummaryVI, "summary_en": in.SummaryEN,
+			"summary": in.SummaryEN,
+		},
+		StartsAt:     in.FiringSince,
+		GeneratorURL: url,
+		Acknowledged: in.Acked, AckBy: in.AckBy, AckComment: in.AckComment,
+	}
+}
+
+// event records an alert_event point.
+func (e *Engine) event(in *Instance, state string, now time.Time) {
+	if e.opts.Events == nil {
+		return
+	}
+	r := &reading.Reading{
+		Measurement: "alert_event", Ward: in.Ward, Class: in.Class, Device: in.Device,
+		Extra: []reading.Tag{{Key: "alertname", Value: in.Rule}, {Key: "severity", Value: in.Severity}},
+		Fields: []reading.Field{
+			{Key: "state", Kind: reading.String, Str: state},
+			{Key: "id", Kind: reading.String, Str: in.ID},
+			{Key: "value", Kind: reading.Float, Float: in.Value},
+			{Key: "summary_vi", Kind: reading.String, Str: trim(in.SummaryVI)},
+			{Key: "summary_en", Kind: reading.String, Str: trim(in.SummaryEN)},
+			{Key: "suppressed", Kind: reading.String, Str: in.Suppressed},
+		},
+		Time: now, Received: now,
+	}
+	if err := e.opts.Events.Deliver(r, noAck{}); err != nil {
+		e.log.Warn("alert event not stored", "err", err)
+	}
+}
+
+func trim(s string) string {
+	if len(s) > 250 {
+		return s[:250]
+	}
+	return s
+}
+
+type noAck struct{}
+
+func (noAck) Ack() {}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func fieldText(f reading.Field) string {
+	switch f.Kind {
+	case reading.String:
+		return f.Str
+	case reading.Bool:
+		if f.Bool {
+			return "true"
+		}
+		return "false"
+	case reading.Int:
+		return fmt.Sprint(f.Int)
+	case reading.Float:
+		return fmt.Sprint(f.Float)
+	}
+	return ""
+}
+
+// forecast keeps the samples within the window and fits a line: the alert
+// is active when the value is at the limit already, or the fit reaches it
+// within the horizon.
+func forecast(in *Instance, c *rule.Compiled, t time.Time, v float64) (bool, float64) {
+	in.samples = append(in.samples, sample{t, v})
+	cut := t.Add(-c.Window.D())
+	i := 0
+	for i < len(in.samples) && in.samples[i].t.Before(cut) {
+		i++
+	}
+	in.samples = in.samples[i:]
+	limit := *c.Limit
+	if v >= limit {
+		return true, 0
+	}
+	n := float64(len(in.samples))
+	if n < 3 || in.samples[len(in.samples)-1].t.Sub(in.samples[0].t) < c.Window.D()/4 {
+		return false, math.Inf(1)
+	}
+	t0 := in.samples[0].t
+	var sx, sy, sxx, sxy float64
+	for _, s := range in.samples {
+		x := s.t.Sub(t0).Seconds()
+		sx += x
+		sy += s.v
+		sxx += x * x
+		sxy += x * s.v
+	}
+	den := n*sxx - sx*sx
+	if den == 0 {
+		return false, math.Inf(1)
+	}
+	slope := (n*sxy - sx*sy) / den // per second
+	if slope <= 0 {
+		return false, math.Inf(1)
+	}
+	eta := time.Duration((limit - v) / slope * float64(time.Second))
+	// The value is the time left in hours, for the summary.
+	return eta <= c.Horizon.D(), math.Round(eta.Hours()*10) / 10
+}

@@ -1,0 +1,174 @@
+// Package liveness tracks whether each device is up: from its retained
+// status and last will, and from how long it has been silent compared
+// with its heartbeat. Absence alerts, the status page and the
+// availability samples for dashboards all read it, so they agree.
+package liveness
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/facmon/facmon/internal/reading"
+)
+
+// Key names a device.
+type Key struct{ Ward, Class, Device string }
+
+// State is what is known of one device.
+type State struct {
+	Key
+	// LastSeen is the receive time of the last telemetry reading.
+	LastSeen time.Time
+	// StatusKnown, StatusUp and StatusAt come from the status topic
+	// (online/offline, retained, also the MQTT last will).
+	StatusKnown bool
+	StatusUp    bool
+	StatusAt    time.Time
+}
+
+// Tracker is safe for concurrent use.
+type Tracker struct {
+	heartbeat func(ward, class, device string) time.Duration
+	started   time.Time
+
+	mu      sync.RWMutex
+	devices map[Key]*State
+}
+
+// New returns a tracker; heartbeat gives each device's silence limit.
+func New(heartbeat func(ward, class, device string) time.Duration, started time.Time) *Tracker {
+	return &Tracker{heartbeat: heartbeat, started: started, devices: map[Key]*State{}}
+}
+
+// Observe records a reading (telemetry or status). Other measurements
+// (scrapes, facmon's own) are ignored unless they carry a device.
+func (t *Tracker) Observe(r *reading.Reading) {
+	if r.Device == "" || r.Ward == "" {
+		return
+	}
+	k := Key{r.Ward, r.Class, r.Device}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.devices[k]
+	if !ok {
+		s = &State{Key: k}
+		t.devices[k] = s
+	}
+	if r.Measurement == reading.MeasurementDeviceStatus {
+		up, _ := r.Field("up")
+		// A status older than the one we hold (redelivery, reordering
+		// after a reconnect) must not undo a newer one.
+		if s.StatusKnown && r.Received.Before(s.StatusAt) {
+			return
+		}
+		s.StatusKnown, s.StatusUp, s.StatusAt = true, up.Int == 1, r.Received
+		return
+	}
+	if r.Received.After(s.LastSeen) {
+		s.LastSeen = r.Received
+	}
+}
+
+// Verdict is a device's judged state at a moment.
+type Verdict struct {
+	Up bool
+	// Since is when it went down (its last reading, or its offline status).
+	Since time.Time
+	// Reason is "offline" (status or last will) or "silent" (past its heartbeat).
+	Reason string
+	// Unknown is true during the first heartbeat after start-up for a device
+	// with nothing to judge yet.
+	Unknown bool
+}
+
+// Judge says whether the device is up at now. A device is down when its
+// last status is offline and newer than its last reading, or when it has
+// been silent for longer than its heartbeat, from its last reading. During
+// the first heartbeat after start-up silence is not judged: facmon itself
+// has not been listening long enough to know.
+func (t *Tracker) Judge(k Key, now time.Time) Verdict {
+	t.mu.RLock()
+	s, ok := t.devices[k]
+	var st State
+	if ok {
+		st = *s
+	}
+	t.mu.RUnlock()
+	return t.judge(st, ok, now)
+}
+
+func (t *Tracker) judge(s State, known bool, now time.Time) Verdict {
+	hb := t.heartbeat(s.Ward, s.Class, s.Device)
+	if s.StatusKnown && !s.StatusUp && !s.StatusAt.Before(s.LastSeen) {
+		return Verdict{Up: false, Since: s.StatusAt, Reason: "offline"}
+	}
+	last := s.LastSeen
+	if s.StatusKnown && s.StatusUp && s.StatusAt.After(last) {
+		last = s.StatusAt
+	}
+	if now.Sub(t.started) < hb {
+		return Verdict{Up: known && !last.IsZero(), Unknown: last.IsZero()}
+	}
+	if last.IsZero() {
+		return Verdict{Up: false, Since: t.started, Reason: "silent"}
+	}
+	if now.Sub(last) > hb {
+		return Verdict{Up: false, Since: last, Reason: "silent"}
+	}
+	return Verdict{Up: true}
+}
+
+// Snapshot returns every known device, sorted.
+func (t *Tracker) Snapshot() []State {
+	t.mu.RLock()
+	out := make([]State, 0, len(t.devices))
+	for _, s := range t.devices {
+		out = append(out, *s)
+	}
+	t.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Key, out[j].Key
+		if a.Ward != b.Ward {
+			return a.Ward < b.Ward
+		}
+		if a.Class != b.Class {
+			return a.Class < b.Class
+		}
+		return a.Device < b.Device
+	})
+	return out
+}
+
+// JudgeAll judges every known device at now.
+func (t *Tracker) JudgeAll(now time.Time) map[Key]Verdict {
+	snap := t.Snapshot()
+	out := make(map[Key]Verdict, len(snap))
+	for _, s := range snap {
+		out[s.Key] = t.judge(s, true, now)
+	}
+	return out
+}
+
+// Samples returns one device_availability reading per known device (up
+// 1/0 at now), written every minute so a dashboard's mean(up) over any
+// range is the availability.
+func (t *Tracker) Samples(now time.Time) []*reading.Reading {
+	verdicts := t.JudgeAll(now)
+	out := make([]*reading.Reading, 0, len(verdicts))
+	for k, v := range verdicts {
+		if v.Unknown {
+			continue
+		}
+		up := int64(0)
+		if v.Up {
+			up = 1
+		}
+		out = append(out, &reading.Reading{
+			Measurement: "device_availability", Ward: k.Ward, Class: k.Class, Device: k.Device,
+			Fields: []reading.Field{{Key: "up", Kind: reading.Int, Int: up}},
+			Time:   now, Received: now,
+		})
+	}
+	return out
+}
