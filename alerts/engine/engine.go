@@ -144,8 +144,8 @@ type Engine struct {
 	// reconnect one by one over the next moments, and their alerts are not
 	// news, so suppression lasts a grace period past the resolution.
 	wardBack map[string]time.Time
-	lastAny   time.Time
-	dirty     bool
+	lastAny  time.Time
+	dirty    bool
 
 	m engineMetrics
 }
