@@ -51,4 +51,5 @@ func addOverrideFlags(fs interface {
 	fs.StringVar(&o.LogLevel, "log-level", "", "debug, info, warn or error (overrides log.level)")
 	fs.StringVar(&o.LogFormat, "log-format", "", "json or text (overrides log.format)")
 	fs.StringVar(&o.SpoolDir, "spool-dir", "", "directory of the local disk spool (overrides spool.dir)")
+	fs.StringVar(&o.AlertmanagerURL, "alertmanager-url", "", "Alertmanager URL(s), comma-separated for an HA cluster (overrides alerts.notifiers.alertmanager.urls)")
 }

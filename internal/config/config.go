@@ -29,7 +29,9 @@ type Config struct {
 	// Maintenance lists planned windows: alerts are recorded but not
 	// notified, and reports count the time as planned, not down.
 	Maintenance []maintenance.Window `yaml:"maintenance"`
-	Profiles    map[string]Profile   `yaml:"profiles"`
+	// Alerts configures rules, their state and the notifiers.
+	Alerts   Alerts             `yaml:"alerts"`
+	Profiles map[string]Profile `yaml:"profiles"`
 	// Calendars are named opening schedules (weekly hours and holidays)
 	// that offices refer to; alert rules and reports use the same ones.
 	Calendars map[string]calendar.Config `yaml:"calendars"`

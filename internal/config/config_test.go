@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/facmon/facmon/alerts/rule"
 )
 
 func TestDefaultsAreValid(t *testing.T) {
@@ -77,7 +79,7 @@ func TestProblemsNameLineAndPath(t *testing.T) {
 		want []string
 	}{
 		{"unknown top-level key", "mqtt:\n  url: tcp://a:1883\nmqtt_url: x\n",
-			[]string{`c.yaml:3: mqtt_url: unknown key "mqtt_url" (known here: calendars, influx, ingest, liveness, log, maintenance, mqtt, offices, profiles, scrape, spool, web)`}},
+			[]string{`c.yaml:3: mqtt_url: unknown key "mqtt_url" (known here: alerts, calendars, influx, ingest, liveness, log, maintenance, mqtt, offices, profiles, scrape, spool, web)`}},
 		{"unknown nested key", "influx:\n  url: http://a:8086\n  bukket: x\n",
 			[]string{`c.yaml:3: influx.bukket: unknown key "bukket"`}},
 		{"wrong scalar type", "mqtt:\n  max_inflight: lots\n",
@@ -179,4 +181,94 @@ func FuzzParse(f *testing.F) {
 			require.NoError(t, cfg.Validate())
 		}
 	})
+}
+
+func TestExampleConfigShipsTheBuiltInRules(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "deploy", "facmon.example.yaml"), Overrides{})
+	require.NoError(t, err)
+	assert.Equal(t, rule.Defaults(), cfg.Alerts.Rules, "deploy/facmon.example.yaml lists exactly the built-in rules")
+	_, err = cfg.CompileRules()
+	require.NoError(t, err)
+}
+
+func TestAlertRuleProblems(t *testing.T) {
+	_, err := Parse("c.yaml", []byte(`alerts:
+  rules:
+    - name: TooHot
+      kind: threshold
+      severity: urgent
+      class: hvac
+      field: temperature
+      op: ">"
+      value: 30
+      clear: 31
+      for: 10 minutes
+      summary_vi: "x"
+      summary_en: "{{.Nope}}"
+`), Overrides{})
+	require.Error(t, err)
+	got := err.Error()
+	assert.Contains(t, got, `c.yaml:11: alerts.rules[0].for: bad duration "10 minutes"`)
+
+	_, err = Parse("c.yaml", []byte(`alerts:
+  rules:
+    - name: TooHot
+      kind: threshold
+      severity: urgent
+      class: hvac
+      field: temperature
+      op: ">"
+      value: 30
+      clear: 31
+      summary_vi: "x"
+      summary_en: "{{.Nope}}"
+`), Overrides{})
+	require.Error(t, err)
+	got = err.Error()
+	for _, want := range []string{
+		`c.yaml:5: alerts.rules[0].severity: "urgent": want critical, warning or info`,
+		`c.yaml:7: alerts.rules[0].field: "temperature" is not a field of the hvac profile`,
+		`c.yaml:10: alerts.rules[0].clear: 31 would clear before the alert fires at 30`,
+		`c.yaml:12: alerts.rules[0].summary_en: template:`,
+	} {
+		assert.Contains(t, got, want)
+	}
+}
+
+func TestIncludedRulesReportTheirOwnFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "rules"), 0o750))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "rules", "lift.yaml"), []byte(`rules:
+  - name: GoodRule
+    kind: state
+    severity: info
+    class: door
+    field: state
+    equals: open
+    summary_vi: a
+    summary_en: b
+  - name: BadRule
+    kind: sideways
+    severity: info
+    summary_vi: a
+    summary_en: b
+`), 0o600))
+	main := filepath.Join(dir, "facmon.yaml")
+	require.NoError(t, os.WriteFile(main, []byte("alerts:\n  include: [\"rules/*.yaml\"]\n"), 0o600))
+	_, err := Load(main, Overrides{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), filepath.Join(dir, "rules", "lift.yaml")+`:10: rules[1].kind: "sideways": want threshold, state, absence, forecast, group or pipeline`)
+
+	require.NoError(t, os.WriteFile(main, []byte("alerts:\n  include: [\"nothing/*.yaml\"]\n"), 0o600))
+	_, err = Load(main, Overrides{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), main+`:2: alerts.include[0]: "nothing/*.yaml" matches no file`)
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "rules", "lift.yaml"), []byte("rules:\n  - name: Extra\n    kind: state\n    severity: info\n    class: door\n    field: state\n    equals: open\n    summary_vi: a\n    summary_en: b\n"), 0o600))
+	require.NoError(t, os.WriteFile(main, []byte("alerts:\n  include: [\"rules/*.yaml\"]\n"), 0o600))
+	cfg, err := Load(main, Overrides{})
+	require.NoError(t, err)
+	rules := cfg.Alerts.AllRules()
+	assert.Len(t, rules, len(rule.Defaults())+1, "included rules add to the built-in ones")
+	assert.Equal(t, "Extra", rules[len(rules)-1].Name)
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/internal/calendar"
 )
 
@@ -97,6 +98,12 @@ func Default() Config {
 		Ingest: Ingest{
 			MaxPast:   Duration(7 * 24 * time.Hour),
 			MaxFuture: Duration(5 * time.Minute),
+		},
+		Alerts: Alerts{
+			EvalInterval: Duration(time.Second),
+			FlapCount:    4,
+			FlapWindow:   Duration(10 * time.Minute),
+			Notifiers:    notify.DefaultConfig(),
 		},
 		Profiles:  DefaultProfiles(),
 		Calendars: map[string]calendar.Config{DefaultCalendar: {}},

@@ -22,6 +22,8 @@ type Problem struct {
 	Line int    // 0 when the field was not in the file (a default or a flag)
 	Path string // e.g. mqtt.topics[1].pattern
 	Msg  string
+	// keepFile marks a problem located in an included file.
+	keepFile bool
 }
 
 func (p Problem) Error() string {
@@ -114,6 +116,15 @@ func Parse(name string, data []byte, o Overrides) (Config, error) {
 	if err := doc.Decode(&cfg); err != nil {
 		return Config{}, Problems{{File: name, Line: yamlErrorLine(err), Msg: cleanYAMLError(err)}}
 	}
+	if ps := cfg.loadIncludes(name); len(ps) > 0 {
+		for i := range ps {
+			if ps[i].File == "" {
+				ps[i].File = name
+				ps[i].Line = lineOf(lines, ps[i].Path)
+			}
+		}
+		return Config{}, ps
+	}
 	return finish(name, cfg, lines, o)
 }
 
@@ -130,6 +141,9 @@ func finish(name string, cfg Config, lines map[string]int, o Overrides) (Config,
 		return Config{}, err
 	}
 	for i := range ps {
+		if ps[i].keepFile {
+			continue
+		}
 		if flag := flagFor(ps[i].Path, set); flag != "" {
 			ps[i].Msg += " (from " + flag + ")"
 			continue
@@ -350,3 +364,5 @@ func ParseByteSize(s string) (int64, error) {
 	}
 	return v * mult, nil
 }
+
+func typeOf(v any) reflect.Type { return reflect.TypeOf(v).Elem() }

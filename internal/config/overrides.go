@@ -13,19 +13,21 @@ type Overrides struct {
 	LogLevel        string
 	LogFormat       string
 	SpoolDir        string
+	AlertmanagerURL string
 }
 
 // flagOf names the flag that sets a config path, for error messages about
 // values that came from the command line rather than the file.
 var flagOf = map[string]string{
-	"mqtt.url":          "--mqtt-url",
-	"influx.url":        "--influx-url",
-	"influx.bucket":     "--influx-bucket",
-	"influx.token_file": "--influx-token-file",
-	"web.listen":        "--listen",
-	"log.level":         "--log-level",
-	"log.format":        "--log-format",
-	"spool.dir":         "--spool-dir",
+	"mqtt.url":                      "--mqtt-url",
+	"influx.url":                    "--influx-url",
+	"influx.bucket":                 "--influx-bucket",
+	"influx.token_file":             "--influx-token-file",
+	"web.listen":                    "--listen",
+	"log.level":                     "--log-level",
+	"log.format":                    "--log-format",
+	"spool.dir":                     "--spool-dir",
+	"alerts.notifiers.alertmanager": "--alertmanager-url",
 }
 
 // Apply writes the set overrides into cfg and returns the config paths it
@@ -46,6 +48,10 @@ func (o Overrides) Apply(cfg *Config) []string {
 	apply("log.level", o.LogLevel, &cfg.Log.Level)
 	apply("log.format", o.LogFormat, &cfg.Log.Format)
 	apply("spool.dir", o.SpoolDir, &cfg.Spool.Dir)
+	if o.AlertmanagerURL != "" {
+		cfg.Alerts.Notifiers.Alertmanager.URLs = strings.Split(o.AlertmanagerURL, ",")
+		set = append(set, "alerts.notifiers.alertmanager")
+	}
 	return set
 }
 

@@ -71,6 +71,7 @@ func (cfg Config) Validate() error {
 		c.add("ingest.max_future", "must be positive")
 	}
 	cfg.validateProfiles(c)
+	cfg.validateAlerts(c)
 	cfg.validateCalendars(c)
 	for _, k := range sortedKeys(cfg.Liveness.Heartbeat) {
 		if cfg.Liveness.Heartbeat[k] < Duration(time.Second) {

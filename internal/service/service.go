@@ -17,8 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	alertsapi "github.com/facmon/facmon/alerts/api"
+	"github.com/facmon/facmon/alerts/engine"
+	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/collectors/mqtt"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/liveness"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/spool"
 	"github.com/facmon/facmon/internal/storage"
@@ -36,8 +40,43 @@ type Service struct {
 	collector  *mqtt.Collector
 	web        *web.Server
 	ln         net.Listener
-	beats      prometheus.Counter
+	internal   map[string]prometheus.Counter
+	liveness   *liveness.Tracker
+	alerts     *engine.Engine
+	dispatcher *notify.Dispatcher
+	sink       *fanout
 }
+
+// fanout hands every reading to storage and, without blocking, to the
+// alert engine. Storage decides the ack; alerts never hold ingest up.
+type fanout struct {
+	store  *storage.Batcher
+	alerts *engine.Engine
+}
+
+func (f *fanout) Deliver(r *reading.Reading, a reading.Acker) error {
+	f.alerts.Observe(r)
+	return f.store.Deliver(r, a)
+}
+
+func (f *fanout) Flush(ctx context.Context) error { return f.store.Flush(ctx) }
+
+// countingSink counts facmon's own points as received before storing them.
+type countingSink struct {
+	store *storage.Batcher
+	n     prometheus.Counter
+}
+
+func (c countingSink) Deliver(r *reading.Reading, a reading.Acker) error {
+	c.n.Inc()
+	return c.store.Deliver(r, a)
+}
+
+// pipelineState tells pipeline alert rules how facmon itself is doing.
+type pipelineState struct{ s *Service }
+
+func (p pipelineState) BrokerConnected() bool         { return p.s.collector.Connected() }
+func (p pipelineState) SpoolOldestAge() time.Duration { return p.s.spool.Stats().OldestAge }
 
 // NewRegistry returns the registry passed around the program, with the Go
 // runtime and process collectors every operator expects.
@@ -105,15 +144,24 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		Linger:       cfg.Spool.CommitInterval.D(),
 		DrainTimeout: cfg.Spool.ShutdownDrain.D(),
 	}, s.spool, log.With("component", "batcher"), reg)
-	// Heartbeats go through the pipeline like readings and are counted as
+	// facmon's own points (heartbeats, availability samples, alert
+	// events) go through the pipeline like readings and are counted as
 	// received, so received = rejected + written + quarantined + pending
 	// holds over every source.
-	s.beats = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "facmon_readings_received_total", Help: "Readings received, by source (mqtt messages, facmon heartbeats).",
-		ConstLabels: prometheus.Labels{"source": "heartbeat"},
-	})
-	reg.MustRegister(s.beats)
-	s.collector, err = mqtt.New(cfg, s.batcher, log, reg)
+	s.internal = map[string]prometheus.Counter{}
+	for _, src := range []string{"heartbeat", "availability", "alert_event"} {
+		s.internal[src] = prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "facmon_readings_received_total", Help: "Readings received, by source (mqtt messages, facmon heartbeats).",
+			ConstLabels: prometheus.Labels{"source": src},
+		})
+		reg.MustRegister(s.internal[src])
+	}
+	if err := s.newAlerts(cfg, log, reg); err != nil {
+		s.spool.Close()
+		return nil, err
+	}
+	s.sink = &fanout{store: s.batcher, alerts: s.alerts}
+	s.collector, err = mqtt.New(cfg, s.sink, log, reg)
 	if err != nil {
 		s.spool.Close()
 		return nil, err
@@ -123,12 +171,101 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		{Name: "influxdb", Probe: s.influx.Ping},
 		{Name: "spool", Probe: func(context.Context) error { return s.spool.Health() }},
 	}, log.With("component", "web"))
+	token := ""
+	if cfg.Alerts.APITokenFile != "" {
+		if token, err = config.ReadSecret(cfg.Alerts.APITokenFile); err != nil {
+			s.spool.Close()
+			return nil, fmt.Errorf("alerts.api_token_file: %w", err)
+		}
+	}
+	alertsapi.New(s.alerts, token).Register(s.web)
 	s.ln, err = s.web.Listen()
 	if err != nil {
 		s.spool.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// newAlerts builds the liveness tracker, the notifiers and the engine.
+func (s *Service) newAlerts(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) error {
+	rules, err := cfg.CompileRules()
+	if err != nil {
+		return err
+	}
+	cals, err := cfg.OfficeCalendars()
+	if err != nil {
+		return err
+	}
+	sched, err := cfg.MaintenanceSchedule()
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, o := range cfg.Offices {
+		names[o.ID] = o.Name
+	}
+	now := time.Now()
+	s.liveness = liveness.New(cfg.Liveness.HeartbeatOf, now)
+	notifiers, err := notify.NewNotifiers(cfg.Alerts.Notifiers, log.With("component", "notify"))
+	if err != nil {
+		return fmt.Errorf("alerts.notifiers: %w", err)
+	}
+	s.dispatcher = notify.NewDispatcher(notifiers, cfg.Alerts.Notifiers.DispatcherOptions(), log.With("component", "notify"), reg)
+	store, err := engine.OpenStore(cfg.AlertStateDir())
+	if err != nil {
+		return err
+	}
+	external := cfg.Alerts.ExternalURL
+	if external == "" {
+		external = "http://" + cfg.Web.Listen
+	}
+	s.alerts, err = engine.New(engine.Options{
+		Rules:        rules,
+		Calendars:    cals,
+		WardNames:    names,
+		Maintenance:  sched,
+		Liveness:     s.liveness,
+		Notifier:     s.dispatcher,
+		Events:       countingSink{s.batcher, s.internal["alert_event"]},
+		Pipeline:     pipelineState{s},
+		Store:        store,
+		FlapCount:    cfg.Alerts.FlapCount,
+		FlapWindow:   cfg.Alerts.FlapWindow.D(),
+		GeneratorURL: external,
+		Log:          log,
+		Registerer:   reg,
+	})
+	return err
+}
+
+// Alerts exposes the engine (status page, tests).
+func (s *Service) Alerts() *engine.Engine { return s.alerts }
+
+// Liveness exposes the device tracker (status page, tests).
+func (s *Service) Liveness() *liveness.Tracker { return s.liveness }
+
+// AvailabilityInterval is how often device_availability samples are written.
+const AvailabilityInterval = time.Minute
+
+// sampleAvailability writes one device_availability point per device
+// every minute, so dashboards compute availability as mean(up).
+func (s *Service) sampleAvailability(ctx context.Context) {
+	t := time.NewTicker(AvailabilityInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for _, r := range s.liveness.Samples(now) {
+				s.internal["availability"].Inc()
+				if err := s.batcher.Deliver(r, noAck{}); err != nil {
+					s.log.Warn("availability sample not recorded", "err", err)
+				}
+			}
+		}
+	}
 }
 
 // HeartbeatInterval is how often facmon records that it is collecting.
@@ -158,7 +295,7 @@ func (s *Service) heartbeat(ctx context.Context) {
 			Fields:      []reading.Field{{Key: "collecting", Kind: reading.Int, Int: collecting}},
 			Time:        now, Received: now,
 		}
-		s.beats.Inc()
+		s.internal["heartbeat"].Inc()
 		if err := s.batcher.Deliver(r, noAck{}); err != nil {
 			s.log.Warn("heartbeat not recorded", "err", err)
 		}
@@ -202,6 +339,9 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error { return s.web.Serve(gctx, s.ln) })
 	g.Go(func() error { return s.collector.Run(gctx) })
 	g.Go(func() error { s.heartbeat(gctx); return nil })
+	g.Go(func() error { s.sampleAvailability(gctx); return nil })
+	g.Go(func() error { return s.dispatcher.Run(gctx) })
+	g.Go(func() error { return s.alerts.Run(gctx, s.cfg.Alerts.EvalInterval.D()) })
 	s.log.Info("facmon running", "web", "http://"+s.WebAddr(), "mqtt", s.cfg.MQTT.URL, "influx", s.cfg.Influx.URL, "bucket", s.cfg.Influx.Bucket, "spool", s.cfg.Spool.Dir)
 	err := g.Wait()
 

@@ -46,6 +46,11 @@ func New(listen string, gatherer prometheus.Gatherer, checks []Check, log *slog.
 // Handle lets other packages add routes before Serve.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
+// HandleFunc adds a route function before Serve.
+func (s *Server) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	s.mux.HandleFunc(pattern, h)
+}
+
 // Handler exposes the routes for tests.
 func (s *Server) Handler() http.Handler { return s.mux }
 

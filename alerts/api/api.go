@@ -1,0 +1,145 @@
+// Package api serves the alert API: active alerts, incident history and
+// acknowledgement. Reading is open; acknowledging needs the bearer token.
+package api
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/facmon/facmon/alerts/engine"
+)
+
+// Engine is what the API needs of the alert engine.
+type Engine interface {
+	Active() []engine.Instance
+	History(from, to time.Time) ([]engine.HistoryEvent, error)
+	Ack(id, by, comment string) (engine.Instance, error)
+}
+
+// Handler serves /api/alerts.
+type Handler struct {
+	eng   Engine
+	token string // empty: acknowledgement is refused, never open
+	now   func() time.Time
+}
+
+// New returns the API; token is the bearer token for acknowledgements.
+func New(eng Engine, token string) *Handler { return &Handler{eng: eng, token: token, now: time.Now} }
+
+// Register mounts the routes on mux.
+func (h *Handler) Register(mux interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}) {
+	mux.HandleFunc("GET /api/alerts", h.active)
+	mux.HandleFunc("GET /api/alerts/history", h.history)
+	mux.HandleFunc("POST /api/alerts/{id}/ack", h.ack)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func (h *Handler) active(w http.ResponseWriter, r *http.Request) {
+	alerts := h.eng.Active()
+	if alerts == nil {
+		alerts = []engine.Instance{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
+}
+
+// history takes from and to as RFC 3339 or YYYY-MM-DD; default the last 7 days.
+func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
+	now := h.now()
+	from, to := now.Add(-7*24*time.Hour), now.Add(time.Second)
+	var err error
+	if s := r.URL.Query().Get("from"); s != "" {
+		if from, err = parseWhen(s); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{"from: " + err.Error()})
+			return
+		}
+	}
+	if s := r.URL.Query().Get("to"); s != "" {
+		if to, err = parseWhen(s); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{"to: " + err.Error()})
+			return
+		}
+	}
+	if !to.After(from) {
+		writeJSON(w, http.StatusBadRequest, apiError{"to must be after from"})
+		return
+	}
+	events, err := h.eng.History(from, to)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, apiError{"history: " + err.Error()})
+		return
+	}
+	if events == nil {
+		events = []engine.HistoryEvent{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "events": events})
+}
+
+func parseWhen(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+		return t, nil
+	}
+	return time.Time{}, errors.New("want RFC 3339 (2026-11-28T09:00:00+07:00) or a date (2026-11-28)")
+}
+
+// AckRequest is the body of POST /api/alerts/{id}/ack.
+type AckRequest struct {
+	By      string `json:"by"`
+	Comment string `json:"comment"`
+}
+
+func (h *Handler) ack(w http.ResponseWriter, r *http.Request) {
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="facmon"`)
+		writeJSON(w, http.StatusUnauthorized, apiError{"a valid bearer token is required (alerts.api_token_file)"})
+		return
+	}
+	var req AckRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{"body: want JSON {\"by\": \"name\", \"comment\": \"...\"}"})
+		return
+	}
+	req.By = strings.TrimSpace(req.By)
+	if req.By == "" || len(req.By) > 100 || len(req.Comment) > 2000 {
+		writeJSON(w, http.StatusBadRequest, apiError{"by is required (who acknowledges, up to 100 characters); comment up to 2000"})
+		return
+	}
+	in, err := h.eng.Ack(r.PathValue("id"), req.By, req.Comment)
+	if errors.Is(err, engine.ErrNotFiring) {
+		writeJSON(w, http.StatusNotFound, apiError{"no firing alert with id " + r.PathValue("id")})
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, in)
+}
+
+func (h *Handler) authorized(r *http.Request) bool {
+	if h.token == "" {
+		return false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) == 1
+}
