@@ -41,6 +41,7 @@ func commands() []command {
 		{"simulate", "publish simulated telemetry of the ward offices to a broker", cmdSimulate},
 		{"config", "check a configuration file (config check --config FILE)", cmdConfig},
 		{"quarantine", "list or replay the points InfluxDB refused for good", cmdQuarantine},
+		{"alerts", "list, history and acknowledge alerts of a running facmon; show the rules", cmdAlerts},
 		{"version", "print the version", cmdVersion},
 	}
 }

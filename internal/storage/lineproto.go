@@ -41,21 +41,28 @@ func (e *Encoder) Append(r *reading.Reading) error {
 
 func (e *Encoder) append(r *reading.Reading) error {
 	e.enc.StartLine(r.Measurement)
-	// Tag keys must be in lexical order: class < device < (extra) < ward.
-	// Empty tags are left out: facmon's own points have no ward.
-	if r.Class != "" {
-		e.enc.AddTag("class", r.Class)
-	}
-	if r.Device != "" {
-		e.enc.AddTag("device", r.Device)
-	}
+	// Line protocol wants tags in lexical key order; collect them on the
+	// stack and sort (a handful, so insertion sort). Empty values are left
+	// out: facmon's own points have no ward.
+	var buf [12]reading.Tag
+	tags := buf[:0]
+	tags = append(tags, reading.Tag{Key: "class", Value: r.Class}, reading.Tag{Key: "device", Value: r.Device}, reading.Tag{Key: "ward", Value: r.Ward})
 	for _, t := range r.Extra {
-		if t.Key > "device" && t.Key < "ward" && t.Value != "" {
-			e.enc.AddTag(t.Key, t.Value)
+		if t.Key == "class" || t.Key == "device" || t.Key == "ward" {
+			continue
+		}
+		tags = append(tags, t)
+	}
+	for i := 1; i < len(tags); i++ {
+		for j := i; j > 0 && tags[j].Key < tags[j-1].Key; j-- {
+			tags[j], tags[j-1] = tags[j-1], tags[j]
 		}
 	}
-	if r.Ward != "" {
-		e.enc.AddTag("ward", r.Ward)
+	for i, t := range tags {
+		if t.Value == "" || (i > 0 && t.Key == tags[i-1].Key) {
+			continue
+		}
+		e.enc.AddTag(t.Key, t.Value)
 	}
 	n := 0
 	for i := range r.Fields {

@@ -53,6 +53,11 @@ func TestEncoder(t *testing.T) {
 			Extra:  []reading.Tag{{Key: "room", Value: "waiting-room"}, {Key: "site", Value: "hq"}},
 			Fields: []reading.Field{{Key: "temp_c", Kind: reading.Float, Float: 29}},
 		}, `hvac,class=hvac,device=plug\ 7,room=waiting-room,site=hq,ward=hai-chau-1 temp_c=29 1795400100123456789` + "\n", ""},
+		{"extra tags in every position, empty ones left out", &reading.Reading{
+			Measurement: "alert_event", Ward: "nam-duong", Time: t0,
+			Extra:  []reading.Tag{{Key: "severity", Value: "critical"}, {Key: "alertname", Value: "WardUnreachable"}, {Key: "zone", Value: ""}},
+			Fields: []reading.Field{{Key: "state", Kind: reading.String, Str: "firing"}},
+		}, `alert_event,alertname=WardUnreachable,severity=critical,ward=nam-duong state="firing" 1795400100123456789` + "\n", ""},
 		{"NaN field left out", &reading.Reading{
 			Measurement: "hvac", Ward: "w", Class: "hvac", Device: "d", Time: t0,
 			Fields: []reading.Field{{Key: "temp_c", Kind: reading.Float, Float: math.NaN()}, {Key: "running", Kind: reading.Bool, Bool: true}},

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/facmon/facmon/alerts/api"
+	"github.com/facmon/facmon/alerts/engine"
+	"github.com/facmon/facmon/internal/config"
+)
+
+// cmdAlerts talks to a running facmon's alert API.
+func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	const synopsis = "alerts list|history|ack ID|rules [--url URL] [--token-file F] [--by NAME] [--comment TEXT]"
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stdout, "Usage: facmon "+synopsis)
+		fmt.Fprintln(stdout, "\n  list               active alerts")
+		fmt.Fprintln(stdout, "  history            incidents of the last 7 days (--from/--to for another range)")
+		fmt.Fprintln(stdout, "  ack ID             acknowledge a firing alert (needs the API token)")
+		fmt.Fprintln(stdout, "  rules              the rules in force, from --config (no server needed)")
+		if len(args) == 0 {
+			return usagef("want a subcommand")
+		}
+		return nil
+	}
+	sub, rest := args[0], args[1:]
+	var id string
+	if sub == "ack" {
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			return usagef("ack needs the alert id (see facmon alerts list)")
+		}
+		id, rest = rest[0], rest[1:]
+	}
+	fs := newFlagSet("alerts "+sub, synopsis, stdout)
+	base := fs.String("url", "http://127.0.0.1:8080", "facmon's web address")
+	tokenFile := fs.String("token-file", "", "file holding the API bearer token (alerts.api_token_file of the server); or env FACMON_API_TOKEN")
+	by := fs.String("by", os.Getenv("USER"), "who acknowledges")
+	comment := fs.String("comment", "", "acknowledgement comment")
+	from := fs.String("from", "", "history from (RFC 3339 or YYYY-MM-DD)")
+	to := fs.String("to", "", "history to (RFC 3339 or YYYY-MM-DD)")
+	cfgPath := fs.String("config", "", "configuration file (for rules)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	switch sub {
+	case "list":
+		var out struct {
+			Alerts []engine.Instance `json:"alerts"`
+		}
+		if err := getJSON(ctx, client, *base+"/api/alerts", &out); err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(out)
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tALERT\tWARD\tDEVICE\tSINCE\tACK\tSUMMARY")
+		for _, a := range out.Alerts {
+			since := a.FiringSince
+			if a.State != engine.StateFiring {
+				since = a.PendingSince
+			}
+			ack := "-"
+			if a.Acked {
+				ack = a.AckBy
+			}
+			if a.Suppressed != "" {
+				ack += " (" + a.Suppressed + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.State, a.Severity, a.Rule, a.Ward, a.Device, since.Local().Format("2006-01-02 15:04"), ack, a.SummaryVI)
+		}
+		return tw.Flush()
+	case "history":
+		q := url.Values{}
+		if *from != "" {
+			q.Set("from", *from)
+		}
+		if *to != "" {
+			q.Set("to", *to)
+		}
+		var out struct {
+			Events []engine.HistoryEvent `json:"events"`
+		}
+		if err := getJSON(ctx, client, *base+"/api/alerts/history?"+q.Encode(), &out); err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(out)
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tSTATE\tALERT\tWARD\tDEVICE\tBY\tSUMMARY")
+		for _, e := range out.Events {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.State, e.Rule, e.Ward, e.Device, e.AckBy, e.SummaryVI)
+		}
+		return tw.Flush()
+	case "ack":
+		token := os.Getenv("FACMON_API_TOKEN")
+		if *tokenFile != "" {
+			t, err := config.ReadSecret(*tokenFile)
+			if err != nil {
+				return usagef("--token-file: %v", err)
+			}
+			token = t
+		}
+		if token == "" {
+			return usagef("acknowledging needs the API token: --token-file FILE or FACMON_API_TOKEN")
+		}
+		if strings.TrimSpace(*by) == "" {
+			return usagef("--by NAME is required")
+		}
+		body, _ := json.Marshal(api.AckRequest{By: *by, Comment: *comment})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, *base+"/api/alerts/"+url.PathEscape(id)+"/ack", bytes.NewReader(body))
+		if err != nil {
+			return usageError{err}
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("ack: %w", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("ack: %s", apiMessage(resp))
+		}
+		var in engine.Instance
+		_ = json.NewDecoder(resp.Body).Decode(&in)
+		fmt.Fprintf(stdout, "acknowledged %s (%s %s/%s) by %s\n", in.ID, in.Rule, in.Ward, in.Device, in.AckBy)
+		return nil
+	case "rules":
+		cfg, err := config.Load(*cfgPath, config.Overrides{})
+		if err != nil {
+			return usageError{err}
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RULE\tKIND\tSEVERITY\tCLASS\tFOR\tOFFICE HOURS\tWHAT")
+		for _, r := range cfg.Alerts.AllRules() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.Name, r.Kind, r.Severity, r.Class, r.For.D(), r.OfficeHours, r.Doc)
+		}
+		return tw.Flush()
+	}
+	return usagef("unknown subcommand %q (want list, history, ack or rules)", sub)
+}
+
+func getJSON(ctx context.Context, c *http.Client, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return usageError{err}
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w (is facmon running at --url?)", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s", apiMessage(resp))
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func apiMessage(resp *http.Response) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return fmt.Sprintf("%s: %s", resp.Status, e.Error)
+	}
+	return resp.Status
+}
