@@ -137,7 +137,10 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		return nil, err
 	}
 	s.batcher = storage.NewBatcher(storage.BatchOptions{
-		MaxPoints: cfg.Influx.BatchSize,
+		// The broker may send more than max_inflight (Mosquitto refills its
+		// window as acks arrive), so the batcher is what bounds the
+		// readings held unacknowledged.
+		MaxPoints: min(cfg.Influx.BatchSize, cfg.MQTT.MaxInflight),
 		// Half the inflight window, so one half fills while the other is
 		// fsynced and acked.
 		AckWindow:    max(1, cfg.MQTT.MaxInflight/2),
@@ -336,6 +339,8 @@ func (s *Service) Run(ctx context.Context) error {
 	go func() { drainDone <- s.spool.Drain(drainCtx, s.influx) }()
 
 	g, gctx := errgroup.WithContext(ctx)
+	stopRelease := context.AfterFunc(gctx, s.batcher.Release)
+	defer stopRelease()
 	g.Go(func() error { return s.web.Serve(gctx, s.ln) })
 	g.Go(func() error { return s.collector.Run(gctx) })
 	g.Go(func() error { s.heartbeat(gctx); return nil })

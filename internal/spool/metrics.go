@@ -27,7 +27,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "facmon_spool_replayed_readings_total", Help: "Readings found in the spool at start-up, left by the previous run.",
 		}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "facmon_spool_dropped_readings_total", Help: "Spool entries lost to unreadable disk data after being acknowledged. Must stay 0.",
+			Name: "facmon_spool_dropped_records_total", Help: "Spool records (group commits, each of many readings) lost to unreadable disk data after being acknowledged. Must stay 0.",
 		}),
 		torn: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "facmon_spool_torn_records_total", Help: "Incomplete records cut from the end of the log after a crash; they were never acknowledged.",

@@ -42,20 +42,21 @@ type Batcher struct {
 	commit Committer
 	log    *slog.Logger
 
-	// flushMu keeps one commit at a time, so batches reach the committer
-	// in order whether Run or Flush takes them.
-	flushMu sync.Mutex
-	mu      sync.Mutex
-	room    *sync.Cond // signalled when the accumulating batch is taken
-	enc     *Encoder
-	acks    []reading.Acker
-	points  int
-	first   time.Time
-	closed  bool
-	spare   []byte
-	kick    chan struct{}
-	pending prometheus.Gauge
-	encErrs prometheus.Counter
+	// flushing is a one-slot semaphore keeping one commit at a time, so
+	// batches reach the committer in order whether Run or Flush takes
+	// them; a channel, so a caller with a deadline can give up waiting.
+	flushing chan struct{}
+	mu       sync.Mutex
+	room     *sync.Cond // signalled when the accumulating batch is taken
+	enc      *Encoder
+	acks     []reading.Acker
+	points   int
+	first    time.Time
+	closed   bool
+	spare    []byte
+	kick     chan struct{}
+	pending  prometheus.Gauge
+	encErrs  prometheus.Counter
 }
 
 // NewBatcher returns a batcher committing through c.
@@ -64,11 +65,12 @@ func NewBatcher(opts BatchOptions, c Committer, log *slog.Logger, reg prometheus
 		opts.AckWindow = opts.MaxPoints
 	}
 	b := &Batcher{
-		opts:   opts,
-		commit: c,
-		log:    log,
-		enc:    NewEncoder(),
-		kick:   make(chan struct{}, 1),
+		opts:     opts,
+		commit:   c,
+		log:      log,
+		enc:      NewEncoder(),
+		kick:     make(chan struct{}, 1),
+		flushing: make(chan struct{}, 1),
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "facmon_ingest_pending_readings",
 			Help: "Readings accepted but not yet committed (their MQTT acks are held back).",
@@ -114,6 +116,16 @@ func (b *Batcher) Deliver(r *reading.Reading, a reading.Acker) error {
 	return nil
 }
 
+// Release stops Deliver from waiting for room: once shutdown begins,
+// whatever still arrives is taken at once (the collector has stopped
+// intake by then), so no caller can hang on a spool that cannot drain.
+func (b *Batcher) Release() {
+	b.mu.Lock()
+	b.closed = true
+	b.room.Broadcast()
+	b.mu.Unlock()
+}
+
 // Run commits batches until ctx ends, then commits what is left within
 // DrainTimeout. Readings it could not commit stay unacknowledged, so the
 // broker delivers them again to the persistent session.
@@ -153,8 +165,12 @@ func (b *Batcher) Flush(ctx context.Context) error { return b.flush(ctx) }
 
 // flush takes the accumulating batch, commits it and acks its readings.
 func (b *Batcher) flush(ctx context.Context) error {
-	b.flushMu.Lock()
-	defer b.flushMu.Unlock()
+	select {
+	case b.flushing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-b.flushing }()
 	b.mu.Lock()
 	lines := b.enc.Bytes()
 	acks := b.acks

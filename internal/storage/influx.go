@@ -156,6 +156,11 @@ func (w *Influx) commit(ctx context.Context, lines []byte, points int) error {
 		if status == http.StatusBadRequest || status == http.StatusUnprocessableEntity || status == http.StatusRequestEntityTooLarge {
 			return w.splitPoison(ctx, lines, points, status, err)
 		}
+		if status == http.StatusNotFound && w.opts.CreateDatabase {
+			// The database is missing: InfluxDB may have been down when we
+			// first tried to create it, or someone dropped it since.
+			w.ensureDatabase(ctx)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -1,0 +1,858 @@
+package main
+
+// Binary-level fault tests of issue 3, "Nothing acknowledged is lost": the
+// facmon binary is built with `go build` and run as `facmon run` against a
+// real Mosquitto and a real InfluxDB 1.8.3, then SIGKILLed, SIGTERMed or
+// flooded. The in-process fault tests are in internal/service/faults_test.go.
+//
+// Devices number their readings (seq) and stamp them (ts = a fixed base +
+// seq milliseconds), so a reading stored twice collapses into one point
+// and a missing one shows as a gap in 1..N.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/testenv"
+)
+
+// ----------------------------------------------------------------- facmon process
+
+// facmonSetup is what stays the same across restarts of one facmon: the
+// binary, its config (with the MQTT client id, so the persistent session),
+// its spool directory and where it connects.
+type facmonSetup struct {
+	bin, config, spoolDir, mqttURL, influxURL, bucket, clientID string
+}
+
+func newFacmonSetup(t *testing.T, broker *testenv.Broker, influxURL, bucket, extraYAML string) facmonSetup {
+	t.Helper()
+	dir := t.TempDir()
+	s := facmonSetup{
+		bin:       buildFacmon(t),
+		config:    filepath.Join(dir, "facmon.yaml"),
+		spoolDir:  filepath.Join(dir, "spool"),
+		mqttURL:   broker.URL,
+		influxURL: influxURL,
+		bucket:    bucket,
+		clientID:  "facmon-" + bucket,
+	}
+	yaml := fmt.Sprintf(`log:
+  level: info
+  format: text
+mqtt:
+  client_id: %s
+  max_reconnect_interval: 1s
+influx:
+  max_retry_interval: 1s
+%s`, s.clientID, extraYAML)
+	require.NoError(t, os.WriteFile(s.config, []byte(yaml), 0o600))
+	return s
+}
+
+// facmonProc is one run of the binary.
+type facmonProc struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	web     string
+	logPath string
+	done    chan struct{}
+	waitErr error
+	dumpAt  int // log offset of a SIGQUIT goroutine dump, if one was taken
+}
+
+// start runs `facmon run` and waits until /healthz is green.
+func (s facmonSetup) start(t *testing.T) *facmonProc {
+	t.Helper()
+	port := testenv.FreePort(t)
+	p := &facmonProc{
+		t:       t,
+		web:     "http://127.0.0.1:" + strconv.Itoa(port),
+		logPath: filepath.Join(t.TempDir(), "facmon.log"),
+		done:    make(chan struct{}),
+	}
+	logf, err := os.Create(p.logPath)
+	require.NoError(t, err)
+	defer logf.Close()
+	p.cmd = exec.Command(s.bin, "run", "--config", s.config,
+		"--mqtt-url", s.mqttURL, "--influx-url", s.influxURL, "--influx-bucket", s.bucket,
+		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--spool-dir", s.spoolDir)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	require.NoError(t, p.cmd.Start())
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			log := p.log()
+			if p.dumpAt > 0 {
+				log = log[:p.dumpAt]
+			}
+			t.Logf("facmon (pid %d) log %s:\n%s", p.cmd.Process.Pid, p.logPath, tail(log, 40))
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if p.exited() {
+			t.Fatalf("facmon exited during start-up (%v):\n%s", p.waitErr, tail(p.log(), 40))
+		}
+		if code, _ := httpGet(p.web + "/healthz"); code == 200 {
+			return p
+		}
+		if time.Now().After(deadline) {
+			_, body := httpGet(p.web + "/healthz")
+			t.Fatalf("facmon not healthy after 30 s: %s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (p *facmonProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill SIGKILLs this facmon (by its pid) and waits until it is reaped.
+func (p *facmonProc) kill() {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// term sends SIGTERM and returns the exit code and how long the exit took;
+// it fails the test if facmon is still running after limit.
+func (p *facmonProc) term(limit time.Duration) (int, time.Duration) {
+	p.t.Helper()
+	start := time.Now()
+	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.done:
+	case <-time.After(limit):
+		// SIGQUIT makes the Go runtime print every goroutine's stack:
+		// show where facmon's own code is stuck.
+		off := len(p.log())
+		p.dumpAt = off
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+		}
+		p.t.Fatalf("facmon still running %v after SIGTERM; its goroutines in facmon code (SIGQUIT dump):\n%s", limit, facmonFrames(p.log()[off:]))
+	}
+	return p.cmd.ProcessState.ExitCode(), time.Since(start)
+}
+
+// facmonFrames keeps, of a Go goroutine dump, each goroutine's header and
+// its frames in facmon's own packages.
+func facmonFrames(dump string) string {
+	var b strings.Builder
+	for _, g := range strings.Split(dump, "\n\n") {
+		lines := strings.Split(g, "\n")
+		var own []string
+		for _, l := range lines {
+			if strings.HasPrefix(l, "github.com/facmon/facmon/") {
+				own = append(own, "    "+l)
+			}
+		}
+		if len(own) > 0 && strings.HasPrefix(lines[0], "goroutine ") {
+			b.WriteString(lines[0] + "\n" + strings.Join(own, "\n") + "\n")
+		}
+	}
+	return b.String()
+}
+
+func (p *facmonProc) log() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ----------------------------------------------------------------- metrics
+
+func scrape(web string) (map[string]float64, error) {
+	code, body := httpGet(web + "/metrics")
+	if code != 200 {
+		return nil, fmt.Errorf("GET /metrics: %d %s", code, body)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(body, "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out, nil
+}
+
+func mustScrape(t *testing.T, web string) map[string]float64 {
+	t.Helper()
+	m, err := scrape(web)
+	require.NoError(t, err)
+	// Guards the zero checks below against a renamed metric.
+	require.Contains(t, m, "facmon_spool_dropped_records_total")
+	return m
+}
+
+func sumOf(m map[string]float64, name string) float64 {
+	var s float64
+	for k, v := range m {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			s += v
+		}
+	}
+	return s
+}
+
+// conservation evaluates, within one process lifetime, the invariant an
+// operator can check from /metrics: received (every source) + replayed from
+// the spool at start-up = rejected + written + quarantined + in spool +
+// pending. Across a restart it does not hold by itself: each process counts
+// from zero, and a reading the broker redelivers after a crash is counted
+// by both lifetimes.
+func conservation(m map[string]float64) (bool, string) {
+	received := sumOf(m, "facmon_readings_received_total")
+	replayed := m["facmon_spool_replayed_readings_total"]
+	rejected := sumOf(m, "facmon_readings_rejected_total")
+	written := m["facmon_points_written_total"]
+	quarantined := sumOf(m, "facmon_points_quarantined_total")
+	spooled := m["facmon_spool_readings"]
+	pending := m["facmon_ingest_pending_readings"]
+	lhs, rhs := received+replayed, rejected+written+quarantined+spooled+pending
+	return lhs == rhs, fmt.Sprintf("received %.0f + replayed %.0f = %.0f; rejected %.0f + written %.0f + quarantined %.0f + spool %.0f + pending %.0f = %.0f",
+		received, replayed, lhs, rejected, written, quarantined, spooled, pending, rhs)
+}
+
+func waitConserved(t *testing.T, web string) {
+	t.Helper()
+	testenv.Eventually(t, 20*time.Second, "received + replayed = rejected + written + quarantined + spool + pending", func() (bool, string) {
+		m, err := scrape(web)
+		if err != nil {
+			return false, err.Error()
+		}
+		return conservation(m)
+	})
+}
+
+// ----------------------------------------------------------------- publisher
+
+type streamOptions struct {
+	devices  int
+	interval time.Duration
+	pad      int // length of a "state" string in each payload (0: none)
+	inflight int
+}
+
+// stream is a fleet of devices publishing numbered readings at QoS 1,
+// recording which ones the broker acknowledged.
+type stream struct {
+	t      testing.TB
+	client paho.Client
+	opts   streamOptions
+	topics []string
+	names  []string
+	base   int64
+	state  string
+
+	sem       chan struct{}
+	wg        sync.WaitGroup
+	stopCh    chan struct{}
+	done      chan struct{}
+	stopOnce  sync.Once
+	paused    atomic.Bool
+	published atomic.Int64
+	failed    atomic.Int64
+
+	mu    sync.Mutex
+	last  []int64
+	acked []map[int64]bool
+}
+
+func startStream(t testing.TB, b *testenv.Broker, o streamOptions) *stream {
+	t.Helper()
+	if o.inflight == 0 {
+		o.inflight = 500
+	}
+	wards := config.DefaultOffices()
+	s := &stream{
+		t: t, opts: o,
+		base:   time.Now().Add(-time.Minute).UnixMilli(),
+		sem:    make(chan struct{}, o.inflight),
+		stopCh: make(chan struct{}),
+		done:   make(chan struct{}),
+		last:   make([]int64, o.devices),
+		acked:  make([]map[int64]bool, o.devices),
+	}
+	if o.pad > 0 {
+		s.state = fmt.Sprintf(`"state":%q,`, strings.Repeat("s", o.pad))
+	}
+	for i := range o.devices {
+		name := fmt.Sprintf("door-%02d", i)
+		s.names = append(s.names, name)
+		s.topics = append(s.topics, fmt.Sprintf("facmon/%s/door/%s/telemetry", wards[i%len(wards)].ID, name))
+		s.acked[i] = map[int64]bool{}
+	}
+	s.client = paho.NewClient(paho.NewClientOptions().AddBroker(b.URL).
+		SetClientID(fmt.Sprintf("fault-pub-%d", time.Now().UnixNano()%1e9)).
+		SetAutoReconnect(true).SetMaxReconnectInterval(time.Second).SetConnectTimeout(5 * time.Second))
+	tok := s.client.Connect()
+	require.True(t, tok.WaitTimeout(10*time.Second), "publisher connect")
+	require.NoError(t, tok.Error())
+	t.Cleanup(func() {
+		s.stop()
+		s.client.Disconnect(100)
+	})
+	go s.run()
+	return s
+}
+
+func (s *stream) run() {
+	defer close(s.done)
+	tick := time.NewTicker(s.opts.interval)
+	defer tick.Stop()
+	for {
+		if !s.paused.Load() {
+			for i := range s.topics {
+				select {
+				case s.sem <- struct{}{}:
+				case <-s.stopCh:
+					return
+				}
+				s.mu.Lock()
+				s.last[i]++
+				seq := s.last[i]
+				s.mu.Unlock()
+				tok := s.client.Publish(s.topics[i], 1, false, fmt.Sprintf(`{%s"cycles":%d,"seq":%d,"ts":%d}`, s.state, seq, seq, s.base+seq))
+				s.published.Add(1)
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					defer func() { <-s.sem }()
+					if tok.WaitTimeout(60*time.Second) && tok.Error() == nil {
+						s.mu.Lock()
+						s.acked[i][seq] = true
+						s.mu.Unlock()
+						return
+					}
+					s.failed.Add(1)
+				}()
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-s.stopCh:
+			return
+		}
+	}
+}
+
+func (s *stream) stop() {
+	s.stopOnce.Do(func() {
+		close(s.stopCh)
+		<-s.done
+		waited := make(chan struct{})
+		go func() { s.wg.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-time.After(90 * time.Second):
+			s.t.Errorf("publisher: PUBACKs still outstanding 90 s after the stream stopped")
+		}
+	})
+}
+
+func (s *stream) want() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int64{}
+	for i, n := range s.last {
+		out[s.names[i]] = n
+	}
+	return out
+}
+
+// ----------------------------------------------------------------- InfluxDB checks
+
+func count(db *testenv.Influx, bucket, q string) int64 {
+	rows, err := db.QueryErr(context.Background(), bucket, q)
+	if err != nil || len(rows) == 0 || len(rows[0].Values) == 0 {
+		return 0
+	}
+	n, _ := testenv.AsInt64(rows[0].Values[0][1])
+	return n
+}
+
+func storedTotal(db *testenv.Influx, bucket string) int64 {
+	return count(db, bucket, `SELECT count(seq) FROM door`)
+}
+
+func storedSeqs(t *testing.T, db *testenv.Influx, bucket string) map[string][]int64 {
+	t.Helper()
+	out := map[string][]int64{}
+	for _, s := range db.Query(t, bucket, `SELECT seq FROM door GROUP BY device`) {
+		for _, v := range s.Values {
+			n, ok := testenv.AsInt64(v[1])
+			require.True(t, ok, "seq %v", v[1])
+			out[s.Tags["device"]] = append(out[s.Tags["device"]], n)
+		}
+	}
+	return out
+}
+
+// missingFrom lists, per device, the seqs of 1..want[device] for which keep
+// is false, and the devices with a seq stored twice.
+func missingFrom(stored map[string][]int64, want map[string]int64, elsewhere map[string]map[int64]bool) []string {
+	var problems []string
+	for dev, last := range want {
+		have := map[int64]bool{}
+		for _, n := range stored[dev] {
+			if have[n] {
+				problems = append(problems, fmt.Sprintf("%s: seq %d stored twice", dev, n))
+			}
+			have[n] = true
+		}
+		var missing []int64
+		for n := int64(1); n <= last; n++ {
+			if !have[n] && !elsewhere[dev][n] {
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) > 0 {
+			problems = append(problems, fmt.Sprintf("%s: missing %s of 1..%d", dev, short(missing), last))
+		}
+	}
+	slices.Sort(problems)
+	return problems
+}
+
+func waitAllStored(t *testing.T, db *testenv.Influx, bucket string, want map[string]int64, timeout time.Duration) {
+	t.Helper()
+	var total int64
+	for _, n := range want {
+		total += n
+	}
+	require.Positive(t, total)
+	testenv.Eventually(t, timeout, "every published seq stored", func() (bool, string) {
+		n := storedTotal(db, bucket)
+		return n >= total, fmt.Sprintf("stored %d of %d", n, total)
+	})
+	assert.Empty(t, missingFrom(storedSeqs(t, db, bucket), want, nil), "every seq stored exactly once")
+}
+
+func short(ns []int64) string {
+	if len(ns) > 12 {
+		return fmt.Sprintf("%v … (%d in all)", ns[:12], len(ns))
+	}
+	return fmt.Sprint(ns)
+}
+
+// ----------------------------------------------------------------- tests
+
+// TestFaultKillAndRestartLosesNothing: facmon is SIGKILLed twice
+// mid-stream and restarted each time with the same spool directory and
+// client id: once while writing to InfluxDB, once while InfluxDB is down
+// and the spool holds thousands of acknowledged readings. Every seq is
+// stored, the second restart replays the spool, duplicates collapse.
+func TestFaultKillAndRestartLosesNothing(t *testing.T) {
+	broker := testenv.StartMosquitto(t)
+	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	setup := newFacmonSetup(t, broker, db.URL, "kill", "")
+	p := setup.start(t)
+	pub := startStream(t, broker, streamOptions{devices: 50, interval: 100 * time.Millisecond})
+	testenv.Eventually(t, 20*time.Second, "readings flowing", func() (bool, string) {
+		n := storedTotal(db, setup.bucket)
+		return n >= 1000, fmt.Sprintf("stored %d", n)
+	})
+
+	// 1. SIGKILL while readings flow to InfluxDB.
+	p.kill()
+	t.Logf("killed facmon at %d readings stored", storedTotal(db, setup.bucket))
+	time.Sleep(2 * time.Second) // the broker queues for the persistent session
+	p = setup.start(t)
+	before := storedTotal(db, setup.bucket)
+	testenv.Eventually(t, 20*time.Second, "flow resumed after the restart", func() (bool, string) {
+		n := storedTotal(db, setup.bucket)
+		return n >= before+1000, fmt.Sprintf("stored %d", n)
+	})
+
+	// 2. SIGKILL while InfluxDB is down: the spool holds acknowledged readings.
+	db.Stop()
+	testenv.Eventually(t, 20*time.Second, "spool absorbing", func() (bool, string) {
+		m, err := scrape(p.web)
+		if err != nil {
+			return false, err.Error()
+		}
+		return m["facmon_spool_readings"] >= 2000, fmt.Sprint(m["facmon_spool_readings"])
+	})
+	spooled := mustScrape(t, p.web)["facmon_spool_readings"]
+	p.kill()
+	db.Start()
+	p = setup.start(t)
+	time.Sleep(2 * time.Second)
+	pub.stop()
+	require.Zero(t, pub.failed.Load(), "the broker acknowledged every publish")
+	waitAllStored(t, db, setup.bucket, pub.want(), 60*time.Second)
+
+	m := mustScrape(t, p.web)
+	t.Logf("after the second kill: spool held >= %.0f readings, the restart replayed %.0f", spooled, m["facmon_spool_replayed_readings_total"])
+	assert.GreaterOrEqual(t, m["facmon_spool_replayed_readings_total"], spooled, "the restart replays what the spool held")
+	assert.Zero(t, m["facmon_spool_dropped_records_total"])
+	waitConserved(t, p.web)
+	assert.NotContains(t, p.log(), "panic")
+}
+
+// TestFaultFloodOfMalformedMessages: 10,000 malformed messages (many of
+// them 60–70 KB) interleaved with 2,000 valid readings. All valid readings
+// are stored, every bad one is counted by reason, and the RSS of the facmon
+// process stays bounded. The test runs the binary so that RSS is facmon's
+// own: the malformed payloads add up to about 270 MB, so a facmon that kept
+// any per-message copy of them would blow far past the bound.
+func TestFaultFloodOfMalformedMessages(t *testing.T) {
+	broker := testenv.StartMosquitto(t)
+	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	setup := newFacmonSetup(t, broker, db.URL, "flood", "")
+	p := setup.start(t)
+
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker(broker.URL).SetClientID("flood-pub"))
+	tok := pub.Connect()
+	require.True(t, tok.WaitTimeout(10*time.Second))
+	require.NoError(t, tok.Error())
+	t.Cleanup(func() { pub.Disconnect(100) })
+	sem := make(chan struct{}, 200)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	publish := func(topic, payload string) {
+		sem <- struct{}{}
+		tok := pub.Publish(topic, 1, false, payload)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if !tok.WaitTimeout(60*time.Second) || tok.Error() != nil {
+				failed.Add(1)
+			}
+		}()
+	}
+	waitPublished := func() {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(120 * time.Second):
+			t.Fatal("PUBACKs outstanding after 120 s")
+		}
+	}
+	base := time.Now().Add(-time.Minute).UnixMilli()
+	valid := func(dev string, seq int) (string, string) {
+		return "facmon/thanh-binh/door/" + dev + "/telemetry", fmt.Sprintf(`{"cycles":%d,"seq":%d,"ts":%d}`, seq, seq, base+int64(seq))
+	}
+
+	// Warm up, then take the baseline.
+	for i := 1; i <= 100; i++ {
+		publish(valid("warm-up", i))
+	}
+	waitPublished()
+	testenv.Eventually(t, 20*time.Second, "warm-up stored", func() (bool, string) {
+		n := storedTotal(db, setup.bucket)
+		return n == 100, fmt.Sprintf("stored %d", n)
+	})
+	time.Sleep(time.Second)
+	baseline := mustScrape(t, p.web)["process_resident_memory_bytes"]
+
+	big := strings.Repeat("x", 60_000)
+	tele := "facmon/thanh-binh/door/door-1/telemetry"
+	old := strconv.FormatInt(time.Now().Add(-8*24*time.Hour).UnixMilli(), 10)
+	bad := []struct{ topic, payload, reason string }{
+		{tele, `{"state":"` + big, "malformed_json"},
+		{tele, `{"state":"` + strings.Repeat("x", 70_000) + `"}`, "payload_too_large"},
+		{tele, `{"cycles":"many","pad":"` + big + `"}`, "wrong_type"},
+		{"facmon/thanh-binh/hvac/hvac-1/telemetry", `{"pad":"` + big + `","temp_c":NaN}`, "non_finite"},
+		{tele, `[` + strings.Repeat("1,", 30_000) + `1]`, "not_an_object"},
+		{tele, ``, "empty_payload"},
+		{tele, `{"pad":"` + big + `"}`, "no_fields"},
+		{"facmon/son-tra/door/door-1/telemetry", `{"cycles":1}`, "unknown_ward"},
+		{"facmon/thanh-binh/lift/lift-1/telemetry", `{"floor":1}`, "unknown_class"},
+		{"facmon/thanh-binh/door/door 1/telemetry", `{"cycles":1}`, "bad_id"},
+		{tele, `{"cycles":1,"ts":"yesterday"}`, "bad_timestamp"},
+		{tele, `{"cycles":1,"ts":` + old + `}`, "timestamp_out_of_range"},
+		{tele, `{"cycles":1,"seq":-1}`, "bad_seq"},
+		{"facmon/thanh-binh/door/door-1/status", `maybe`, "bad_status"},
+	}
+
+	var peak atomic.Int64
+	peak.Store(int64(baseline))
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if m, err := scrape(p.web); err == nil {
+				if v := int64(m["process_resident_memory_bytes"]); v > peak.Load() {
+					peak.Store(v)
+				}
+			}
+		}
+	}()
+
+	const floods, validEvery = 10_000, 5
+	want := map[string]float64{}
+	var badBytes int64
+	good := 0
+	for i := range floods {
+		b := bad[i%len(bad)]
+		publish(b.topic, b.payload)
+		want[b.reason]++
+		badBytes += int64(len(b.payload))
+		if i%validEvery == validEvery-1 {
+			good++
+			publish(valid("flood-ok", good))
+		}
+	}
+	waitPublished()
+	require.Zero(t, failed.Load(), "the broker acknowledged every publish")
+	testenv.Eventually(t, 60*time.Second, "every bad message counted and every valid one stored", func() (bool, string) {
+		m, err := scrape(p.web)
+		if err != nil {
+			return false, err.Error()
+		}
+		rejected := sumOf(m, "facmon_readings_rejected_total")
+		n := count(db, setup.bucket, `SELECT count(seq) FROM door WHERE device = 'flood-ok'`)
+		return rejected == floods && n == int64(good), fmt.Sprintf("rejected %.0f of %d, valid stored %d of %d", rejected, floods, n, good)
+	})
+	close(stopSampling)
+	<-sampled
+
+	m := mustScrape(t, p.web)
+	for reason, n := range want {
+		assert.Equal(t, n, m[`facmon_readings_rejected_total{reason="`+reason+`"}`], reason)
+	}
+	assert.Empty(t, missingFrom(storedSeqs(t, db, setup.bucket), map[string]int64{"flood-ok": int64(good), "warm-up": 100}, nil))
+	growth := float64(peak.Load()) - baseline
+	t.Logf("malformed payloads: %d MB; facmon RSS baseline %.0f MB, peak %.0f MB (+%.0f MB), end %.0f MB",
+		badBytes>>20, baseline/(1<<20), float64(peak.Load())/(1<<20), growth/(1<<20), m["process_resident_memory_bytes"]/(1<<20))
+	assert.Less(t, growth, float64(64<<20), "RSS stays bounded while %d MB of malformed payloads pass through", badBytes>>20)
+	code, _ := httpGet(p.web + "/healthz")
+	assert.Equal(t, 200, code, "bad input does not make facmon unhealthy")
+	waitConserved(t, p.web)
+}
+
+// influxGate stands in front of the real InfluxDB: while closed, every
+// write is answered 503 with Retry-After: 30, so facmon's drain sleeps;
+// everything else passes through.
+type influxGate struct {
+	proxy  *httputil.ReverseProxy
+	closed atomic.Bool
+	writes atomic.Int64 // writes passed through to InfluxDB
+}
+
+func newInfluxGate(t *testing.T, target string) (*influxGate, *httptest.Server) {
+	u, err := url.Parse(target)
+	require.NoError(t, err)
+	g := &influxGate{proxy: httputil.NewSingleHostReverseProxy(u)}
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	return g, srv
+}
+
+func (g *influxGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && (r.URL.Path == "/api/v2/write" || r.URL.Path == "/write") {
+		if g.closed.Load() {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Retry-After", "30")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"code":"unavailable","message":"gate closed"}`)
+			return
+		}
+		g.writes.Add(1)
+	}
+	g.proxy.ServeHTTP(w, r)
+}
+
+// queuedForSession connects as clientID with the persistent session and
+// returns, per device, the seqs the broker still held for it (queued or
+// delivered but never acknowledged).
+func queuedForSession(t *testing.T, b *testenv.Broker, clientID string) map[string]map[int64]bool {
+	t.Helper()
+	var mu sync.Mutex
+	out := map[string]map[int64]bool{}
+	last := time.Now()
+	var n int
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL).SetClientID(clientID).SetCleanSession(false).
+		SetDefaultPublishHandler(func(_ paho.Client, msg paho.Message) {
+			parts := strings.Split(msg.Topic(), "/")
+			var p struct {
+				Seq int64 `json:"seq"`
+			}
+			_ = json.Unmarshal(msg.Payload(), &p)
+			mu.Lock()
+			defer mu.Unlock()
+			n++
+			last = time.Now()
+			if len(parts) == 5 && p.Seq > 0 {
+				if out[parts[3]] == nil {
+					out[parts[3]] = map[int64]bool{}
+				}
+				out[parts[3]][p.Seq] = true
+			}
+		}))
+	tok := c.Connect()
+	require.True(t, tok.WaitTimeout(10*time.Second))
+	require.NoError(t, tok.Error())
+	defer c.Disconnect(100)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		quiet := time.Since(last) > 2*time.Second
+		mu.Unlock()
+		if quiet {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("the broker still held %d messages for %s", n, clientID)
+	return out
+}
+
+// TestFaultTermFlushesSpoolAndExits0: SIGTERM while readings flow and the
+// spool holds readings InfluxDB has not yet taken (the drain is sleeping
+// out a Retry-After: 30 when the signal comes). facmon stops intake,
+// flushes the spool to InfluxDB within spool.shutdown_drain, exits 0, and
+// every reading it acknowledged is stored: each published seq is either in
+// InfluxDB or still held by the broker for facmon's persistent session.
+func TestFaultTermFlushesSpoolAndExits0(t *testing.T) {
+	broker := testenv.StartMosquitto(t)
+	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	gate, srv := newInfluxGate(t, db.URL)
+	setup := newFacmonSetup(t, broker, srv.URL, "term", "spool:\n  shutdown_drain: 10s\n")
+	p := setup.start(t)
+	pub := startStream(t, broker, streamOptions{devices: 50, interval: 100 * time.Millisecond})
+	testenv.Eventually(t, 20*time.Second, "readings flowing", func() (bool, string) {
+		n := storedTotal(db, setup.bucket)
+		return n >= 500, fmt.Sprintf("stored %d", n)
+	})
+
+	gate.closed.Store(true)
+	testenv.Eventually(t, 20*time.Second, "spool holding readings", func() (bool, string) {
+		m, err := scrape(p.web)
+		if err != nil {
+			return false, err.Error()
+		}
+		return m["facmon_spool_readings"] >= 1500 && m[`facmon_influx_write_errors_total{kind="http_5xx"}`] >= 1, fmt.Sprint(m["facmon_spool_readings"])
+	})
+	// The conservation check needs the flow to settle: pause the devices.
+	pub.paused.Store(true)
+	waitConserved(t, p.web)
+	pub.paused.Store(false)
+	time.Sleep(time.Second)
+
+	gate.closed.Store(false) // the drain still sleeps out its Retry-After: 30
+	before := mustScrape(t, p.web)
+	storedBefore := storedTotal(db, setup.bucket)
+	require.Positive(t, before["facmon_spool_readings"])
+	code, took := p.term(30 * time.Second)
+	t.Logf("SIGTERM with %.0f readings in the spool: exit %d after %v", before["facmon_spool_readings"], code, took.Round(time.Millisecond))
+	assert.Equal(t, 0, code, "SIGTERM ends facmon with exit 0")
+	assert.Less(t, took, 12*time.Second, "within spool.shutdown_drain (10 s) and a margin")
+	time.Sleep(500 * time.Millisecond) // the devices publish on after facmon left
+	pub.stop()
+	require.Zero(t, pub.failed.Load(), "the broker acknowledged every publish")
+
+	storedAfter := storedTotal(db, setup.bucket)
+	assert.GreaterOrEqual(t, storedAfter, storedBefore+int64(before["facmon_spool_readings"]), "the shutdown flushed the spool to InfluxDB")
+	held := queuedForSession(t, broker, setup.clientID)
+	problems := missingFrom(storedSeqs(t, db, setup.bucket), pub.want(), held)
+	assert.Empty(t, problems, "every published seq is stored or still held by the broker: nothing facmon acknowledged is lost")
+	log := p.log()
+	assert.NotContains(t, log, "spool not fully sent")
+	assert.NotContains(t, log, "panic")
+	assert.Contains(t, log, "facmon stopped")
+}
+
+// TestFaultTermWhileSpoolFullAndInfluxDown: SIGTERM while InfluxDB is down
+// and the spool is at its cap, so a group commit is waiting for room. The
+// spool cannot be flushed, but facmon must still stop within its deadlines
+// (the collector's last flush is bounded by mqtt.connect_timeout, the
+// shutdown drain by spool.shutdown_drain) and exit 0, leaving the spool on
+// disk and the unacknowledged messages at the broker; the next start
+// stores everything.
+func TestFaultTermWhileSpoolFullAndInfluxDown(t *testing.T) {
+	broker := testenv.StartMosquitto(t)
+	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	setup := newFacmonSetup(t, broker, db.URL, "termfull", "spool:\n  max_bytes: 1MiB\n  shutdown_drain: 2s\n")
+	p := setup.start(t)
+	pub := startStream(t, broker, streamOptions{devices: 50, interval: 50 * time.Millisecond, pad: 240})
+	testenv.Eventually(t, 20*time.Second, "readings flowing", func() (bool, string) {
+		n := storedTotal(db, setup.bucket)
+		return n >= 500, fmt.Sprintf("stored %d", n)
+	})
+	db.Stop()
+	testenv.Eventually(t, 30*time.Second, "spool full", func() (bool, string) {
+		m, err := scrape(p.web)
+		if err != nil {
+			return false, err.Error()
+		}
+		return m["facmon_spool_full"] == 1, fmt.Sprint(m["facmon_spool_bytes"])
+	})
+	// Deadlines: mqtt.connect_timeout (10 s) for the collector's last
+	// flush, spool.shutdown_drain (2 s) twice (batcher, spool), a margin.
+	code, took := p.term(25 * time.Second)
+	t.Logf("SIGTERM with the spool full and InfluxDB down: exit %d after %v", code, took.Round(time.Millisecond))
+	assert.Equal(t, 0, code)
+
+	pub.stop()
+	require.Zero(t, pub.failed.Load(), "the broker acknowledged every publish")
+	db.Start()
+	p = setup.start(t)
+	waitAllStored(t, db, setup.bucket, pub.want(), 60*time.Second)
+	assert.Zero(t, mustScrape(t, p.web)["facmon_spool_dropped_records_total"])
+	waitConserved(t, p.web)
+}
