@@ -39,6 +39,10 @@ const (
 	metricsPoll = 100 * time.Millisecond
 )
 
+// noisyCPUs is how much CPU other work may take during a window before the
+// summary says the rates are not to be trusted.
+const noisyCPUs = 0.1
+
 // The targets of the issue, printed next to the figures.
 const (
 	targetRatioPct  = 90.0
@@ -60,6 +64,10 @@ func BenchmarkIngestEndToEnd(b *testing.B) {
 	b.StopTimer()
 	n := readingsFromEnv(b)
 	bin := buildFacmon(b)
+	if la := loadAverage(); la != "" {
+		// Other work on the machine moves both rates; say how busy it was.
+		fmt.Printf("machine: %d CPUs, load average %s before the benchmark\n", runtime.NumCPU(), la)
+	}
 	var last summary
 	for range b.N {
 		ceil := runScoped(b, func(s *scope) ceilingResult { return runCeiling(s, n) })
@@ -98,6 +106,7 @@ func windowTimeout(n int) time.Duration {
 type ceilingResult struct {
 	elapsed  time.Duration
 	received int64
+	others   float64 // CPUs other work took during the window, -1 unknown
 }
 
 // runCeiling measures what the broker can hand to a subscriber that does
@@ -144,6 +153,7 @@ func runCeiling(s *scope, readings int) ceilingResult {
 
 	ctx, cancel := context.WithTimeout(context.Background(), windowTimeout(l.readings))
 	defer cancel()
+	noise := startNoise()
 	start := time.Now()
 	pubErr := make(chan error, 1)
 	go func() { pubErr <- l.publish(ctx, pubs) }()
@@ -153,12 +163,13 @@ func runCeiling(s *scope, readings int) ceilingResult {
 		s.Fatalf("ceiling: subscriber received %d of %d readings within %v", count.Load(), n, windowTimeout(l.readings))
 	}
 	elapsed := time.Duration(lastAt.Load() - start.UnixNano())
+	others := noise.othersCPUs()
 	if err := <-pubErr; err != nil {
 		s.Fatalf("ceiling: publish: %v", err)
 	}
 	// A moment for stray duplicates to show up.
 	time.Sleep(200 * time.Millisecond)
-	return ceilingResult{elapsed: elapsed, received: count.Load()}
+	return ceilingResult{elapsed: elapsed, received: count.Load(), others: others}
 }
 
 func tokenErr(tok paho.Token) error {
@@ -175,6 +186,7 @@ type facmonResult struct {
 	before  sample        // /metrics just before the first publish
 	after   sample        // /metrics of the poll that saw N points written
 	stored  int64         // count(seq) over the four measurements
+	others  float64       // CPUs other work took during the window, -1 unknown
 	// windowPeakRSS is the highest process_resident_memory_bytes of the polls.
 	windowPeakRSS float64
 	// hwmAtWindowEnd is the kernel's peak RSS until the end of the window
@@ -188,7 +200,7 @@ type facmonResult struct {
 	lifetimeCPU time.Duration
 	maxRSS      int64 // bytes; 0 when the platform does not say
 	exitCode    int
-	logTail     string
+	log         []string // facmon's log lines (warnings and errors)
 }
 
 // runFacmon runs `facmon run` as its own process between a fresh Mosquitto
@@ -236,13 +248,15 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 	defer cancel()
 
 	s.StartTimer()
+	noise := startNoise()
 	start := time.Now()
 	pubErr := make(chan error, 1)
 	go func() { pubErr <- l.publish(ctx, pubs) }()
-	var after sample
+	after := before
 	peakRSS := before.rssBytes
 	tick := time.NewTicker(metricsPoll)
-	for after.written < n {
+	defer tick.Stop()
+	for after.readingsStored() < n {
 		select {
 		case <-tick.C:
 		case err := <-pubErr:
@@ -254,8 +268,8 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 		case <-fp.done:
 			s.Fatalf("facmon exited during the run (%v); log:\n%s", fp.waitErr, fp.tail())
 		case <-ctx.Done():
-			s.Fatalf("facmon stored %.0f of %.0f readings within %v (received %.0f, rejected %.0f, write errors %.0f)",
-				after.written, n, windowTimeout(l.readings), after.received, after.rejected, after.writeErrors)
+			s.Fatalf("facmon stored %.0f of %.0f readings within %v (%s); log:\n%s",
+				after.readingsStored(), n, windowTimeout(l.readings), after.counts(), fp.tail())
 		}
 		smp, err := scrape(web)
 		if err != nil {
@@ -263,10 +277,16 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 		}
 		after = smp
 		peakRSS = max(peakRSS, smp.rssBytes)
+		if after.rejected > before.rejected {
+			// The publisher's payloads are all valid: a rejection is a bug
+			// on one side or the other, and those readings never arrive.
+			s.Fatalf("facmon rejected %.0f of the benchmark's readings (%s); log:\n%s",
+				after.rejected-before.rejected, after.counts(), fp.tail())
+		}
 	}
 	elapsed := time.Since(start)
 	s.StopTimer()
-	tick.Stop()
+	others := noise.othersCPUs()
 	hwm := peakRSSSoFar(fp.cmd.Process.Pid)
 	if pubErr != nil {
 		if err := <-pubErr; err != nil {
@@ -274,11 +294,11 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 		}
 	}
 
-	res := facmonResult{elapsed: elapsed, before: before, after: after, windowPeakRSS: peakRSS, hwmAtWindowEnd: hwm, spawnFloor: spawnFloor}
+	res := facmonResult{elapsed: elapsed, before: before, after: after, windowPeakRSS: peakRSS, hwmAtWindowEnd: hwm, spawnFloor: spawnFloor, others: others}
 	res.stored = countStored(s, db)
-	if res.stored != int64(l.readings) || after.rejected > before.rejected {
-		s.Fatalf("facmon lost data: InfluxDB holds %d of %d readings (points written %.0f, received %.0f, rejected %.0f); log:\n%s",
-			res.stored, l.readings, after.written, after.received, after.rejected-before.rejected, fp.tail())
+	if res.stored != int64(l.readings) {
+		s.Fatalf("facmon lost data: InfluxDB holds %d of %d readings (%s); log:\n%s",
+			res.stored, l.readings, after.counts(), fp.tail())
 	}
 
 	// Graceful stop: the kernel's account of facmon's whole life.
@@ -289,9 +309,9 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 	res.lifetimeCPU = ps.UserTime() + ps.SystemTime()
 	res.maxRSS = maxRSSBytes(ps)
 	res.exitCode = ps.ExitCode()
-	res.logTail = fp.tail()
+	res.log = fp.lines()
 	if res.exitCode != 0 {
-		s.Errorf("facmon exited with code %d after SIGTERM; log:\n%s", res.exitCode, res.logTail)
+		s.Errorf("facmon exited with code %d after SIGTERM; log:\n%s", res.exitCode, fp.tail())
 	}
 	return res
 }
@@ -313,13 +333,42 @@ func countStored(s *scope, db *testenv.Influx) int64 {
 	return total
 }
 
+// noiseMeter measures how much CPU other work on the machine (not this
+// benchmark, its servers or facmon) took during a window: on a shared
+// machine both rates fall by whatever that is.
+type noiseMeter struct {
+	machine, ours float64
+	at            time.Time
+	ok            bool
+}
+
+func startNoise() noiseMeter {
+	m, o, ok := cpuSnapshot()
+	return noiseMeter{machine: m, ours: o, at: time.Now(), ok: ok}
+}
+
+// othersCPUs is the average number of CPUs that other processes kept busy
+// since startNoise, or -1 when the platform does not say.
+func (n noiseMeter) othersCPUs() float64 {
+	m, o, ok := cpuSnapshot()
+	d := time.Since(n.at).Seconds()
+	if !ok || !n.ok || d <= 0 {
+		return -1
+	}
+	return max(0, ((m-n.machine)-(o-n.ours))/d)
+}
+
 // ---------------------------------------------------------------- /metrics
 
 // sample is what the benchmark reads from facmon's /metrics.
 type sample struct {
-	at          time.Time
 	written     float64 // facmon_points_written_total
-	received    float64 // facmon_readings_received_total
+	quarantined float64 // facmon_points_quarantined_total
+	received    float64 // facmon_readings_received_total{source="mqtt"}
+	// internal is facmon_readings_received_total of facmon's own points
+	// (heartbeats, alert events, …: every source but mqtt). They are
+	// written to InfluxDB too and counted in facmon_points_written_total.
+	internal    float64
 	rejected    float64 // facmon_readings_rejected_total, all reasons
 	writeErrors float64 // facmon_influx_write_errors_total, all kinds
 	cpuSeconds  float64 // process_cpu_seconds_total
@@ -334,7 +383,7 @@ type sample struct {
 var metricsClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true}}
 
 func scrape(web string) (sample, error) {
-	smp := sample{at: time.Now()}
+	var smp sample
 	resp, err := metricsClient.Get(web + "/metrics")
 	if err != nil {
 		return smp, err
@@ -361,7 +410,6 @@ func scrape(web string) (sample, error) {
 		dst  *float64
 	}{
 		{"facmon_points_written_total", &smp.written},
-		{"facmon_readings_received_total", &smp.received},
 		{"facmon_readings_rejected_total", &smp.rejected},
 		{"facmon_influx_write_errors_total", &smp.writeErrors},
 		{"process_cpu_seconds_total", &smp.cpuSeconds},
@@ -373,6 +421,25 @@ func scrape(web string) (sample, error) {
 		}
 		*m.dst = sumValues(f)
 	}
+	// Optional: absent in versions that did not have them.
+	if f, ok := fams["facmon_points_quarantined_total"]; ok {
+		smp.quarantined = sumValues(f)
+	}
+	f, err := need("facmon_readings_received_total")
+	if err != nil {
+		return smp, err
+	}
+	for _, m := range f.GetMetric() {
+		mqtt := false
+		for _, lp := range m.GetLabel() {
+			mqtt = mqtt || lp.GetName() == "source" && lp.GetValue() == "mqtt"
+		}
+		if mqtt {
+			smp.received += m.GetCounter().GetValue()
+		} else {
+			smp.internal += m.GetCounter().GetValue()
+		}
+	}
 	if f, ok := fams["facmon_influx_write_duration_seconds"]; ok && len(f.GetMetric()) > 0 {
 		h := f.GetMetric()[0].GetHistogram()
 		smp.writes, smp.writeSecs = float64(h.GetSampleCount()), h.GetSampleSum()
@@ -381,6 +448,21 @@ func scrape(web string) (sample, error) {
 		smp.batchPoints = f.GetMetric()[0].GetHistogram().GetSampleSum()
 	}
 	return smp, nil
+}
+
+// readingsStored is a lower bound of the MQTT readings that InfluxDB
+// accepted (or facmon set aside): every point written or quarantined that
+// cannot be one of facmon's own. Before the window there are no MQTT
+// readings, so it holds from facmon's start; it is exact once facmon's own
+// points received so far are all written.
+func (s sample) readingsStored() float64 {
+	return s.written + s.quarantined - s.internal
+}
+
+// counts describes a sample's counters for failure messages.
+func (s sample) counts() string {
+	return fmt.Sprintf("received %.0f from mqtt and %.0f own points, rejected %.0f, points written %.0f, quarantined %.0f, write errors %.0f",
+		s.received, s.internal, s.rejected, s.written, s.quarantined, s.writeErrors)
 }
 
 // sumValues adds up every series of a counter, gauge or untyped family.
@@ -458,8 +540,22 @@ func (s summary) print(w io.Writer) {
 	case s.peakRSSMiB <= floor+1:
 		fmt.Fprintf(w, "           (ru_maxrss is at its floor, the benchmark's own %.0f MiB when it started facmon: facmon's real peak is lower)\n", floor)
 	}
-	fmt.Fprintf(w, "           %.0f InfluxDB writes, %.0f points and %.1f ms each on average, %.0f write errors\n",
-		writes, avgBatch, avgWrite, fac.after.writeErrors-fac.before.writeErrors)
+	fmt.Fprintf(w, "           %.0f InfluxDB writes, %.0f points and %.1f ms each on average, %.0f write errors; %.0f of facmon's own points (heartbeats, alert events, …) received in the window\n",
+		writes, avgBatch, avgWrite, fac.after.writeErrors-fac.before.writeErrors, fac.after.internal-fac.before.internal)
+	if s.ceil.others >= 0 && fac.others >= 0 {
+		fmt.Fprintf(w, "  machine: other processes kept %.2f of %d CPUs busy during the ceiling's window, %.2f during facmon's",
+			s.ceil.others, runtime.NumCPU(), fac.others)
+		if max(s.ceil.others, fac.others) > noisyCPUs {
+			fmt.Fprintf(w, ": the rates and the ratio are skewed, run it on a quiet machine")
+		}
+		fmt.Fprintln(w)
+	}
+	if len(fac.log) > 0 {
+		fmt.Fprintf(w, "           facmon logged %d lines at warn level or above; the last:\n", len(fac.log))
+		for _, l := range fac.log[max(0, len(fac.log)-5):] {
+			fmt.Fprintf(w, "             %s\n", l)
+		}
+	}
 	fmt.Fprintf(w, "  targets: ≥ %.0f%% of ceiling %s, ≤ %.1f CPU-s/100k %s, peak RSS ≤ %.0f MiB %s\n\n",
 		targetRatioPct, verdict(s.ratioPct >= targetRatioPct),
 		targetCPUPer100, verdict(s.cpuPer100k <= targetCPUPer100),
@@ -609,19 +705,25 @@ func (fp *facmonProc) stop(grace time.Duration) *os.ProcessState {
 	return nil
 }
 
-func (fp *facmonProc) tail() string {
+// lines returns facmon's log, one entry a line.
+func (fp *facmonProc) lines() []string {
 	b, err := os.ReadFile(fp.logPath)
 	if err != nil {
-		return "(no log: " + err.Error() + ")"
+		return []string{"(no log: " + err.Error() + ")"}
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 40 {
-		lines = lines[len(lines)-40:]
+	if s := strings.TrimRight(string(b), "\n"); s != "" {
+		return strings.Split(s, "\n")
 	}
-	if len(lines) == 1 && lines[0] == "" {
+	return nil
+}
+
+// tail returns the end of facmon's log for failure messages.
+func (fp *facmonProc) tail() string {
+	lines := fp.lines()
+	if len(lines) == 0 {
 		return "(log is empty)"
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(lines[max(0, len(lines)-40):], "\n")
 }
 
 // ---------------------------------------------------------------- scope

@@ -22,13 +22,13 @@ const inProcessEnv = "FACMON_BENCH_INPROCESS"
 // BenchmarkIngestInProcess is the facmon half of BenchmarkIngestEndToEnd
 // with internal/service running inside the test binary, so that Go's
 // profilers see it (facmon serves no pprof). The publisher shares the
-// process: its goroutines carry the profiler label side=facmon, the
-// publisher's side=publisher. It is skipped unless
+// process, so facmon's goroutines carry the profiler label side=facmon and
+// the publisher's side=publisher. It is skipped unless
 // FACMON_BENCH_INPROCESS=1, so `make bench` does not run it:
 //
 //	FACMON_BENCH_INPROCESS=1 go test -run '^$' -bench InProcess -benchtime 1x \
-//	    -cpuprofile cpu.out -memprofile mem.out ./bench/
-//	go tool pprof -top -tagfocus side=facmon bench.test cpu.out
+//	    -cpuprofile cpu.out -memprofile mem.out -o bench.test ./bench/
+//	go tool pprof -top -cum -tagfocus side=facmon bench.test cpu.out
 func BenchmarkIngestInProcess(b *testing.B) {
 	if os.Getenv(inProcessEnv) == "" {
 		b.Skipf("set %s=1 to run facmon in-process for profiling", inProcessEnv)
@@ -91,7 +91,7 @@ func BenchmarkIngestInProcess(b *testing.B) {
 				if err != nil {
 					return false, err.Error()
 				}
-				return smp.written >= float64(n), fmt.Sprintf("written %.0f of %d", smp.written, n)
+				return smp.readingsStored() >= float64(n), smp.counts()
 			})
 			elapsed := time.Since(start)
 			s.StopTimer()

@@ -32,3 +32,9 @@ func peakRSSSoFar(int) int64 { return 0 }
 
 // resetPeakRSS cannot reset the peak here: -1.
 func resetPeakRSS() int64 { return -1 }
+
+// loadAverage is not read here.
+func loadAverage() string { return "" }
+
+// cpuSnapshot is not known here.
+func cpuSnapshot() (machine, ours float64, ok bool) { return 0, 0, false }

@@ -139,7 +139,12 @@ type Engine struct {
 	queue   chan *reading.Reading
 
 	mu        sync.Mutex
-	instances map[string]*Instance
+	instances map[instKey]*Instance
+	byID      map[string]*Instance
+	// byMeasurement lists the reading-driven rules per measurement, so a
+	// reading only meets the rules that can use it.
+	byMeasurement map[string][]*rule.Compiled
+	byName        map[string]*rule.Compiled
 	// wardBack records when a ward-level alert resolved: its devices
 	// reconnect one by one over the next moments, and their alerts are not
 	// news, so suppression lasts a grace period past the resolution.
@@ -179,13 +184,26 @@ func New(opts Options) (*Engine, error) {
 		log:       opts.Log.With("component", "alerts"),
 		started:   opts.Now(),
 		queue:     make(chan *reading.Reading, opts.QueueSize),
-		instances: map[string]*Instance{},
-		wardBack:  map[string]time.Time{},
+		instances:     map[instKey]*Instance{},
+		byID:          map[string]*Instance{},
+		wardBack:      map[string]time.Time{},
+		byMeasurement: map[string][]*rule.Compiled{},
+		byName:        map[string]*rule.Compiled{},
+	}
+	for _, c := range opts.Rules {
+		e.byName[c.Name] = c
+		switch c.Kind {
+		case rule.KindThreshold, rule.KindState, rule.KindForecast:
+			m := c.MeasurementName()
+			e.byMeasurement[m] = append(e.byMeasurement[m], c)
+		case rule.KindAbsence:
+			e.byMeasurement[reading.MeasurementDeviceStatus] = append(e.byMeasurement[reading.MeasurementDeviceStatus], c)
+		}
 	}
 	e.m.evaluated = prometheus.NewCounter(prometheus.CounterOpts{Name: "facmon_alert_readings_evaluated_total", Help: "Readings evaluated by the alert rules."})
 	e.m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "facmon_alert_readings_dropped_total", Help: "Readings the alert engine could not keep up with (its queue was full). Storage is not affected."})
 	e.m.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "facmon_alert_transitions_total", Help: "Alert state changes by rule and new state."}, []string{"rule", "state"})
-	e.m.firing = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "facmon_alerts_firing", Help: "Alerts firing now."}, func() float64 { return float64(len(e.Active())) })
+	e.m.firing = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "facmon_alerts_firing", Help: "Alerts firing now."}, func() float64 { return float64(e.firingCount()) })
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(e.m.evaluated, e.m.dropped, e.m.transitions, e.m.firing)
 	}
@@ -195,7 +213,8 @@ func New(opts Options) (*Engine, error) {
 			return nil, err
 		}
 		for _, in := range restored {
-			e.instances[in.ID] = in
+			e.instances[instKey{in.Rule, in.Ward, in.Class, in.Device}] = in
+			e.byID[in.ID] = in
 			if in.State == StateFiring && in.Notified && opts.Notifier != nil {
 				if r, ok := opts.Notifier.(Restorer); ok {
 					r.Restore(e.toNotify(in, false))
@@ -248,21 +267,16 @@ func (e *Engine) Process(r *reading.Reading) {
 		e.lastAny = r.Received
 	}
 	now := r.Received
-	for _, c := range e.opts.Rules {
-		switch c.Kind {
-		case rule.KindThreshold, rule.KindState, rule.KindForecast:
-		case rule.KindAbsence:
-			if r.Measurement == reading.MeasurementDeviceStatus && c.Applies(r.Ward, r.Class, r.Device) {
-				e.evalAbsence(c, liveness.Key{Ward: r.Ward, Class: r.Class, Device: r.Device}, now)
-			}
-			continue
-		default:
+	for _, c := range e.byMeasurement[r.Measurement] {
+		if !c.Applies(r.Ward, r.Class, r.Device) {
 			continue
 		}
-		if r.Measurement != c.MeasurementName() || !c.Applies(r.Ward, r.Class, r.Device) {
+		if c.Kind == rule.KindAbsence {
+			e.evalAbsence(c, liveness.Key{Ward: r.Ward, Class: r.Class, Device: r.Device}, now)
 			continue
 		}
-		in := e.instance(c, r.Ward, r.Class, r.Device)
+		var active, clear bool
+		var value float64
 		switch c.Kind {
 		case rule.KindThreshold:
 			v, ok := r.FloatField(c.Field)
@@ -276,27 +290,36 @@ func (e *Engine) Process(r *reading.Reading) {
 				}
 				v -= m
 			}
-			in.Value, in.known = v, true
-			in.active = rule.Compare(v, c.Op, *c.Value)
-			in.clear = c.Cleared(v)
+			value, active, clear = v, rule.Compare(v, c.Op, *c.Value), c.Cleared(v)
 		case rule.KindState:
 			f, ok := r.Field(c.Field)
 			if !ok {
 				continue
 			}
-			in.known = true
-			in.active = c.StateActive(fieldText(f))
-			in.clear = !in.active
-			in.Value = boolFloat(in.active)
+			active = c.StateActive(fieldText(f))
+			clear, value = !active, boolFloat(active)
 		case rule.KindForecast:
 			v, ok := r.FloatField(c.Field)
 			if !ok {
 				continue
 			}
-			in.known = true
+			in := e.instance(c, r.Ward, r.Class, r.Device)
 			in.active, in.Value = forecast(in, c, r.Time, v)
-			in.clear = !in.active
+			in.clear, in.known = !in.active, true
+			e.step(c, in, now)
+			continue
 		}
+		// Most readings are fine: an alert is only materialised when its
+		// condition holds or it already exists, which keeps the hot path
+		// free of allocations and memory flat for a large fleet.
+		in := e.instances[instKey{c.Name, r.Ward, r.Class, r.Device}]
+		if in == nil {
+			if !active {
+				continue
+			}
+			in = e.instance(c, r.Ward, r.Class, r.Device)
+		}
+		in.Value, in.active, in.clear, in.known = value, active, clear, true
 		e.step(c, in, now)
 	}
 }
@@ -342,20 +365,33 @@ func (e *Engine) Tick(now time.Time) {
 	}
 }
 
-func (e *Engine) ruleOf(name string) *rule.Compiled {
-	for _, c := range e.opts.Rules {
-		if c.Name == name {
-			return c
+func (e *Engine) ruleOf(name string) *rule.Compiled { return e.byName[name] }
+
+type instKey struct{ rule, ward, class, device string }
+
+func (e *Engine) firingCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, in := range e.instances {
+		if in.State == StateFiring {
+			n++
 		}
 	}
-	return nil
+	return n
 }
 
 func (e *Engine) evalAbsence(c *rule.Compiled, k liveness.Key, now time.Time) {
 	v := e.opts.Liveness.Judge(k, now)
-	in := e.instance(c, k.Ward, k.Class, k.Device)
 	if v.Unknown {
 		return
+	}
+	in := e.instances[instKey{c.Name, k.Ward, k.Class, k.Device}]
+	if in == nil {
+		if v.Up {
+			return
+		}
+		in = e.instance(c, k.Ward, k.Class, k.Device)
 	}
 	in.known = true
 	in.active = !v.Up
@@ -432,11 +468,13 @@ func (e *Engine) evalPipeline(c *rule.Compiled, now time.Time) {
 
 // instance returns (creating) the alert of rule c on the target.
 func (e *Engine) instance(c *rule.Compiled, ward, class, device string) *Instance {
-	id := alertID(c.Name, ward, class, device)
-	in, ok := e.instances[id]
+	k := instKey{c.Name, ward, class, device}
+	in, ok := e.instances[k]
 	if !ok {
+		id := alertID(c.Name, ward, class, device)
 		in = &Instance{ID: id, Rule: c.Name, Severity: c.Severity, Ward: ward, Class: class, Device: device, Labels: c.Labels, State: StateInactive}
-		e.instances[id] = in
+		e.instances[k] = in
+		e.byID[id] = in
 	}
 	return in
 }
@@ -622,7 +660,7 @@ func (e *Engine) wardUnreachable(ward string, now time.Time) bool {
 		if c.Kind != rule.KindGroup {
 			continue
 		}
-		if in, ok := e.instances[alertID(c.Name, ward, "", "")]; ok && in.State == StateFiring {
+		if in, ok := e.instances[instKey{c.Name, ward, "", ""}]; ok && in.State == StateFiring {
 			return true
 		}
 	}
@@ -662,11 +700,13 @@ func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
 			e.maybeNotify(in)
 		}
 	}
-	if in.State == StateInactive && !in.Flapping && !in.heldResolve && !in.Notified && len(in.samples) == 0 {
+	if len(in.Transitions) > 0 && !in.Flapping && now.Sub(in.Transitions[len(in.Transitions)-1]) >= e.opts.FlapWindow {
+		in.Transitions = nil
+	}
+	if in.State == StateInactive && !in.Flapping && !in.heldResolve && !in.Notified && len(in.samples) == 0 && len(in.Transitions) == 0 {
 		// Nothing to remember: keep the map small for large fleets.
-		if c.Kind != rule.KindThreshold && c.Kind != rule.KindState {
-			delete(e.instances, in.ID)
-		}
+		delete(e.instances, instKey{in.Rule, in.Ward, in.Class, in.Device})
+		delete(e.byID, in.ID)
 	}
 }
 
@@ -674,7 +714,7 @@ func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
 func (e *Engine) Ack(id, by, comment string) (Instance, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	in, ok := e.instances[id]
+	in, ok := e.byID[id]
 	if !ok || in.State != StateFiring {
 		return Instance{}, ErrNotFiring
 	}

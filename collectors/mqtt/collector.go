@@ -166,6 +166,11 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 		SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
 			c.log.Debug("mqtt reconnecting", "broker", redact(m.URL))
 		})
+	if u, err := url.Parse(brokerURL); err == nil {
+		if dial := dialBuffered(u.Scheme, m.ConnectTimeout.D()); dial != nil {
+			opts.SetCustomOpenConnectionFn(dial)
+		}
+	}
 	if m.Username != "" {
 		opts.SetUsername(m.Username)
 		if m.PasswordFile != "" {
