@@ -180,10 +180,10 @@ func New(opts Options) (*Engine, error) {
 		opts.FlapWindow = 10 * time.Minute
 	}
 	e := &Engine{
-		opts:      opts,
-		log:       opts.Log.With("component", "alerts"),
-		started:   opts.Now(),
-		queue:     make(chan *reading.Reading, opts.QueueSize),
+		opts:          opts,
+		log:           opts.Log.With("component", "alerts"),
+		started:       opts.Now(),
+		queue:         make(chan *reading.Reading, opts.QueueSize),
 		instances:     map[instKey]*Instance{},
 		byID:          map[string]*Instance{},
 		wardBack:      map[string]time.Time{},
