@@ -245,3 +245,16 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecode(b *testing.B) {
+	d := newTestDecoder(b, nil)
+	payload := []byte(`{"temp_c":27.5,"setpoint_c":25,"humidity_pct":63,"power_w":1650,"running":true,"fault":"","seq":18231,"ts":1795400100123}`)
+	now := time.UnixMilli(1795400100500)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, rej := d.Decode("facmon/hoa-cuong-nam/hvac/hvac-3/telemetry", payload, now); rej != nil {
+			b.Fatal(rej)
+		}
+	}
+}
