@@ -107,7 +107,7 @@ func Default() Config {
 		},
 		Profiles:  DefaultProfiles(),
 		Calendars: map[string]calendar.Config{DefaultCalendar: {}},
-		Liveness: Liveness{Heartbeat: map[string]Duration{
+		Liveness: Liveness{SampleInterval: Duration(time.Minute), Heartbeat: map[string]Duration{
 			"door": Duration(time.Minute), "hvac": Duration(time.Minute),
 			"server": Duration(time.Minute), "camera": Duration(time.Minute),
 			"app": Duration(time.Minute),

@@ -14,6 +14,9 @@ type Liveness struct {
 	Heartbeat map[string]Duration `yaml:"heartbeat"`
 	// Devices overrides the class value for one device, keyed "ward/device".
 	Devices map[string]Duration `yaml:"devices"`
+	// SampleInterval is how often a device_availability point (up 1/0) is
+	// written per device, for dashboards' mean(up).
+	SampleInterval Duration `yaml:"sample_interval"`
 }
 
 // DefaultHeartbeat applies to a class not listed in liveness.heartbeat.

@@ -73,6 +73,9 @@ func (cfg Config) Validate() error {
 	cfg.validateProfiles(c)
 	cfg.validateAlerts(c)
 	cfg.validateCalendars(c)
+	if cfg.Liveness.SampleInterval < Duration(time.Second) {
+		c.add("liveness.sample_interval", "must be at least 1s")
+	}
 	for _, k := range sortedKeys(cfg.Liveness.Heartbeat) {
 		if cfg.Liveness.Heartbeat[k] < Duration(time.Second) {
 			c.add("liveness.heartbeat."+k, "must be at least 1s")

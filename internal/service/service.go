@@ -248,13 +248,10 @@ func (s *Service) Alerts() *engine.Engine { return s.alerts }
 // Liveness exposes the device tracker (status page, tests).
 func (s *Service) Liveness() *liveness.Tracker { return s.liveness }
 
-// AvailabilityInterval is how often device_availability samples are written.
-const AvailabilityInterval = time.Minute
-
 // sampleAvailability writes one device_availability point per device
 // every minute, so dashboards compute availability as mean(up).
 func (s *Service) sampleAvailability(ctx context.Context) {
-	t := time.NewTicker(AvailabilityInterval)
+	t := time.NewTicker(s.cfg.Liveness.SampleInterval.D())
 	defer t.Stop()
 	for {
 		select {

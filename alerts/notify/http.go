@@ -1,0 +1,170 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// userAgent identifies facmon's requests in receivers' logs.
+const userAgent = "facmon-notify/1"
+
+// httpClient is what the HTTP notifiers share: a client with its TLS
+// settings and timeout, and the credentials' files.
+type httpClient struct {
+	client    *http.Client
+	timeout   time.Duration
+	tokenFile string
+	basic     BasicAuth
+}
+
+func newHTTPClient(timeout time.Duration, tokenFile string, ba BasicAuth, tc TLSConfig) (*httpClient, error) {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: min(timeout, 10*time.Second), KeepAlive: 30 * time.Second}).DialContext
+	tr.ResponseHeaderTimeout = timeout
+	tr.MaxIdleConnsPerHost = 4
+	if tc.set() {
+		cfg, err := tlsConfig(tc)
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig = cfg
+	}
+	return &httpClient{
+		client: &http.Client{
+			Transport: tr,
+			Timeout:   timeout,
+			// A redirect would resend the alerts, and the credentials, to
+			// another place: report it instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		timeout:   timeout,
+		tokenFile: tokenFile,
+		basic:     ba,
+	}, nil
+}
+
+func tlsConfig(tc TLSConfig) (*tls.Config, error) {
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         tc.ServerName,
+		InsecureSkipVerify: tc.InsecureSkipVerify, //nolint:gosec // the operator's explicit choice
+	}
+	if tc.CAFile != "" {
+		pem, err := os.ReadFile(tc.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate in it", tc.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if tc.CertFile != "" || tc.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(tc.CertFile, tc.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// readSecret reads a token or password file without its trailing newline.
+// The error names the file, never its content.
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("read secret: %s is empty", path)
+	}
+	return s, nil
+}
+
+// post sends body to u with the client's credentials and extra headers,
+// and returns nil on 2xx, an *HTTPError on another status, or the
+// transport error (with the URL redacted).
+func (c *httpClient) post(ctx context.Context, u string, body []byte, header http.Header) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return Permanent(fmt.Errorf("%s: %v", redact(u), redactErr(err, u)))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	switch {
+	case c.tokenFile != "":
+		tok, err := readSecret(c.tokenFile)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	case c.basic.Username != "":
+		pw, err := readSecret(c.basic.PasswordFile)
+		if err != nil {
+			return err
+		}
+		req.SetBasicAuth(c.basic.Username, pw)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %v", redact(u), redactErr(err, u))
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	return &HTTPError{
+		URL:        redact(u),
+		StatusCode: resp.StatusCode,
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		Body:       strings.TrimSpace(strings.ToValidUTF8(string(snippet), "?")),
+	}
+}
+
+// redact drops credentials, query and fragment from a URL for logs.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	u.Fragment = ""
+	return u.String()
+}
+
+// redactErr strips the request URL from a transport error (url.Error
+// quotes it whole, query included): the caller prefixes the redacted URL.
+func redactErr(err error, u string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), u, redact(u)))
+}

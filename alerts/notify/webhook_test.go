@@ -1,0 +1,105 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWebhookPayloadAndSignature(t *testing.T) {
+	secret := writeFile(t, "secret", "webhook-key\n")
+	rec := newRecorder(t, nil)
+	wh, err := NewWebhook(WebhookConfig{Name: "helpdesk", URL: rec.URL + "/hook?team=it", SecretFile: secret}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "webhook:helpdesk", wh.Name())
+	now := time.Unix(1795400100, 0)
+	wh.now = func() time.Time { return now }
+
+	firing := doorAlert("door-1")
+	firing.Acknowledged, firing.AckBy = true, "anh.nguyen"
+	resolved := doorAlert("door-2")
+	resolved.EndsAt = t0.Add(5 * time.Minute)
+	require.NoError(t, wh.Notify(context.Background(), []Alert{firing, resolved}))
+
+	reqs := rec.requests()
+	require.Len(t, reqs, 1)
+	r := reqs[0]
+	assert.Equal(t, "/hook", r.Path)
+	assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	assert.Equal(t, "1795400100", r.Header.Get(HeaderTimestamp))
+
+	var p WebhookPayload
+	require.NoError(t, json.Unmarshal(r.Body, &p))
+	assert.Equal(t, "1", p.Version)
+	assert.Equal(t, "firing", p.Status, "firing when any alert fires")
+	require.Len(t, p.Alerts, 2)
+	assert.Equal(t, firing.ID, p.Alerts[0].ID)
+	assert.Equal(t, "firing", p.Alerts[0].Status)
+	assert.Equal(t, firing.Labels, p.Alerts[0].Labels)
+	assert.Equal(t, firing.Annotations, p.Alerts[0].Annotations)
+	assert.Equal(t, "2026-11-23T02:15:00.123456789Z", p.Alerts[0].StartsAt)
+	assert.Empty(t, p.Alerts[0].EndsAt)
+	assert.True(t, p.Alerts[0].Acknowledged)
+	assert.Equal(t, "anh.nguyen", p.Alerts[0].AckBy)
+	assert.Equal(t, "resolved", p.Alerts[1].Status)
+	assert.Equal(t, "2026-11-23T02:20:00.123456789Z", p.Alerts[1].EndsAt)
+
+	// The receiver's side.
+	key := []byte("webhook-key")
+	require.NoError(t, VerifySignature(key, r.Header, r.Body, now.Add(time.Minute), 0))
+	assert.ErrorIs(t, VerifySignature([]byte("other-key"), r.Header, r.Body, now, 0), ErrBadSignature)
+	tampered := append([]byte(nil), r.Body...)
+	tampered[len(tampered)-2] = ' '
+	assert.ErrorIs(t, VerifySignature(key, r.Header, tampered, now, 0), ErrBadSignature)
+	assert.ErrorIs(t, VerifySignature(key, r.Header, r.Body, now.Add(10*time.Minute), 0), ErrStale, "a replay 10 minutes later")
+	assert.ErrorIs(t, VerifySignature(key, r.Header, r.Body, now.Add(-10*time.Minute), 0), ErrStale)
+	// Moving the timestamp forward to replay the request breaks the signature.
+	h := r.Header.Clone()
+	h.Set(HeaderTimestamp, strconv.FormatInt(now.Add(10*time.Minute).Unix(), 10))
+	assert.ErrorIs(t, VerifySignature(key, h, r.Body, now.Add(10*time.Minute), 0), ErrBadSignature)
+	assert.ErrorIs(t, VerifySignature(key, http.Header{}, r.Body, now, 0), ErrNoSignature)
+
+	// The documented algorithm, step by step.
+	assert.Equal(t, Sign(key, "1795400100", r.Body), r.Header.Get(HeaderSignature))
+	assert.Regexp(t, `^sha256=[0-9a-f]{64}$`, r.Header.Get(HeaderSignature))
+}
+
+func TestWebhookWithoutSecretAndResolvedStatus(t *testing.T) {
+	rec := newRecorder(t, nil)
+	wh, err := NewWebhook(WebhookConfig{Name: "x", URL: rec.URL}, nil)
+	require.NoError(t, err)
+	a := doorAlert("door-1")
+	a.EndsAt = t0.Add(time.Minute)
+	require.NoError(t, wh.Notify(context.Background(), []Alert{a}))
+	r := rec.requests()[0]
+	assert.Empty(t, r.Header.Get(HeaderSignature))
+	assert.Empty(t, r.Header.Get(HeaderTimestamp))
+	var p WebhookPayload
+	require.NoError(t, json.Unmarshal(r.Body, &p))
+	assert.Equal(t, "resolved", p.Status)
+}
+
+func TestWebhookErrors(t *testing.T) {
+	rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+		w.Header().Set("Retry-After", "4")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return true
+	})
+	wh, err := NewWebhook(WebhookConfig{Name: "x", URL: rec.URL}, nil)
+	require.NoError(t, err)
+	err = wh.Notify(context.Background(), []Alert{doorAlert("door-1")})
+	assert.True(t, Retryable(err))
+	assert.Equal(t, 4*time.Second, RetryAfter(err))
+
+	// A missing secret file: nothing is sent unsigned.
+	wh, err = NewWebhook(WebhookConfig{Name: "x", URL: rec.URL, SecretFile: "/nonexistent/secret"}, nil)
+	require.NoError(t, err)
+	require.Error(t, wh.Notify(context.Background(), []Alert{doorAlert("door-1")}))
+	assert.Len(t, rec.requests(), 1)
+}
