@@ -1,0 +1,79 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/facmon/facmon/alerts/api"
+	"github.com/facmon/facmon/alerts/engine"
+)
+
+type fakeEngine struct {
+	active []engine.Instance
+	acks   []string
+}
+
+func (f *fakeEngine) Active() []engine.Instance { return f.active }
+func (f *fakeEngine) History(from, to time.Time) ([]engine.HistoryEvent, error) {
+	return []engine.HistoryEvent{{Time: from.Add(time.Hour), ID: "a1", Rule: "DoorStuckOpen", Ward: "thanh-binh", Device: "door-1", State: "firing", SummaryVI: "Cửa mở"}}, nil
+}
+func (f *fakeEngine) Ack(id, by, comment string) (engine.Instance, error) {
+	for i := range f.active {
+		if f.active[i].ID == id {
+			f.acks = append(f.acks, by+": "+comment)
+			f.active[i].Acked, f.active[i].AckBy = true, by
+			return f.active[i], nil
+		}
+	}
+	return engine.Instance{}, engine.ErrNotFiring
+}
+
+func TestAlertsCommand(t *testing.T) {
+	eng := &fakeEngine{active: []engine.Instance{{ID: "a1", Rule: "DoorStuckOpen", Severity: "warning", Ward: "thanh-binh", Device: "door-1", State: engine.StateFiring, FiringSince: time.Now(), SummaryVI: "Cửa tự động door-1 mở"}}}
+	mux := http.NewServeMux()
+	api.New(eng, "s3cret").Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	token := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(token, []byte("s3cret\n"), 0o600))
+
+	code, out, errs := runCLI("alerts", "list", "--url", srv.URL)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "a1")
+	assert.Contains(t, out, "Cửa tự động door-1 mở")
+
+	code, out, errs = runCLI("alerts", "history", "--url", srv.URL, "--from", "2026-11-01", "--to", "2026-11-28")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "DoorStuckOpen")
+
+	code, _, errs = runCLI("alerts", "ack", "a1", "--url", srv.URL, "--by", "An")
+	assert.Equal(t, 2, code, "no token: usage error")
+	assert.Contains(t, errs, "needs the API token")
+
+	bad := filepath.Join(t.TempDir(), "bad")
+	require.NoError(t, os.WriteFile(bad, []byte("nope"), 0o600))
+	code, _, errs = runCLI("alerts", "ack", "a1", "--url", srv.URL, "--by", "An", "--token-file", bad)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "401")
+
+	code, out, errs = runCLI("alerts", "ack", "a1", "--url", srv.URL, "--by", "Lê Văn Bình", "--comment", "đang xử lý", "--token-file", token)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "acknowledged a1")
+	assert.Equal(t, []string{"Lê Văn Bình: đang xử lý"}, eng.acks)
+
+	code, _, errs = runCLI("alerts", "ack", "zzz", "--url", srv.URL, "--by", "An", "--token-file", token)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "404")
+
+	code, out, _ = runCLI("alerts", "rules")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "WardUnreachable")
+	assert.Contains(t, out, "DoorStuckOpen")
+}
