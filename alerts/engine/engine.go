@@ -339,11 +339,11 @@ func (e *Engine) Tick(now time.Time) {
 	for _, c := range e.opts.Rules {
 		switch c.Kind {
 		case rule.KindAbsence:
-			for _, s := range e.opts.Liveness.Snapshot() {
-				if c.Applies(s.Ward, s.Class, s.Device) {
-					e.evalAbsence(c, s.Key, now)
+			e.opts.Liveness.Each(now, func(k liveness.Key, v liveness.Verdict) {
+				if c.Applies(k.Ward, k.Class, k.Device) {
+					e.applyAbsence(c, k, v, now)
 				}
-			}
+			})
 		case rule.KindPipeline:
 			e.evalPipeline(c, now)
 		}
@@ -382,7 +382,10 @@ func (e *Engine) firingCount() int {
 }
 
 func (e *Engine) evalAbsence(c *rule.Compiled, k liveness.Key, now time.Time) {
-	v := e.opts.Liveness.Judge(k, now)
+	e.applyAbsence(c, k, e.opts.Liveness.Judge(k, now), now)
+}
+
+func (e *Engine) applyAbsence(c *rule.Compiled, k liveness.Key, v liveness.Verdict, now time.Time) {
 	if v.Unknown {
 		return
 	}
@@ -405,9 +408,9 @@ func (e *Engine) evalAbsence(c *rule.Compiled, k liveness.Key, now time.Time) {
 func (e *Engine) evalGroups(c *rule.Compiled, now time.Time) {
 	type tally struct{ down, total int }
 	wards := map[string]*tally{}
-	for k, v := range e.opts.Liveness.JudgeAll(now) {
+	e.opts.Liveness.Each(now, func(k liveness.Key, v liveness.Verdict) {
 		if !c.Applies(k.Ward, k.Class, k.Device) && !(c.Class == "" && c.AppliesToWard(k.Ward)) {
-			continue
+			return
 		}
 		t := wards[k.Ward]
 		if t == nil {
@@ -415,13 +418,13 @@ func (e *Engine) evalGroups(c *rule.Compiled, now time.Time) {
 			wards[k.Ward] = t
 		}
 		if v.Unknown {
-			continue
+			return
 		}
 		t.total++
 		if !v.Up {
 			t.down++
 		}
-	}
+	})
 	for ward, t := range wards {
 		in := e.instance(c, ward, "", "")
 		frac := 0.0

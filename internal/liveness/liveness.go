@@ -142,12 +142,19 @@ func (t *Tracker) Snapshot() []State {
 
 // JudgeAll judges every known device at now.
 func (t *Tracker) JudgeAll(now time.Time) map[Key]Verdict {
-	snap := t.Snapshot()
-	out := make(map[Key]Verdict, len(snap))
-	for _, s := range snap {
-		out[s.Key] = t.judge(s, true, now)
-	}
+	out := make(map[Key]Verdict, len(t.devices))
+	t.Each(now, func(k Key, v Verdict) { out[k] = v })
 	return out
+}
+
+// Each calls fn with every known device's verdict at now, in no order.
+// It runs under the tracker's read lock: fn must not call back into it.
+func (t *Tracker) Each(now time.Time, fn func(Key, Verdict)) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for k, s := range t.devices {
+		fn(k, t.judge(*s, true, now))
+	}
 }
 
 // Samples returns one device_availability reading per known device (up

@@ -22,6 +22,11 @@ type Encoder struct {
 func NewEncoder() *Encoder {
 	e := &Encoder{}
 	e.enc.SetPrecision(lineprotocol.Nanosecond)
+	// Lax skips re-validating names on every point: measurement, tag and
+	// field names come from the configuration (validated at start-up) and
+	// ids from the decoder (reading.ValidID), and tags are sorted here.
+	// Values are still escaped.
+	e.enc.SetLax(true)
 	return e
 }
 
