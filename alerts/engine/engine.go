@@ -145,6 +145,10 @@ type Engine struct {
 	// reading only meets the rules that can use it.
 	byMeasurement map[string][]*rule.Compiled
 	byName        map[string]*rule.Compiled
+	// nextDue is the earliest moment a pending alert's for, or a firing
+	// alert's clear_for, runs out; Run wakes then instead of waiting for
+	// the next tick, so an alert fires on time whatever eval_interval is.
+	nextDue time.Time
 	// wardBack records when a ward-level alert resolved: its devices
 	// reconnect one by one over the next moments, and their alerts are not
 	// news, so suppression lasts a grace period past the resolution.
@@ -242,6 +246,8 @@ func (e *Engine) Observe(r *reading.Reading) {
 func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	due := time.NewTimer(time.Hour)
+	defer due.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -253,7 +259,38 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
 			e.Process(r)
 		case <-t.C:
 			e.Tick(e.opts.Now())
+		case <-due.C:
+			e.StepDue(e.opts.Now())
 		}
+		e.mu.Lock()
+		next := e.nextDue
+		e.mu.Unlock()
+		if !next.IsZero() {
+			due.Reset(max(time.Until(next), time.Millisecond))
+		}
+	}
+}
+
+// StepDue advances the alerts whose for or clear_for has run out by now,
+// without the full tick's walk over every device.
+func (e *Engine) StepDue(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.nextDue.IsZero() || now.Before(e.nextDue) {
+		return
+	}
+	e.nextDue = time.Time{}
+	for _, in := range e.instances {
+		c := e.ruleOf(in.Rule)
+		if c != nil && (c.Kind == rule.KindThreshold || c.Kind == rule.KindState || c.Kind == rule.KindForecast) {
+			e.step(c, in, now)
+		}
+	}
+}
+
+func (e *Engine) noteDue(t time.Time) {
+	if e.nextDue.IsZero() || t.Before(e.nextDue) {
+		e.nextDue = t
 	}
 }
 
@@ -514,6 +551,8 @@ func (e *Engine) step(c *rule.Compiled, in *Instance, now time.Time) {
 			e.m.transitions.WithLabelValues(c.Name, string(StatePending)).Inc()
 			if now.Sub(in.PendingSince) >= c.For.D() {
 				e.fire(c, in, now)
+			} else {
+				e.noteDue(in.PendingSince.Add(c.For.D()))
 			}
 		}
 	case StatePending:
@@ -524,6 +563,8 @@ func (e *Engine) step(c *rule.Compiled, in *Instance, now time.Time) {
 			e.dirty = true
 		case now.Sub(in.PendingSince) >= c.For.D():
 			e.fire(c, in, now)
+		default:
+			e.noteDue(in.PendingSince.Add(c.For.D()))
 		}
 	case StateFiring:
 		if !clear {
@@ -536,6 +577,8 @@ func (e *Engine) step(c *rule.Compiled, in *Instance, now time.Time) {
 		}
 		if now.Sub(in.clearSince) >= c.ClearFor.D() || (c.OfficeHours && !active && e.closed(in, now)) {
 			e.resolve(c, in, now)
+		} else {
+			e.noteDue(in.clearSince.Add(c.ClearFor.D()))
 		}
 	}
 }

@@ -493,3 +493,15 @@ func TestQueueNeverBlocks(t *testing.T) {
 		t.Fatal("Observe blocked")
 	}
 }
+
+// TestStepDueFiresOnTime: a pending alert fires when its for runs out,
+// not at the next full tick.
+func TestStepDueFiresOnTime(t *testing.T) {
+	fx := newFixture(t, monday(8, 0), byName("DoorStuckOpen"), nil)
+	fx.now = monday(9, 0)
+	fx.e.Process(&reading.Reading{Measurement: "door", Ward: "thanh-binh", Class: "door", Device: "door-1", Fields: []reading.Field{st("state", "open")}, Received: monday(9, 0)})
+	fx.e.StepDue(monday(9, 4))
+	assert.Empty(t, fx.n.firing)
+	fx.e.StepDue(monday(9, 5))
+	require.Len(t, fx.n.firing, 1, "fires exactly when for (5m) ran out, without a Tick")
+}

@@ -76,7 +76,7 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Empty(t, ns)
 	want := DispatcherOptions{
 		RepostInterval: time.Minute, GiveUpAfter: time.Hour, MaxRetryInterval: time.Minute, MinRetryInterval: 500 * time.Millisecond,
-		QueueSize: 10000, BatchSize: 64, BatchWait: 200 * time.Millisecond, ShutdownDrain: 5 * time.Second,
+		QueueSize: 10000, BatchSize: 64, BatchWait: 20 * time.Millisecond, ShutdownDrain: 5 * time.Second,
 	}
 	assert.Equal(t, want, empty.DispatcherOptions())
 	assert.Equal(t, want, DefaultConfig().DispatcherOptions())

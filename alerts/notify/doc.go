@@ -22,7 +22,7 @@
 //   - A webhook gets each transition once: firing, escalation, resolved.
 //
 // Requests carry up to batch_size alerts (default 64), gathered for at most
-// batch_wait (200ms). Network errors, timeouts, 408, 429 and 5xx are retried
+// batch_wait (20ms). Network errors, timeouts, 408, 429 and 5xx are retried
 // with capped exponential backoff that honours Retry-After; a notification
 // still failing after give_up_after (1h) is dropped with an error log. Other
 // 4xx answers are final. Delivery is at least once: receivers may see a
