@@ -77,10 +77,8 @@ type fixture struct {
 	now   time.Time
 	pipe  *pipe
 	store *Store
-	rules []*rule.Compiled
 	opts  Options
 	start time.Time
-	wards []string
 }
 
 func compile(t *testing.T, rules []rule.Rule) []*rule.Compiled {

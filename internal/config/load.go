@@ -171,8 +171,6 @@ func lineOf(lines map[string]int, path string) int {
 }
 
 var (
-	durationType        = reflect.TypeOf(Duration(0))
-	byteSizeType        = reflect.TypeOf(ByteSize(0))
 	textUnmarshalerType = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
 	yamlUnmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 )
