@@ -15,7 +15,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/facmon
 
 deps:
-	scripts/deps.sh mosquitto influxd
+	scripts/deps.sh mosquitto influxd alertmanager node-exporter chromium
 
 # The demo: embedded broker, simulator of the 13 wards, InfluxDB 1.8.3 at
 # 127.0.0.1:8086 (started here, data under ./var, when nothing answers there).
@@ -42,11 +42,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzTopic$$' -fuzztime $(FUZZTIME) ./collectors/mqtt/topic/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzRecovery$$' -fuzztime $(FUZZTIME) ./internal/spool/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./collectors/scrape/
 
 # Micro-benchmarks with allocations, then the end-to-end ingest benchmark
 # (publisher -> Mosquitto -> facmon -> InfluxDB against the bare-subscriber ceiling).
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./collectors/... ./internal/storage/ ./internal/spool/
+	$(GO) test -run '^$$' -bench . -benchmem ./collectors/... ./internal/storage/ ./internal/spool/ ./reports/...
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 clean:

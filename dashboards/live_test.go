@@ -56,6 +56,16 @@ func TestEveryPanelHasData(t *testing.T) {
 	}))
 	t.Cleanup(receiver.Close)
 	cfg.Alerts.Notifiers.Webhooks = []notify.WebhookConfig{{Name: "test", URL: receiver.URL}}
+	// The simulated one-stop apps, scraped every second, for the apps dashboard.
+	apps, err := simulator.NewApps(simulator.AppsConfig{Seed: 5, Wards: simulator.DefaultWards()})
+	require.NoError(t, err)
+	appsSrv := httptest.NewServer(apps.Handler())
+	t.Cleanup(appsSrv.Close)
+	for _, target := range apps.Targets(appsSrv.URL) {
+		target.Interval = config.Duration(time.Second)
+		target.Timeout = config.Duration(time.Second)
+		cfg.Scrape = append(cfg.Scrape, target)
+	}
 	web := startFacmon(t, cfg)
 
 	sc := simulator.DefaultConfig()

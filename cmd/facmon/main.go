@@ -43,6 +43,7 @@ func commands() []command {
 		{"config", "check a configuration file (config check --config FILE)", cmdConfig},
 		{"quarantine", "list or replay the points InfluxDB refused for good", cmdQuarantine},
 		{"alerts", "list, history and acknowledge alerts of a running facmon; show the rules", cmdAlerts},
+		{"report", "uptime report of a period (report uptime --from DATE --to DATE)", cmdReport},
 		{"dashboards", "export the Grafana dashboards as JSON or push them to a Grafana", cmdDashboards},
 		{"version", "print the version", cmdVersion},
 	}

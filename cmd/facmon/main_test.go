@@ -143,12 +143,21 @@ func TestDemoStoresAllWards(t *testing.T) {
 		}
 		return len(rows[0].Values) == 13, fmt.Sprintf("%d wards", len(rows[0].Values))
 	})
-	testenv.Eventually(t, 30*time.Second, "telemetry of every class", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "telemetry of every class and the scraped apps", func() (bool, string) {
 		rows, err := db.QueryErr(context.Background(), "demo", `SHOW MEASUREMENTS`)
 		if err != nil || len(rows) == 0 {
 			return false, fmt.Sprint(err)
 		}
-		return len(rows[0].Values) == 5, fmt.Sprint(rows[0].Values)
+		have := map[string]bool{}
+		for _, v := range rows[0].Values {
+			have[fmt.Sprint(v[0])] = true
+		}
+		for _, m := range []string{"door", "hvac", "server", "camera", "device_status", "scrape", "onestop_queue_length"} {
+			if !have[m] {
+				return false, "missing " + m + " in " + fmt.Sprint(rows[0].Values)
+			}
+		}
+		return true, ""
 	})
 	code, body := httpGet(web + "/healthz")
 	assert.Equal(t, 200, code, body)

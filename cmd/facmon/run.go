@@ -54,6 +54,12 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 	}
 	defer broker.Close()
 	cfg.MQTT.URL = broker.URL()
+	// The apps outlive the service, so its last scrapes do not record them down.
+	stopApps, err := startDemoApps(&cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopApps()
 
 	svc, err := service.New(cfg, log, service.NewRegistry())
 	if err != nil {

@@ -49,8 +49,9 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	certFile := fs.String("tls-cert-file", "", "client certificate")
 	keyFile := fs.String("tls-key-file", "", "client key")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	appsListen := addAppsFlag(fs)
 	var faults faultList
-	fs.Var(&faults, "fault", "inject a fault, repeatable: door-stuck-open, ac-failure, camera-not-recording, disk-filling, device-offline (KIND@WARD/DEVICE), ward-outage (KIND@WARD); optional ,after=30s,for=5m")
+	fs.Var(&faults, "fault", "inject a fault, repeatable: door-stuck-open, ac-failure, camera-not-recording, disk-filling, device-offline (KIND@WARD/DEVICE), ward-outage, app-down, queue-stuck (KIND@WARD); optional ,after=30s,for=5m")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -90,6 +91,13 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	sim, err := simulator.New(cfg, log)
 	if err != nil {
 		return usageError{err}
+	}
+	if *appsListen != "" {
+		stopApps, err := runSimulatedApps(ctx, *appsListen, cfg, log, stdout)
+		if err != nil {
+			return err
+		}
+		defer stopApps()
 	}
 	fmt.Fprintf(stdout, "simulating %d wards × %d devices every %s to %s\n", len(cfg.Wards), countDevices(devs), cfg.Interval, cfg.BrokerURL)
 	if err := sim.Run(ctx); err != nil {

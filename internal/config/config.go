@@ -12,6 +12,7 @@ import (
 
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/internal/calendar"
+	"github.com/facmon/facmon/reports"
 )
 
 // Config is the whole configuration file.
@@ -30,7 +31,9 @@ type Config struct {
 	// notified, and reports count the time as planned, not down.
 	Maintenance []maintenance.Window `yaml:"maintenance"`
 	// Alerts configures rules, their state and the notifiers.
-	Alerts   Alerts             `yaml:"alerts"`
+	Alerts Alerts `yaml:"alerts"`
+	// Reports sets the SLA targets of the uptime reports.
+	Reports  reports.Config     `yaml:"reports"`
 	Profiles map[string]Profile `yaml:"profiles"`
 	// Calendars are named opening schedules (weekly hours and holidays)
 	// that offices refer to; alert rules and reports use the same ones.

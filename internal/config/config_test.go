@@ -79,7 +79,7 @@ func TestProblemsNameLineAndPath(t *testing.T) {
 		want []string
 	}{
 		{"unknown top-level key", "mqtt:\n  url: tcp://a:1883\nmqtt_url: x\n",
-			[]string{`c.yaml:3: mqtt_url: unknown key "mqtt_url" (known here: alerts, calendars, influx, ingest, liveness, log, maintenance, mqtt, offices, profiles, scrape, spool, web)`}},
+			[]string{`c.yaml:3: mqtt_url: unknown key "mqtt_url" (known here: alerts, calendars, influx, ingest, liveness, log, maintenance, mqtt, offices, profiles, reports, scrape, spool, web)`}},
 		{"unknown nested key", "influx:\n  url: http://a:8086\n  bukket: x\n",
 			[]string{`c.yaml:3: influx.bukket: unknown key "bukket"`}},
 		{"wrong scalar type", "mqtt:\n  max_inflight: lots\n",

@@ -5,6 +5,7 @@ import (
 
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/internal/calendar"
+	"github.com/facmon/facmon/reports"
 )
 
 // HaiChauWards are the 13 ward offices of Hải Châu district that opened
@@ -105,6 +106,7 @@ func Default() Config {
 			FlapWindow:   Duration(10 * time.Minute),
 			Notifiers:    notify.DefaultConfig(),
 		},
+		Reports:   reports.DefaultConfig(),
 		Profiles:  DefaultProfiles(),
 		Calendars: map[string]calendar.Config{DefaultCalendar: {}},
 		Liveness: Liveness{SampleInterval: Duration(time.Minute), Heartbeat: map[string]Duration{

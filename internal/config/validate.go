@@ -99,6 +99,10 @@ func (cfg Config) Validate() error {
 		}
 	}
 	cfg.validateOffices(c)
+	cfg.validateScrape(c)
+	for _, e := range cfg.Reports.Validate() {
+		c.add("reports."+e.Path, "%s", e.Msg)
+	}
 	if len(c.ps) > 0 {
 		return c.ps
 	}

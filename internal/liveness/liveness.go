@@ -55,8 +55,14 @@ func (t *Tracker) Observe(r *reading.Reading) {
 		s = &State{Key: k}
 		t.devices[k] = s
 	}
-	if r.Measurement == reading.MeasurementDeviceStatus {
+	// A scrape's up says whether the app answered: the status of an app,
+	// as device_status is the status of a device; an unanswered scrape is
+	// no sign of life.
+	if r.Measurement == reading.MeasurementDeviceStatus || r.Measurement == "scrape" {
 		up, _ := r.Field("up")
+		if r.Measurement == "scrape" && up.Int == 1 && r.Received.After(s.LastSeen) {
+			s.LastSeen = r.Received
+		}
 		// A status older than the one we hold (redelivery, reordering
 		// after a reconnect) must not undo a newer one.
 		if s.StatusKnown && r.Received.Before(s.StatusAt) {

@@ -21,12 +21,15 @@ import (
 	"github.com/facmon/facmon/alerts/engine"
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/collectors/mqtt"
+	appscrape "github.com/facmon/facmon/collectors/scrape"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/liveness"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/spool"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/web"
+	"github.com/facmon/facmon/internal/web/status"
+	"github.com/facmon/facmon/reports/uptime"
 )
 
 // Service is one running facmon.
@@ -38,6 +41,7 @@ type Service struct {
 	spool      *spool.Spool
 	batcher    *storage.Batcher
 	collector  *mqtt.Collector
+	scraper    *appscrape.Collector
 	web        *web.Server
 	ln         net.Listener
 	internal   map[string]prometheus.Counter
@@ -169,6 +173,11 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		s.spool.Close()
 		return nil, err
 	}
+	s.scraper, err = appscrape.New(cfg, s.sink, log, reg)
+	if err != nil {
+		s.spool.Close()
+		return nil, err
+	}
 	s.web = web.New(cfg.Web.Listen, reg, []web.Check{
 		{Name: "mqtt", Probe: func(context.Context) error { return s.collector.Health() }},
 		{Name: "influxdb", Probe: s.influx.Ping},
@@ -182,6 +191,15 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		}
 	}
 	alertsapi.New(s.alerts, token).Register(s.web)
+	page := status.New(statusSource{s}, status.Options{ReportPath: "/reports/uptime"})
+	s.web.Handle("GET /{$}", page)
+	s.web.Handle("GET /api/status", page.API())
+	gen, err := uptime.New(cfg, cfg.Reports)
+	if err != nil {
+		s.spool.Close()
+		return nil, err
+	}
+	s.web.Handle("GET /reports/uptime", gen.Handler(log.With("component", "reports")))
 	s.ln, err = s.web.Listen()
 	if err != nil {
 		s.spool.Close()
@@ -302,6 +320,16 @@ func (s *Service) heartbeat(ctx context.Context) {
 	}
 	t := time.NewTicker(HeartbeatInterval)
 	defer t.Stop()
+	// A first beat once the broker answers, so the reports' "unknown"
+	// time after a start is as short as the connection takes.
+	for i := 0; i < 100 && !s.collector.Connected(); i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	beat()
 	for {
 		select {
 		case <-ctx.Done():
@@ -340,6 +368,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer stopRelease()
 	g.Go(func() error { return s.web.Serve(gctx, s.ln) })
 	g.Go(func() error { return s.collector.Run(gctx) })
+	g.Go(func() error { return s.scraper.Run(gctx) })
 	g.Go(func() error { s.heartbeat(gctx); return nil })
 	g.Go(func() error { s.sampleAvailability(gctx); return nil })
 	g.Go(func() error { return s.dispatcher.Run(gctx) })

@@ -29,11 +29,16 @@ const (
 	FaultDeviceOffline FaultKind = "device-offline"
 	// FaultWardOutage takes a whole ward offline at once, as when its network fails.
 	FaultWardOutage FaultKind = "ward-outage"
+	// FaultAppDown makes a ward's one-stop app answer its metrics scrape with 503 (see Apps).
+	FaultAppDown FaultKind = "app-down"
+	// FaultQueueStuck freezes a ward's ticket kiosk: the queue length stays high and no
+	// tickets are issued (see Apps).
+	FaultQueueStuck FaultKind = "queue-stuck"
 )
 
 // FaultKinds lists the known kinds.
 func FaultKinds() []FaultKind {
-	return []FaultKind{FaultDoorStuckOpen, FaultACFailure, FaultCameraNotRecording, FaultDiskFilling, FaultDeviceOffline, FaultWardOutage}
+	return []FaultKind{FaultDoorStuckOpen, FaultACFailure, FaultCameraNotRecording, FaultDiskFilling, FaultDeviceOffline, FaultWardOutage, FaultAppDown, FaultQueueStuck}
 }
 
 // class returns the device class the kind applies to, "" for any device, and whether the
@@ -48,7 +53,7 @@ func (k FaultKind) class() (class string, wardLevel bool) {
 		return ClassCamera, false
 	case FaultDiskFilling:
 		return ClassServer, false
-	case FaultWardOutage:
+	case FaultWardOutage, FaultAppDown, FaultQueueStuck:
 		return "", true
 	}
 	return "", false

@@ -1,0 +1,573 @@
+// Package status serves facmon's status page: a tile per ward with the
+// state of each device class (ok, degraded, down, unknown), the active
+// alerts with their age and acknowledgement, and the time of the last
+// reading. The page refreshes itself, reads well on a phone, needs no
+// external asset and speaks Vietnamese (default) or English (?lang=en).
+//
+// The data comes from a Source; the service implements it with its
+// liveness tracker and alert engine, and Memory is an in-memory Source
+// for tests and demos.
+package status
+
+import (
+	"cmp"
+	_ "embed"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/facmon/facmon/reports/i18n"
+)
+
+// Office is a ward office.
+type Office struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// DeviceState is what facmon knows of one device now.
+type DeviceState struct {
+	Ward   string `json:"ward"`
+	Class  string `json:"class"`
+	Device string `json:"device"`
+	// Up is the liveness verdict: reporting within its heartbeat and not
+	// offline.
+	Up bool `json:"up"`
+	// LastSeen is its last reading or status; zero when never heard of.
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// Alert is an active alert.
+type Alert struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Severity string    `json:"severity"` // critical, warning, info
+	Ward     string    `json:"ward"`
+	Class    string    `json:"class,omitempty"`
+	Device   string    `json:"device,omitempty"`
+	Since    time.Time `json:"since"`
+	Acked    bool      `json:"acked"`
+	AckBy    string    `json:"ack_by,omitempty"`
+	// Summaries in the two languages.
+	SummaryVI string `json:"summary_vi"`
+	SummaryEN string `json:"summary_en"`
+}
+
+// Source gives the page its data. Calls may come from many requests at
+// once.
+type Source interface {
+	Offices() []Office
+	Devices() []DeviceState
+	ActiveAlerts() []Alert
+}
+
+// CollectingSource is a Source that also says whether facmon is
+// collecting now; when it is not, every state shows as unknown.
+type CollectingSource interface {
+	Source
+	Collecting() bool
+}
+
+// States of a class or a ward, from best to worst.
+const (
+	StateOK       = "ok"
+	StateUnknown  = "unknown"
+	StateDegraded = "degraded"
+	StateDown     = "down"
+)
+
+var stateRank = map[string]int{StateOK: 0, StateUnknown: 1, StateDegraded: 2, StateDown: 3}
+
+// Options configure the page; the zero value works.
+type Options struct {
+	// Location for the times shown; default Asia/Ho_Chi_Minh.
+	Location *time.Location
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Refresh is how often the page refreshes itself; default 15 s.
+	Refresh time.Duration
+	// Classes in display order; default door, hvac, server, camera (and
+	// any other class after them).
+	Classes []string
+	// ReportPath, when set, links the uptime report (e.g. "/reports/uptime").
+	ReportPath string
+}
+
+// Page is the status page handler.
+type Page struct {
+	src  Source
+	opts Options
+}
+
+// New returns the page over src.
+func New(src Source, opts Options) *Page {
+	if opts.Location == nil {
+		opts.Location = vietnam()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Refresh <= 0 {
+		opts.Refresh = 15 * time.Second
+	}
+	if len(opts.Classes) == 0 {
+		opts.Classes = []string{"door", "hvac", "server", "camera"}
+	}
+	return &Page{src: src, opts: opts}
+}
+
+func vietnam() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Ho_Chi_Minh"); err == nil {
+		return loc
+	}
+	return time.FixedZone("ICT", 7*3600)
+}
+
+// Snapshot is the state of the fleet, as /api/status returns it.
+type Snapshot struct {
+	Generated  time.Time     `json:"generated"`
+	Collecting bool          `json:"collecting"`
+	Summary    Summary       `json:"summary"`
+	Wards      []WardStatus  `json:"wards"`
+	Alerts     []AlertStatus `json:"alerts"`
+}
+
+// Summary counts the wards per state.
+type Summary struct {
+	Wards    int `json:"wards"`
+	OK       int `json:"ok"`
+	Degraded int `json:"degraded"`
+	Down     int `json:"down"`
+	Unknown  int `json:"unknown"`
+}
+
+// WardStatus is one tile.
+type WardStatus struct {
+	ID       string        `json:"id"`
+	Name     string        `json:"name"`
+	State    string        `json:"state"`
+	LastSeen *time.Time    `json:"last_seen"`
+	Classes  []ClassStatus `json:"classes"`
+	Alerts   int           `json:"alerts"`
+}
+
+// ClassStatus is one device class of a ward.
+type ClassStatus struct {
+	Class string   `json:"class"`
+	State string   `json:"state"`
+	Up    int      `json:"up"`
+	Total int      `json:"total"`
+	Down  []string `json:"down,omitempty"` // devices down, by id
+}
+
+// AlertStatus is an active alert with its age.
+type AlertStatus struct {
+	Alert
+	WardName   string `json:"ward_name"`
+	AgeSeconds int64  `json:"age_seconds"`
+}
+
+// Snapshot computes the current state.
+func (p *Page) Snapshot() Snapshot {
+	now := p.opts.Now()
+	snap := Snapshot{Generated: now, Collecting: true}
+	if cs, ok := p.src.(CollectingSource); ok {
+		snap.Collecting = cs.Collecting()
+	}
+	offices := p.src.Offices()
+	names := map[string]string{}
+	idx := map[string]int{}
+	for i, o := range offices {
+		names[o.ID] = o.Name
+		idx[o.ID] = i
+		snap.Wards = append(snap.Wards, WardStatus{ID: o.ID, Name: o.Name})
+	}
+	type acc struct {
+		up, known, total int
+		down             []string
+	}
+	perClass := map[string]map[string]*acc{} // ward → class → counts
+	classSet := map[string]bool{}
+	for _, d := range p.src.Devices() {
+		i, ok := idx[d.Ward]
+		if !ok {
+			i = len(snap.Wards)
+			idx[d.Ward] = i
+			snap.Wards = append(snap.Wards, WardStatus{ID: d.Ward, Name: d.Ward})
+		}
+		w := &snap.Wards[i]
+		if !d.LastSeen.IsZero() && (w.LastSeen == nil || d.LastSeen.After(*w.LastSeen)) {
+			t := d.LastSeen
+			w.LastSeen = &t
+		}
+		if perClass[d.Ward] == nil {
+			perClass[d.Ward] = map[string]*acc{}
+		}
+		a := perClass[d.Ward][d.Class]
+		if a == nil {
+			a = &acc{}
+			perClass[d.Ward][d.Class] = a
+		}
+		classSet[d.Class] = true
+		a.total++
+		if d.LastSeen.IsZero() {
+			continue
+		}
+		a.known++
+		if d.Up {
+			a.up++
+		} else {
+			a.down = append(a.down, d.Device)
+		}
+	}
+	classes := slices.Clone(p.opts.Classes)
+	var extra []string
+	for c := range classSet {
+		if !slices.Contains(classes, c) {
+			extra = append(extra, c)
+		}
+	}
+	slices.Sort(extra)
+	classes = append(classes, extra...)
+	for i := range snap.Wards {
+		w := &snap.Wards[i]
+		w.State = StateOK
+		if len(perClass[w.ID]) == 0 {
+			w.State = StateUnknown
+		}
+		for _, c := range classes {
+			a := perClass[w.ID][c]
+			if a == nil {
+				continue
+			}
+			slices.SortFunc(a.down, naturalCompare)
+			cs := ClassStatus{Class: c, Up: a.up, Total: a.total, Down: a.down}
+			down := a.known - a.up
+			switch {
+			case !snap.Collecting, a.known == 0:
+				cs.State = StateUnknown
+			case down == 0 && a.known == a.total:
+				cs.State = StateOK
+			case a.up == 0 && a.known == a.total:
+				cs.State = StateDown
+			case a.up == 0 && down == 0:
+				cs.State = StateUnknown
+			default:
+				cs.State = StateDegraded
+			}
+			w.Classes = append(w.Classes, cs)
+			if stateRank[cs.State] > stateRank[w.State] {
+				w.State = cs.State
+			}
+		}
+		if !snap.Collecting {
+			w.State = StateUnknown
+		}
+	}
+	for _, a := range p.src.ActiveAlerts() {
+		as := AlertStatus{Alert: a, WardName: cmp.Or(names[a.Ward], a.Ward), AgeSeconds: int64(now.Sub(a.Since) / time.Second)}
+		if as.AgeSeconds < 0 {
+			as.AgeSeconds = 0
+		}
+		snap.Alerts = append(snap.Alerts, as)
+		if i, ok := idx[a.Ward]; ok {
+			snap.Wards[i].Alerts++
+		}
+	}
+	sevRank := map[string]int{"critical": 0, "warning": 1, "info": 2}
+	slices.SortStableFunc(snap.Alerts, func(a, b AlertStatus) int {
+		if a.Acked != b.Acked {
+			if a.Acked {
+				return 1
+			}
+			return -1
+		}
+		ra, okA := sevRank[a.Severity]
+		rb, okB := sevRank[b.Severity]
+		if !okA {
+			ra = 3
+		}
+		if !okB {
+			rb = 3
+		}
+		if ra != rb {
+			return ra - rb
+		}
+		return a.Since.Compare(b.Since)
+	})
+	snap.Summary.Wards = len(snap.Wards)
+	for _, w := range snap.Wards {
+		switch w.State {
+		case StateOK:
+			snap.Summary.OK++
+		case StateDegraded:
+			snap.Summary.Degraded++
+		case StateDown:
+			snap.Summary.Down++
+		default:
+			snap.Summary.Unknown++
+		}
+	}
+	return snap
+}
+
+// API serves GET /api/status: the Snapshot as JSON.
+func (p *Page) API() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(p.Snapshot())
+	})
+}
+
+//go:embed page.html.tmpl
+var pageTemplate string
+
+var baseTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
+	"T": func(string, ...any) string { return "" },
+}).Parse(pageTemplate))
+
+type classView struct {
+	Name, State, StateLabel, Count, Down string
+}
+
+type wardView struct {
+	ID, Name, State, StateLabel, Last, LastAgo string
+	Classes                                    []classView
+	Alerts                                     int
+}
+
+type alertView struct {
+	Name, Severity, SeverityLabel, Where, Summary, Since, Age, Ack string
+	Acked                                                          bool
+}
+
+type pageView struct {
+	Lang, OtherLang, OtherLabel, Updated, Summary, ReportPath string
+	Refresh                                                   int
+	Collecting                                                bool
+	Wards                                                     []wardView
+	Alerts                                                    []alertView
+}
+
+// ServeHTTP serves the page: GET /?lang=en. With ?partial=1 it serves
+// only the part that the page's refresh replaces.
+func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l, err := i18n.Parse(r.URL.Query().Get("lang"))
+	if err != nil {
+		l = i18n.VI
+	}
+	v := p.view(l)
+	t, err := baseTemplate.Clone()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	t.Funcs(template.FuncMap{"T": l.T})
+	name := "page"
+	if r.URL.Query().Get("partial") == "1" {
+		name = "content"
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if err := t.ExecuteTemplate(w, name, v); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+func (p *Page) view(l i18n.Lang) pageView {
+	snap := p.Snapshot()
+	loc := p.opts.Location
+	now := snap.Generated
+	v := pageView{
+		Lang: string(l), Refresh: int(p.opts.Refresh / time.Second), Collecting: snap.Collecting,
+		Updated:    l.T("status.updated", l.DateTime(now.In(loc))),
+		ReportPath: p.opts.ReportPath,
+	}
+	if l == i18n.VI {
+		v.OtherLang, v.OtherLabel = "en", l.T("status.switch_lang")
+	} else {
+		v.OtherLang, v.OtherLabel = "vi", l.T("status.switch_lang")
+	}
+	s := snap.Summary
+	v.Summary = l.T("status.summary", l.Int(s.Wards), l.Int(s.OK), l.Int(s.Degraded), l.Int(s.Down), l.Int(s.Unknown))
+	for _, w := range snap.Wards {
+		wv := wardView{ID: w.ID, Name: w.Name, State: w.State, StateLabel: l.T("state." + w.State), Alerts: w.Alerts}
+		if w.LastSeen != nil {
+			wv.Last = clockOrDate(l, w.LastSeen.In(loc), now.In(loc))
+			wv.LastAgo = l.T("status.ago", l.Duration(now.Sub(*w.LastSeen).Truncate(time.Second)))
+		} else {
+			wv.Last = l.T("status.last_never")
+		}
+		for _, c := range w.Classes {
+			cv := classView{Name: l.Class(c.Class), State: c.State, StateLabel: l.T("state." + c.State),
+				Count: l.T("status.up_of", l.Int(c.Up), l.Int(c.Total))}
+			for i, d := range c.Down {
+				if i > 0 {
+					cv.Down += ", "
+				}
+				cv.Down += d
+			}
+			wv.Classes = append(wv.Classes, cv)
+		}
+		v.Wards = append(v.Wards, wv)
+	}
+	for _, a := range snap.Alerts {
+		av := alertView{Name: a.Name, Severity: a.Severity, Acked: a.Acked,
+			SeverityLabel: a.Severity,
+			Summary:       a.SummaryVI,
+			Since:         l.T("status.since", clockOrDate(l, a.Since.In(loc), now.In(loc))),
+			Age:           l.Duration(time.Duration(a.AgeSeconds) * time.Second),
+		}
+		if i18n.Has("severity." + a.Severity) {
+			av.SeverityLabel = l.T("severity." + a.Severity)
+		}
+		if (l == i18n.EN && a.SummaryEN != "") || a.SummaryVI == "" {
+			av.Summary = a.SummaryEN
+		}
+		av.Where = a.WardName
+		if a.Class != "" {
+			av.Where += " · " + l.Class(a.Class)
+		}
+		if a.Device != "" {
+			av.Where += " · " + a.Device
+		}
+		switch {
+		case a.Acked && a.AckBy != "":
+			av.Ack = l.T("status.acked", a.AckBy)
+		case a.Acked:
+			av.Ack = l.T("status.acked_anon")
+		default:
+			av.Ack = l.T("status.unacked")
+		}
+		v.Alerts = append(v.Alerts, av)
+	}
+	return v
+}
+
+// clockOrDate shows a time of today as 14:05 and an older one with its date.
+func clockOrDate(l i18n.Lang, t, now time.Time) string {
+	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
+		return l.Clock(t)
+	}
+	return l.DateTime(t)
+}
+
+// naturalCompare orders "camera-2" before "camera-10".
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, _ := strconv.Atoi(a[:da])
+			nb, _ := strconv.Atoi(b[:db])
+			if na != nb {
+				return na - nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return int(a[0]) - int(b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) - len(b)
+}
+
+func digits(s string) int {
+	n := 0
+	for n < len(s) && n < 9 && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
+// Memory is an in-memory Source for tests and demos. Its methods are safe
+// for concurrent use.
+type Memory struct {
+	mu         sync.Mutex
+	offices    []Office
+	devices    map[string]DeviceState // ward/class/device
+	alerts     map[string]Alert       // by id
+	collecting bool
+}
+
+// NewMemory returns an empty source that is collecting.
+func NewMemory(offices ...Office) *Memory {
+	return &Memory{offices: slices.Clone(offices), devices: map[string]DeviceState{}, alerts: map[string]Alert{}, collecting: true}
+}
+
+// Offices implements Source.
+func (m *Memory) Offices() []Office {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.offices)
+}
+
+// Devices implements Source, in a stable order.
+func (m *Memory) Devices() []DeviceState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]DeviceState, 0, len(m.devices))
+	for _, d := range m.devices {
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b DeviceState) int {
+		return cmp.Or(cmp.Compare(a.Ward, b.Ward), cmp.Compare(a.Class, b.Class), naturalCompare(a.Device, b.Device))
+	})
+	return out
+}
+
+// ActiveAlerts implements Source.
+func (m *Memory) ActiveAlerts() []Alert {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Alert, 0, len(m.alerts))
+	for _, a := range m.alerts {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b Alert) int { return cmp.Or(a.Since.Compare(b.Since), cmp.Compare(a.ID, b.ID)) })
+	return out
+}
+
+// Collecting implements CollectingSource.
+func (m *Memory) Collecting() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.collecting
+}
+
+// SetCollecting says whether facmon is collecting.
+func (m *Memory) SetCollecting(c bool) {
+	m.mu.Lock()
+	m.collecting = c
+	m.mu.Unlock()
+}
+
+// SetDevice records the state of a device.
+func (m *Memory) SetDevice(d DeviceState) {
+	m.mu.Lock()
+	m.devices[d.Ward+"/"+d.Class+"/"+d.Device] = d
+	m.mu.Unlock()
+}
+
+// SetAlert adds or replaces an active alert (by id).
+func (m *Memory) SetAlert(a Alert) {
+	m.mu.Lock()
+	m.alerts[a.ID] = a
+	m.mu.Unlock()
+}
+
+// Resolve removes an alert.
+func (m *Memory) Resolve(id string) {
+	m.mu.Lock()
+	delete(m.alerts, id)
+	m.mu.Unlock()
+}

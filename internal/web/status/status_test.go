@@ -1,0 +1,135 @@
+package status
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var hcm = vietnam()
+
+func fixedNow() time.Time { return time.Date(2026, 3, 10, 14, 5, 0, 0, hcm) }
+
+// fleet is three wards: a all up, b with a camera down and one never
+// seen, c with every door down; two alerts.
+func fleet() *Memory {
+	m := NewMemory(Office{"a", "Thanh Bình"}, Office{"b", "Hòa Cường Bắc"}, Office{"c", "Nam Dương"}, Office{"d", "Phước Ninh"})
+	now := fixedNow()
+	for _, w := range []string{"a", "b", "c"} {
+		for _, d := range []string{"door-1", "door-2"} {
+			m.SetDevice(DeviceState{Ward: w, Class: "door", Device: d, Up: w != "c", LastSeen: now.Add(-20 * time.Second)})
+		}
+		for _, d := range []string{"camera-1", "camera-2", "camera-10"} {
+			m.SetDevice(DeviceState{Ward: w, Class: "camera", Device: d, Up: true, LastSeen: now.Add(-15 * time.Second)})
+		}
+	}
+	m.SetDevice(DeviceState{Ward: "b", Class: "camera", Device: "camera-10", Up: false, LastSeen: now.Add(-10 * time.Minute)})
+	m.SetDevice(DeviceState{Ward: "b", Class: "hvac", Device: "hvac-1"})
+	m.SetAlert(Alert{ID: "1", Name: "DeviceOffline", Severity: "warning", Ward: "b", Class: "camera", Device: "camera-10",
+		Since: now.Add(-10 * time.Minute), SummaryVI: "Camera camera-10 mất kết nối", SummaryEN: "Camera camera-10 is offline"})
+	m.SetAlert(Alert{ID: "2", Name: "DoorsDown", Severity: "critical", Ward: "c", Class: "door",
+		Since: now.Add(-2*time.Hour - 3*time.Minute), Acked: true, AckBy: "anh.nguyen",
+		SummaryVI: "Tất cả cửa tự động ngừng", SummaryEN: "Every automatic door is down"})
+	return m
+}
+
+func TestSnapshotStates(t *testing.T) {
+	p := New(fleet(), Options{Now: fixedNow})
+	s := p.Snapshot()
+	require.Len(t, s.Wards, 4)
+	state := func(i int) (string, []string) {
+		var cs []string
+		for _, c := range s.Wards[i].Classes {
+			cs = append(cs, c.Class+"="+c.State)
+		}
+		return s.Wards[i].State, cs
+	}
+	st, cs := state(0)
+	assert.Equal(t, StateOK, st)
+	assert.Equal(t, []string{"door=ok", "camera=ok"}, cs)
+	st, cs = state(1)
+	assert.Equal(t, StateDegraded, st)
+	assert.Equal(t, []string{"door=ok", "hvac=unknown", "camera=degraded"}, cs)
+	assert.Equal(t, []string{"camera-10"}, s.Wards[1].Classes[2].Down)
+	assert.Equal(t, 2, s.Wards[1].Classes[2].Up)
+	st, cs = state(2)
+	assert.Equal(t, StateDown, st)
+	assert.Equal(t, []string{"door=down", "camera=ok"}, cs)
+	st, _ = state(3)
+	assert.Equal(t, StateUnknown, st, "a ward without devices")
+	assert.Equal(t, Summary{Wards: 4, OK: 1, Degraded: 1, Down: 1, Unknown: 1}, s.Summary)
+	require.NotNil(t, s.Wards[0].LastSeen)
+	assert.Equal(t, fixedNow().Add(-15*time.Second), *s.Wards[0].LastSeen)
+
+	require.Len(t, s.Alerts, 2)
+	assert.Equal(t, "1", s.Alerts[0].ID, "unacknowledged first")
+	assert.Equal(t, int64(600), s.Alerts[0].AgeSeconds)
+	assert.Equal(t, "Hòa Cường Bắc", s.Alerts[0].WardName)
+	assert.Equal(t, 1, s.Wards[1].Alerts)
+
+	m := fleet()
+	m.SetCollecting(false)
+	s = New(m, Options{Now: fixedNow}).Snapshot()
+	for _, w := range s.Wards {
+		assert.Equal(t, StateUnknown, w.State, "not collecting: nothing is known")
+	}
+}
+
+func get(t *testing.T, h http.Handler, target string) (int, string, http.Header) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	body, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, string(body), rec.Result().Header
+}
+
+func TestPageLanguages(t *testing.T) {
+	p := New(fleet(), Options{Now: fixedNow, ReportPath: "/reports/uptime"})
+	code, vi, h := get(t, p, "/")
+	require.Equal(t, 200, code)
+	assert.Equal(t, "text/html; charset=utf-8", h.Get("Content-Type"))
+	for _, want := range []string{
+		`<html lang="vi">`, "Tình trạng thiết bị các phường", "Cập nhật lúc 10/03/2026 14:05", "Hòa Cường Bắc",
+		"Bình thường", "Suy giảm", "Ngừng hoạt động", "Không rõ", "Cửa tự động", "2/3 hoạt động", "camera-10",
+		"Cảnh báo đang hoạt động", "Nghiêm trọng", "Đã xác nhận bởi anh.nguyen", "Chưa xác nhận", "Camera camera-10 mất kết nối",
+		"từ 13:55", "10 phút", "2 giờ 3 phút", "Số liệu cuối: <span class=\"last\">14:04</span> (15 giây trước)",
+		"4 phường: 1 bình thường, 1 suy giảm, 1 ngừng, 1 không rõ", `href="?lang=en"`, `/reports/uptime?lang=vi`,
+	} {
+		assert.Contains(t, vi, want)
+	}
+	assert.NotContains(t, vi, "⟦")
+	assert.NotRegexp(t, `(?i)<(link|img|iframe)\b|\bsrc=`, vi, "no external assets")
+
+	_, en, _ := get(t, p, "/?lang=en")
+	for _, want := range []string{`<html lang="en">`, "Ward equipment status", "Updated at 2026-03-10 14:05", "Degraded", "Acknowledged by anh.nguyen", "Every automatic door is down", "2 h 3 min", "Tiếng Việt"} {
+		assert.Contains(t, en, want)
+	}
+	assert.NotContains(t, en, "⟦")
+
+	_, part, _ := get(t, p, "/?partial=1&lang=en")
+	assert.NotContains(t, part, "<html")
+	assert.Contains(t, part, `id="wards"`)
+	assert.Contains(t, part, "Ward equipment status"[:0]+"Active alerts")
+
+	_, bad, _ := get(t, p, "/?lang=xx")
+	assert.Contains(t, bad, `<html lang="vi">`, "an unknown language falls back to Vietnamese")
+}
+
+func TestAPI(t *testing.T) {
+	p := New(fleet(), Options{Now: fixedNow})
+	code, body, h := get(t, p.API(), "/api/status")
+	require.Equal(t, 200, code)
+	assert.Equal(t, "application/json; charset=utf-8", h.Get("Content-Type"))
+	var s Snapshot
+	require.NoError(t, json.Unmarshal([]byte(body), &s))
+	assert.Equal(t, 4, s.Summary.Wards)
+	assert.Equal(t, "degraded", s.Wards[1].State)
+	assert.True(t, strings.Contains(body, `"summary_vi": "Camera camera-10 mất kết nối"`))
+}

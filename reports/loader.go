@@ -1,0 +1,475 @@
+package reports
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/facmon/facmon/internal/storage"
+)
+
+// Querier runs InfluxQL statements; *storage.InfluxQL is one.
+type Querier interface {
+	Query(ctx context.Context, q string) ([]storage.Result, error)
+}
+
+// Collector heartbeat: facmon writes facmon_heartbeat every 30 s; a gap
+// longer than CollectorMaxGap, or collecting=0, is time of unknown state.
+const (
+	CollectorMaxGap      = 90 * time.Second
+	heartbeatMeasurement = "facmon_heartbeat"
+	statusMeasurement    = "device_status"
+	alertMeasurement     = "alert_event"
+	wardUnreachable      = "WardUnreachable"
+)
+
+// LoaderOptions tune the queries; the zero value is the default.
+type LoaderOptions struct {
+	// Classes are the device classes, one measurement each; default
+	// DefaultClasses.
+	Classes []string
+	// Field is the telemetry field every reading carries; default "seq".
+	Field string
+	// Lookback is how far before the range the loader looks for a
+	// device's last reading and status; default 14 days. A device silent
+	// for longer drops out of the report unless the inventory lists it.
+	Lookback time.Duration
+	// Chunk is the time one gap query covers; default one day. Smaller
+	// chunks mean more requests and a finer progress bar.
+	Chunk time.Duration
+	// Parallel is how many queries run at once; default 4.
+	Parallel int
+}
+
+// Loader reads a Dataset from InfluxDB with InfluxQL, so it works on 1.8
+// and on 2.x with a DBRP mapping.
+type Loader struct {
+	q    Querier
+	opts LoaderOptions
+}
+
+// NewLoader returns a loader querying through q.
+func NewLoader(q Querier, opts LoaderOptions) *Loader {
+	if len(opts.Classes) == 0 {
+		opts.Classes = DefaultClasses
+	}
+	if opts.Field == "" {
+		opts.Field = "seq"
+	}
+	if opts.Lookback <= 0 {
+		opts.Lookback = 14 * 24 * time.Hour
+	}
+	if opts.Chunk <= 0 {
+		opts.Chunk = 24 * time.Hour
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = 4
+	}
+	return &Loader{q: q, opts: opts}
+}
+
+// InventoryDevice is a device the configuration lists.
+type InventoryDevice struct{ Ward, Class, Device string }
+
+// LoadRequest says what to read.
+type LoadRequest struct {
+	// From and To bound the data range (a report's previous period start
+	// and its end). To later than Now is cut to Now.
+	From, To time.Time
+	Now      time.Time
+	// Ward limits the devices to one ward; empty reads all.
+	Ward string
+	// MinHeartbeat is the shortest heartbeat of any device: silences up to
+	// it are not fetched. MaxHeartbeat is the longest: how far after the
+	// range a reading is looked for. Zero means one minute.
+	MinHeartbeat, MaxHeartbeat time.Duration
+	Inventory                  []InventoryDevice
+}
+
+// Progress is told how many of the queries are done.
+type Progress func(done, total int)
+
+type devKey struct{ ward, class, device string }
+
+// chunkSummary is what one gap query returned for a device.
+type chunkSummary struct {
+	first, last time.Time
+	gaps        []Interval
+}
+
+// Load reads the dataset of req. progress may be nil.
+func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (*Dataset, error) {
+	if req.Now.IsZero() {
+		req.Now = time.Now()
+	}
+	if req.To.After(req.Now) {
+		req.To = req.Now
+	}
+	if !req.To.After(req.From) {
+		return nil, fmt.Errorf("reports: nothing to load: the range ends (%s) before it starts (%s)", req.To.Format(time.RFC3339), req.From.Format(time.RFC3339))
+	}
+	if req.MinHeartbeat <= 0 {
+		req.MinHeartbeat = time.Minute
+	}
+	if req.MaxHeartbeat < req.MinHeartbeat {
+		req.MaxHeartbeat = max(req.MinHeartbeat, time.Minute)
+	}
+	ds := &Dataset{From: req.From, To: req.To, Now: req.Now, WardOutages: map[string][]Interval{}}
+
+	var chunks []Interval
+	for a := req.From; a.Before(req.To); a = a.Add(l.opts.Chunk) {
+		chunks = append(chunks, Interval{a, earlier(a.Add(l.opts.Chunk), req.To)})
+	}
+	// jobs: per class its edges (last before, first after), per class and
+	// chunk the gaps, then statuses, heartbeats and ward outages.
+	total := len(l.opts.Classes)*(len(chunks)+1) + 3
+	var mu, pmu sync.Mutex // mu guards the results, pmu the progress count
+	done := 0
+	step := func() {
+		pmu.Lock()
+		defer pmu.Unlock()
+		done++
+		d := done
+		if progress != nil {
+			progress(d, total)
+		}
+	}
+	if progress != nil {
+		progress(0, total)
+	}
+
+	summaries := map[devKey][]chunkSummary{} // per device, indexed by chunk
+	before := map[devKey]time.Time{}
+	after := map[devKey]time.Time{}
+	var status map[devKey][]Transition
+	var beats map[string][]beat
+	var everBeat bool
+	var outages map[string][]Interval
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(l.opts.Parallel)
+	wardCond := ""
+	if req.Ward != "" {
+		wardCond = " AND ward = " + storage.QuoteString(req.Ward)
+	}
+	field := storage.QuoteIdent(l.opts.Field)
+	for _, class := range l.opts.Classes {
+		m := storage.QuoteIdent(class)
+		g.Go(func() error {
+			q := fmt.Sprintf("SELECT last(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device; "+
+				"SELECT first(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device",
+				field, m, lit(req.From.Add(-l.opts.Lookback)), lit(req.From), wardCond,
+				field, m, lit(req.To), lit(req.To.Add(req.MaxHeartbeat+time.Minute)), wardCond)
+			res, err := l.q.Query(gctx, q)
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", class, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			eachRow(res, 0, class, func(k devKey, t time.Time, _ []any) { before[k] = t })
+			eachRow(res, 1, class, func(k devKey, t time.Time, _ []any) { after[k] = t })
+			step()
+			return nil
+		})
+		for ci, c := range chunks {
+			g.Go(func() error {
+				q := fmt.Sprintf("SELECT gap FROM (SELECT elapsed(%s, 1ms) AS gap FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device) WHERE gap > %d GROUP BY ward, class, device; "+
+					"SELECT first(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device; "+
+					"SELECT last(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device",
+					field, m, lit(c.Start), lit(c.End), wardCond, req.MinHeartbeat.Milliseconds(),
+					field, m, lit(c.Start), lit(c.End), wardCond,
+					field, m, lit(c.Start), lit(c.End), wardCond)
+				res, err := l.q.Query(gctx, q)
+				if err != nil {
+					return fmt.Errorf("reading %s: %w", class, err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				get := func(k devKey) *chunkSummary {
+					s := summaries[k]
+					if s == nil {
+						s = make([]chunkSummary, len(chunks))
+						summaries[k] = s
+					}
+					return &s[ci]
+				}
+				eachRow(res, 0, class, func(k devKey, t time.Time, row []any) {
+					if ms, ok := storage.Int(row[1]); ok {
+						get(k).gaps = append(get(k).gaps, Interval{t.Add(-time.Duration(ms) * time.Millisecond), t})
+					}
+				})
+				eachRow(res, 1, class, func(k devKey, t time.Time, _ []any) { get(k).first = t })
+				eachRow(res, 2, class, func(k devKey, t time.Time, _ []any) { get(k).last = t })
+				step()
+				return nil
+			})
+		}
+	}
+	g.Go(func() error {
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device",
+			storage.QuoteIdent("up"), storage.QuoteIdent(statusMeasurement), lit(req.From.Add(-l.opts.Lookback)), lit(req.To), wardCond)
+		res, err := l.q.Query(gctx, q)
+		if err != nil {
+			return fmt.Errorf("reading device statuses: %w", err)
+		}
+		st := map[devKey][]Transition{}
+		eachRow(res, 0, "", func(k devKey, t time.Time, row []any) {
+			up, _ := storage.Int(row[1])
+			st[k] = append(st[k], Transition{Time: t, Up: up == 1})
+		})
+		mu.Lock()
+		status = st
+		mu.Unlock()
+		step()
+		return nil
+	})
+	g.Go(func() error {
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE time >= %s AND time < %s GROUP BY instance; SELECT last(%[1]s) FROM %[2]s WHERE time < %[4]s",
+			storage.QuoteIdent("collecting"), storage.QuoteIdent(heartbeatMeasurement),
+			lit(req.From.Add(-2*CollectorMaxGap)), lit(req.To.Add(2*CollectorMaxGap)))
+		res, err := l.q.Query(gctx, q)
+		if err != nil {
+			return fmt.Errorf("reading facmon heartbeats: %w", err)
+		}
+		b := map[string][]beat{}
+		if len(res) > 0 {
+			for _, s := range res[0].Series {
+				inst := s.Tags["instance"]
+				for i, row := range s.Values {
+					c, _ := storage.Int(row[1])
+					b[inst] = append(b[inst], beat{s.Time(i), c == 1})
+				}
+			}
+		}
+		mu.Lock()
+		beats = b
+		everBeat = len(res) > 1 && len(res[1].Series) > 0
+		mu.Unlock()
+		step()
+		return nil
+	})
+	g.Go(func() error {
+		q := fmt.Sprintf("SELECT %s, %s FROM %s WHERE alertname = %s AND time >= %s AND time < %s%s GROUP BY ward",
+			storage.QuoteIdent("state"), storage.QuoteIdent("id"), storage.QuoteIdent(alertMeasurement), storage.QuoteString(wardUnreachable),
+			lit(req.From.Add(-l.opts.Lookback)), lit(req.To), wardCond)
+		res, err := l.q.Query(gctx, q)
+		if err != nil {
+			return fmt.Errorf("reading ward outages: %w", err)
+		}
+		o := map[string][]Interval{}
+		if len(res) > 0 {
+			for _, s := range res[0].Series {
+				var evs []alertEvent
+				si, ii := s.Column("state"), s.Column("id")
+				for i, row := range s.Values {
+					ev := alertEvent{t: s.Time(i)}
+					if si >= 0 {
+						ev.state, _ = row[si].(string)
+					}
+					if ii >= 0 {
+						ev.id, _ = row[ii].(string)
+					}
+					evs = append(evs, ev)
+				}
+				if ivs := outageIntervals(evs, req.From, req.To); len(ivs) > 0 {
+					o[s.Tags["ward"]] = ivs
+				}
+			}
+		}
+		mu.Lock()
+		outages = o
+		mu.Unlock()
+		step()
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	ds.WardOutages = outages
+	ds.Unknown, ds.NoHeartbeat = unknownFromBeats(beats, everBeat, req.From, req.To, req.Now)
+
+	// Every device seen anywhere, plus the inventory.
+	keys := map[devKey]bool{}
+	for k := range summaries {
+		keys[k] = true
+	}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	for k := range status {
+		keys[k] = true
+	}
+	inventory := map[devKey]bool{}
+	for _, d := range req.Inventory {
+		if req.Ward != "" && d.Ward != req.Ward {
+			continue
+		}
+		k := devKey{d.Ward, d.Class, d.Device}
+		inventory[k] = true
+		keys[k] = true
+	}
+	sorted := make([]devKey, 0, len(keys))
+	for k := range keys {
+		if k.ward == "" || k.device == "" || k.class == "" {
+			continue
+		}
+		sorted = append(sorted, k)
+	}
+	sort.Slice(sorted, func(i, j int) bool {
+		a, b := sorted[i], sorted[j]
+		if a.ward != b.ward {
+			return a.ward < b.ward
+		}
+		if a.class != b.class {
+			return a.class < b.class
+		}
+		return a.device < b.device
+	})
+	for _, k := range sorted {
+		d := DeviceData{Ward: k.ward, Class: k.class, Device: k.device, Inventory: inventory[k], Status: status[k]}
+		d.Telemetry = stitch(summaries[k], req.MinHeartbeat)
+		d.Telemetry.Before = before[k]
+		d.Telemetry.After = after[k]
+		slices.SortStableFunc(d.Status, func(a, b Transition) int { return a.Time.Compare(b.Time) })
+		ds.Devices = append(ds.Devices, d)
+	}
+	return ds, nil
+}
+
+func lit(t time.Time) string { return storage.TimeLiteral(t) }
+
+// eachRow calls fn for every row of statement i, with the device key of
+// its series; class fills in a series without a class tag.
+func eachRow(res []storage.Result, i int, class string, fn func(k devKey, t time.Time, row []any)) {
+	if i >= len(res) {
+		return
+	}
+	for _, s := range res[i].Series {
+		k := devKey{s.Tags["ward"], s.Tags["class"], s.Tags["device"]}
+		if k.class == "" {
+			k.class = class
+		}
+		for r, row := range s.Values {
+			if len(row) < 2 {
+				continue
+			}
+			fn(k, s.Time(r), row)
+		}
+	}
+}
+
+// stitch joins the chunk summaries of a device: the silences across chunk
+// boundaries are gaps too.
+func stitch(chunks []chunkSummary, minGap time.Duration) Telemetry {
+	var t Telemetry
+	var last time.Time
+	for _, c := range chunks {
+		if c.first.IsZero() {
+			continue
+		}
+		if t.First.IsZero() {
+			t.First = c.first
+		}
+		if !last.IsZero() && c.first.Sub(last) > minGap {
+			t.Gaps = append(t.Gaps, Interval{last, c.first})
+		}
+		t.Gaps = append(t.Gaps, c.gaps...)
+		last = c.last
+	}
+	t.Last = last
+	t.Gaps = merge(t.Gaps)
+	return t
+}
+
+type beat struct {
+	t          time.Time
+	collecting bool
+}
+
+// unknownFromBeats turns facmon's heartbeats into the times it was not
+// collecting: the state is known between two consecutive beats no more
+// than CollectorMaxGap apart that both say collecting=1. A last beat less
+// than CollectorMaxGap before now stands until now. Without any beat ever
+// (data older than the heartbeat), nothing is unknown and noHeartbeat is
+// set.
+func unknownFromBeats(beats map[string][]beat, ever bool, from, to, now time.Time) (unknown []Interval, noHeartbeat bool) {
+	var known []Interval
+	n := 0
+	for _, bs := range beats {
+		n += len(bs)
+		slices.SortFunc(bs, func(a, b beat) int { return a.t.Compare(b.t) })
+		if len(bs) > 0 {
+			if last := bs[len(bs)-1]; last.collecting && now.Sub(last.t) <= CollectorMaxGap && now.After(last.t) {
+				bs = append(bs, beat{now, true})
+			}
+		}
+		for i := 1; i < len(bs); i++ {
+			a, b := bs[i-1], bs[i]
+			if a.collecting && b.collecting && b.t.Sub(a.t) <= CollectorMaxGap {
+				known = append(known, Interval{a.t, b.t})
+			}
+		}
+	}
+	if n == 0 && !ever {
+		return nil, true
+	}
+	return subtract([]Interval{{from, to}}, merge(known)), false
+}
+
+type alertEvent struct {
+	t         time.Time
+	state, id string
+}
+
+// outageIntervals reads a ward's WardUnreachable events: an outage runs
+// from its pending (or, without one, its firing) event to its resolved
+// one, and only counts once it fired.
+func outageIntervals(evs []alertEvent, from, to time.Time) []Interval {
+	slices.SortStableFunc(evs, func(a, b alertEvent) int { return a.t.Compare(b.t) })
+	type open struct {
+		start time.Time
+		fired bool
+	}
+	active := map[string]*open{}
+	var out []Interval
+	for _, e := range evs {
+		o := active[e.id]
+		switch strings.ToLower(e.state) {
+		case "pending":
+			if o == nil {
+				active[e.id] = &open{start: e.t}
+			}
+		case "firing":
+			if o == nil {
+				o = &open{start: e.t}
+				active[e.id] = o
+			}
+			o.fired = true
+		case "resolved":
+			switch {
+			case o != nil && o.fired:
+				out = append(out, Interval{o.start, e.t})
+			case o == nil:
+				// It began before the lookback.
+				out = append(out, Interval{from, e.t})
+			}
+			delete(active, e.id)
+		}
+	}
+	for _, o := range active {
+		if o.fired {
+			out = append(out, Interval{o.start, to})
+		}
+	}
+	return clip(merge(out), from, to)
+}

@@ -1,0 +1,238 @@
+package reports
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/facmon/facmon/internal/storage"
+	"github.com/facmon/facmon/internal/testenv"
+)
+
+// fixtureLines writes the InfluxDB points the loader reads, as facmon and
+// its alert engine store them, around Monday 2 March 2026 08:00–11:00:
+//
+//   - a/door-1 reports every 10 s but is silent 09:00–09:20 (across a
+//     query chunk boundary) and 09:30–09:40;
+//   - a/hvac-1 reports throughout and flaps offline 09:30:00–09:30:20;
+//   - b/camera-1 is silent 10:00–10:30 while WardUnreachable fires from
+//     10:01:20 (the engine records firing, acknowledged, resolved) to 10:30;
+//   - facmon's heartbeat stops from 10:40 to 10:45;
+//   - c/server-1 is in the inventory and never reported.
+func fixtureLines(t0 time.Time) string {
+	var b strings.Builder
+	ns := func(t time.Time) int64 { return t.UnixNano() }
+	from, to := t0.Add(-time.Hour), t0.Add(4*time.Hour)
+	seq := map[string]int{}
+	point := func(ward, class, dev string, t time.Time) {
+		seq[dev]++
+		fmt.Fprintf(&b, "%s,class=%s,device=%s,ward=%s seq=%di %d\n", class, class, dev, ward, seq[dev], ns(t))
+	}
+	silent := func(t time.Time, spans ...[2]string) bool {
+		for _, s := range spans {
+			if !t.Before(at(s[0])) && t.Before(at(s[1])) {
+				return true
+			}
+		}
+		return false
+	}
+	for t := from; t.Before(to); t = t.Add(10 * time.Second) {
+		if !silent(t, [2]string{"2026-03-02 09:00", "2026-03-02 09:20"}, [2]string{"2026-03-02 09:30", "2026-03-02 09:40"}) {
+			point("a", "door", "door-1", t)
+		}
+		point("a", "hvac", "hvac-1", t)
+		if !silent(t, [2]string{"2026-03-02 10:00", "2026-03-02 10:30"}) {
+			point("b", "camera", "camera-1", t)
+		}
+		if t.Second() == 0 || t.Second() == 30 {
+			if !silent(t, [2]string{"2026-03-02 10:40:01", "2026-03-02 10:45"}) {
+				fmt.Fprintf(&b, "facmon_heartbeat,instance=facmon-1 collecting=1i %d\n", ns(t))
+			}
+		}
+	}
+	fmt.Fprintf(&b, "device_status,class=hvac,device=hvac-1,ward=a up=1i %d\n", ns(from))
+	fmt.Fprintf(&b, "device_status,class=hvac,device=hvac-1,ward=a up=0i %d\n", ns(at("2026-03-02 09:30:00")))
+	fmt.Fprintf(&b, "device_status,class=hvac,device=hvac-1,ward=a up=1i %d\n", ns(at("2026-03-02 09:30:20")))
+	alert := func(state, when string) {
+		fmt.Fprintf(&b, "alert_event,alertname=WardUnreachable,severity=critical,ward=b state=%q,id=\"wu-b-1\",summary_vi=\"Mất kết nối phường\",summary_en=\"Ward unreachable\" %d\n", state, ns(at(when)))
+	}
+	alert("firing", "2026-03-02 10:01:20")
+	alert("acknowledged", "2026-03-02 10:05:00")
+	alert("resolved", "2026-03-02 10:30:00")
+	// An alert of another kind is not a ward outage.
+	fmt.Fprintf(&b, "alert_event,alertname=DoorStuckOpen,severity=warning,ward=a,class=door,device=door-1 state=\"firing\",id=\"x\" %d\n", ns(at("2026-03-02 09:05")))
+	return b.String()
+}
+
+func TestLoaderAgainstInfluxDB(t *testing.T) {
+	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db.Exec(t, "CREATE DATABASE facmon_loader")
+	t0 := at("2026-03-02 08:00")
+	db.Write(t, "facmon_loader", fixtureLines(t0))
+
+	q := storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_loader/autogen", Timeout: 30 * time.Second})
+	l := NewLoader(q, LoaderOptions{Chunk: time.Hour, Parallel: 3})
+	var calls, total int
+	req := LoadRequest{
+		From: t0, To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour),
+		Inventory: []InventoryDevice{{"c", "server", "server-1"}, {"a", "door", "door-1"}},
+	}
+	ds, err := l.Load(context.Background(), req, func(done, n int) { calls++; total = n })
+	require.NoError(t, err)
+	assert.Equal(t, 4*(3+1)+3, total)
+	assert.Equal(t, total+1, calls, "progress from 0 to the total")
+
+	byName := map[string]DeviceData{}
+	for _, d := range ds.Devices {
+		byName[d.Ward+"/"+d.Device] = utcDevice(d)
+	}
+	require.Len(t, byName, 4, "three devices seen plus one from the inventory: %v", byName)
+	door := byName["a/door-1"]
+	assert.True(t, door.Inventory)
+	assert.Equal(t, "door", door.Class)
+	assert.Equal(t, t0.Add(-10*time.Second).UTC(), door.Telemetry.Before)
+	assert.Equal(t, t0.UTC(), door.Telemetry.First)
+	assert.Equal(t, t0.Add(3*time.Hour-10*time.Second).UTC(), door.Telemetry.Last)
+	assert.Equal(t, t0.Add(3*time.Hour).UTC(), door.Telemetry.After)
+	assert.Equal(t, utcIvs(
+		iv("2026-03-02 08:59:50", "2026-03-02 09:20"), // across the 09:00 chunk boundary
+		iv("2026-03-02 09:29:50", "2026-03-02 09:40"),
+	), door.Telemetry.Gaps)
+
+	hvac := byName["a/hvac-1"]
+	assert.Empty(t, hvac.Telemetry.Gaps)
+	assert.Equal(t, []Transition{{t0.Add(-time.Hour).UTC(), true}, {at("2026-03-02 09:30").UTC(), false}, {at("2026-03-02 09:30:20").UTC(), true}}, hvac.Status)
+
+	assert.Equal(t, utcIvs(iv("2026-03-02 09:59:50", "2026-03-02 10:30")), byName["b/camera-1"].Telemetry.Gaps)
+	server := byName["c/server-1"]
+	assert.True(t, server.Inventory)
+	assert.False(t, server.Seen())
+
+	assert.Equal(t, utcIvs(iv("2026-03-02 10:01:20", "2026-03-02 10:30")), utcIvs(ds.WardOutages["b"]...))
+	assert.Len(t, ds.WardOutages, 1)
+	assert.Equal(t, utcIvs(iv("2026-03-02 10:40", "2026-03-02 10:45")), utcIvs(ds.Unknown...))
+	assert.False(t, ds.NoHeartbeat)
+
+	// The report of those three hours, around the clock.
+	r, err := Build(ds, Period{t0.Add(90 * time.Minute), t0.Add(3 * time.Hour)}, Settings{AlwaysOpen: true})
+	require.NoError(t, err)
+	got := map[string]Stats{}
+	for _, d := range r.Devices {
+		s := d.Cur
+		s.Devices = 0
+		got[d.Ward+"/"+d.Device] = s
+	}
+	window := 90 * time.Minute
+	// door-1 is silent from 09:29:50: the window starts at 09:30
+	assert.Equal(t, Stats{Up: window - 5*time.Minute - 10*time.Minute, Down: 10 * time.Minute, Unknown: 5 * time.Minute, Incidents: 1, Longest: 10 * time.Minute}, got["a/door-1"])
+	assert.Equal(t, Stats{Up: window - 5*time.Minute - 20*time.Second, Down: 20 * time.Second, Unknown: 5 * time.Minute, Incidents: 1, Longest: 20 * time.Second}, got["a/hvac-1"])
+	assert.Equal(t, Stats{Up: window - 5*time.Minute - 30*time.Minute - 10*time.Second, Network: 30*time.Minute + 10*time.Second, Unknown: 5 * time.Minute}, got["b/camera-1"], "the ward outage is the network's")
+	assert.Equal(t, Stats{Down: window - 5*time.Minute, Unknown: 5 * time.Minute, Incidents: 1, Longest: window - 5*time.Minute}, got["c/server-1"])
+
+	// One ward only.
+	req.Ward = "b"
+	ds, err = l.Load(context.Background(), req, nil)
+	require.NoError(t, err)
+	require.Len(t, ds.Devices, 1)
+	assert.Equal(t, "camera-1", ds.Devices[0].Device)
+
+	// Data without any heartbeat: nothing is unknown, and the report says why.
+	db.Exec(t, "CREATE DATABASE facmon_old")
+	db.Write(t, "facmon_old", fmt.Sprintf("door,class=door,device=door-1,ward=a seq=1i %d\n", t0.UnixNano()))
+	ds, err = NewLoader(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_old"}), LoaderOptions{}).Load(context.Background(), req, nil)
+	require.NoError(t, err)
+	assert.True(t, ds.NoHeartbeat)
+	assert.Empty(t, ds.Unknown)
+
+	// A query error names what was being read.
+	_, err = NewLoader(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "nope"}), LoaderOptions{}).Load(context.Background(), req, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "database not found")
+}
+
+func utcIvs(ivs ...Interval) []Interval {
+	out := make([]Interval, len(ivs))
+	for i, x := range ivs {
+		out[i] = Interval{x.Start.UTC(), x.End.UTC()}
+	}
+	return out
+}
+
+func utcTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+// utcDevice puts every time of d in UTC, so that assert.Equal compares
+// instants, not locations.
+func utcDevice(d DeviceData) DeviceData {
+	t := &d.Telemetry
+	t.Before, t.First, t.Last, t.After = utcTime(t.Before), utcTime(t.First), utcTime(t.Last), utcTime(t.After)
+	if t.Gaps != nil {
+		t.Gaps = utcIvs(t.Gaps...)
+	}
+	for i := range d.Status {
+		d.Status[i].Time = d.Status[i].Time.UTC()
+	}
+	return d
+}
+
+func TestOutageIntervals(t *testing.T) {
+	from, to := at("2026-03-02 00:00"), at("2026-03-03 00:00")
+	ev := func(s, state, id string) alertEvent { return alertEvent{at(s), state, id} }
+	assert.Equal(t, []Interval{iv("2026-03-02 09:00", "2026-03-02 10:00"), iv("2026-03-02 23:00", "2026-03-03 00:00")}, outageIntervals([]alertEvent{
+		ev("2026-03-02 09:00", "pending", "1"), ev("2026-03-02 09:02", "firing", "1"), ev("2026-03-02 10:00", "resolved", "1"),
+		ev("2026-03-02 12:00", "pending", "2"), ev("2026-03-02 12:01", "resolved", "2"), // never fired
+		ev("2026-03-02 23:00", "firing", "3"), // still firing
+	}, from, to))
+	assert.Equal(t, []Interval{iv("2026-03-02 00:00", "2026-03-02 01:00")}, outageIntervals([]alertEvent{ev("2026-03-02 01:00", "resolved", "9")}, from, to),
+		"an outage that began before the lookback runs from the start")
+}
+
+func TestUnknownFromBeats(t *testing.T) {
+	from, to := at("2026-03-02 08:00"), at("2026-03-02 09:00")
+	var bs []beat
+	for ts := from.Add(-30 * time.Second); ts.Before(to.Add(time.Minute)); ts = ts.Add(30 * time.Second) {
+		switch {
+		case ts.After(at("2026-03-02 08:10")) && ts.Before(at("2026-03-02 08:15")):
+			continue // facmon down
+		case ts.Equal(at("2026-03-02 08:30")):
+			bs = append(bs, beat{ts, false}) // not connected to the broker
+		default:
+			bs = append(bs, beat{ts, true})
+		}
+	}
+	unknown, none := unknownFromBeats(map[string][]beat{"x": bs}, true, from, to, to.Add(time.Hour))
+	assert.False(t, none)
+	assert.Equal(t, []Interval{iv("2026-03-02 08:10", "2026-03-02 08:15"), iv("2026-03-02 08:29:30", "2026-03-02 08:30:30")}, unknown)
+
+	// A report up to now: the last beat 20 s ago stands until now.
+	now := at("2026-03-02 08:50:20")
+	var live []beat
+	for _, b := range bs {
+		if !b.t.After(now) {
+			live = append(live, b)
+		}
+	}
+	unknown, _ = unknownFromBeats(map[string][]beat{"x": live}, true, from, now, now)
+	assert.Equal(t, iv("2026-03-02 08:29:30", "2026-03-02 08:30:30"), unknown[len(unknown)-1])
+
+	// Two instances: known when either is collecting.
+	other := []beat{{at("2026-03-02 08:09:30"), true}, {at("2026-03-02 08:10:30"), true}, {at("2026-03-02 08:11:30"), true}}
+	unknown, _ = unknownFromBeats(map[string][]beat{"x": bs, "y": other}, true, from, to, to.Add(time.Hour))
+	assert.Equal(t, iv("2026-03-02 08:11:30", "2026-03-02 08:15"), unknown[0])
+
+	unknown, none = unknownFromBeats(nil, false, from, to, to)
+	assert.True(t, none)
+	assert.Empty(t, unknown)
+	unknown, none = unknownFromBeats(nil, true, from, to, to)
+	assert.False(t, none)
+	assert.Equal(t, []Interval{{from, to}}, unknown, "facmon ran before but not in the period")
+}
