@@ -24,9 +24,13 @@ type Querier interface {
 const (
 	CollectorMaxGap      = 90 * time.Second
 	heartbeatMeasurement = "facmon_heartbeat"
-	statusMeasurement    = "device_status"
-	alertMeasurement     = "alert_event"
-	wardUnreachable      = "WardUnreachable"
+	// liveness transitions written by facmon (internal/liveness): when they
+	// cover the period, gaps come from them instead of a scan of every
+	// reading, which is what makes a month of a large fleet quick.
+	transitionsMeasurement = "device_liveness"
+	statusMeasurement      = "device_status"
+	alertMeasurement       = "alert_event"
+	wardUnreachable        = "WardUnreachable"
 )
 
 // LoaderOptions tune the queries; the zero value is the default.
@@ -122,9 +126,16 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 	}
 	ds := &Dataset{From: req.From, To: req.To, Now: req.Now, WardOutages: map[string][]Interval{}}
 
+	useTransitions := l.transitionsCover(ctx, req.From, req.To)
 	var chunks []Interval
-	for a := req.From; a.Before(req.To); a = a.Add(l.opts.Chunk) {
-		chunks = append(chunks, Interval{a, earlier(a.Add(l.opts.Chunk), req.To)})
+	if useTransitions {
+		// Only first and last readings are needed: one query per class
+		// for the whole range is as cheap as one per day.
+		chunks = []Interval{{req.From, req.To}}
+	} else {
+		for a := req.From; a.Before(req.To); a = a.Add(l.opts.Chunk) {
+			chunks = append(chunks, Interval{a, earlier(a.Add(l.opts.Chunk), req.To)})
+		}
 	}
 	// jobs: per class its edges (last before, first after), per class and
 	// chunk the gaps, then statuses, heartbeats and ward outages.
@@ -159,6 +170,25 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 		wardCond = " AND ward = " + storage.QuoteString(req.Ward)
 	}
 	field := storage.QuoteIdent(l.opts.Field)
+	var transGaps map[devKey][]Interval
+	if useTransitions {
+		total++
+		g.Go(func() error {
+			q := fmt.Sprintf("SELECT %s, %s FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device",
+				storage.QuoteIdent("up"), storage.QuoteIdent("reason"), storage.QuoteIdent(transitionsMeasurement),
+				lit(req.From.Add(-l.opts.Lookback)), lit(req.To.Add(req.MaxHeartbeat+time.Minute)), wardCond)
+			res, err := l.q.Query(gctx, q)
+			if err != nil {
+				return fmt.Errorf("reading liveness transitions: %w", err)
+			}
+			tg := transitionGaps(res)
+			mu.Lock()
+			transGaps = tg
+			mu.Unlock()
+			step()
+			return nil
+		})
+	}
 	for _, class := range l.opts.Classes {
 		m := storage.QuoteIdent(class)
 		g.Go(func() error {
@@ -179,12 +209,14 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 		})
 		for ci, c := range chunks {
 			g.Go(func() error {
-				q := fmt.Sprintf("SELECT gap FROM (SELECT elapsed(%s, 1ms) AS gap FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device) WHERE gap > %d GROUP BY ward, class, device; "+
-					"SELECT first(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device; "+
+				q := fmt.Sprintf("SELECT first(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device; "+
 					"SELECT last(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device",
-					field, m, lit(c.Start), lit(c.End), wardCond, req.MinHeartbeat.Milliseconds(),
 					field, m, lit(c.Start), lit(c.End), wardCond,
 					field, m, lit(c.Start), lit(c.End), wardCond)
+				if !useTransitions {
+					q += fmt.Sprintf("; SELECT gap FROM (SELECT elapsed(%s, 1ms) AS gap FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device) WHERE gap > %d GROUP BY ward, class, device",
+						field, m, lit(c.Start), lit(c.End), wardCond, req.MinHeartbeat.Milliseconds())
+				}
 				res, err := l.q.Query(gctx, q)
 				if err != nil {
 					return fmt.Errorf("reading %s: %w", class, err)
@@ -199,13 +231,13 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 					}
 					return &s[ci]
 				}
-				eachRow(res, 0, class, func(k devKey, t time.Time, row []any) {
+				eachRow(res, 0, class, func(k devKey, t time.Time, _ []any) { get(k).first = t })
+				eachRow(res, 1, class, func(k devKey, t time.Time, _ []any) { get(k).last = t })
+				eachRow(res, 2, class, func(k devKey, t time.Time, row []any) {
 					if ms, ok := storage.Int(row[1]); ok {
 						get(k).gaps = append(get(k).gaps, Interval{t.Add(-time.Duration(ms) * time.Millisecond), t})
 					}
 				})
-				eachRow(res, 1, class, func(k devKey, t time.Time, _ []any) { get(k).first = t })
-				eachRow(res, 2, class, func(k devKey, t time.Time, _ []any) { get(k).last = t })
 				step()
 				return nil
 			})
@@ -338,6 +370,9 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 	for _, k := range sorted {
 		d := DeviceData{Ward: k.ward, Class: k.class, Device: k.device, Inventory: inventory[k], Status: status[k]}
 		d.Telemetry = stitch(summaries[k], req.MinHeartbeat)
+		if g := transGaps[k]; len(g) > 0 {
+			d.Telemetry.Gaps = merge(append(d.Telemetry.Gaps, g...))
+		}
 		d.Telemetry.Before = before[k]
 		d.Telemetry.After = after[k]
 		slices.SortStableFunc(d.Status, func(a, b Transition) int { return a.Time.Compare(b.Time) })
@@ -347,6 +382,50 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 }
 
 func lit(t time.Time) string { return storage.TimeLiteral(t) }
+
+// transitionsCover reports whether facmon's liveness transitions reach
+// back to from: then they describe every silence of the period. Data
+// written before facmon recorded them is read the slow way.
+func (l *Loader) transitionsCover(ctx context.Context, from, to time.Time) bool {
+	q := fmt.Sprintf("SELECT first(%s) FROM %s WHERE time < %s", storage.QuoteIdent("up"), storage.QuoteIdent(transitionsMeasurement), lit(to))
+	res, err := l.q.Query(ctx, q)
+	if err != nil || len(res) == 0 || len(res[0].Series) == 0 || len(res[0].Series[0].Values) == 0 {
+		return false
+	}
+	return !res[0].Series[0].Time(0).After(from)
+}
+
+// transitionGaps turns the recorded silences (down with reason "silent",
+// then up) into gaps from the last reading to the first one after it.
+func transitionGaps(res []storage.Result) map[devKey][]Interval {
+	out := map[devKey][]Interval{}
+	if len(res) == 0 {
+		return out
+	}
+	for _, s := range res[0].Series {
+		k := devKey{s.Tags["ward"], s.Tags["class"], s.Tags["device"]}
+		upCol, reasonCol := s.Column("up"), s.Column("reason")
+		var downAt time.Time
+		for i, row := range s.Values {
+			if upCol < 0 || upCol >= len(row) {
+				continue
+			}
+			up, _ := storage.Int(row[upCol])
+			reason := ""
+			if reasonCol >= 0 && reasonCol < len(row) {
+				reason, _ = row[reasonCol].(string)
+			}
+			switch {
+			case up == 0 && reason == "silent" && downAt.IsZero():
+				downAt = s.Time(i)
+			case up == 1 && !downAt.IsZero():
+				out[k] = append(out[k], Interval{downAt, s.Time(i)})
+				downAt = time.Time{}
+			}
+		}
+	}
+	return out
+}
 
 // eachRow calls fn for every row of statement i, with the device key of
 // its series; class fills in a series without a class tag.

@@ -236,3 +236,41 @@ func TestUnknownFromBeats(t *testing.T) {
 	assert.False(t, none)
 	assert.Equal(t, []Interval{{from, to}}, unknown, "facmon ran before but not in the period")
 }
+
+// TestLoaderReadsLivenessTransitions: when facmon's device_liveness
+// transitions cover the period, the gaps come from them rather than from a
+// scan of every reading. The telemetry here is continuous on purpose, so
+// only the transitions can produce the gap the test expects.
+func TestLoaderReadsLivenessTransitions(t *testing.T) {
+	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db.Exec(t, "CREATE DATABASE facmon_trans")
+	t0 := at("2026-03-02 08:00")
+	var b strings.Builder
+	for tm := t0.Add(-time.Hour); tm.Before(t0.Add(3 * time.Hour)); tm = tm.Add(10 * time.Second) {
+		fmt.Fprintf(&b, "door,class=door,device=door-1,ward=a seq=1i %d\n", tm.UnixNano())
+		if tm.Second() == 0 || tm.Second() == 30 {
+			fmt.Fprintf(&b, "facmon_heartbeat,instance=f collecting=1i %d\n", tm.UnixNano())
+		}
+	}
+	tr := func(up int, reason, when string) {
+		fmt.Fprintf(&b, "device_liveness,class=door,device=door-1,ward=a up=%di,reason=%q %d\n", up, reason, at(when).UnixNano())
+	}
+	tr(1, "seen", "2026-03-02 07:00")
+	tr(0, "silent", "2026-03-02 09:10")
+	tr(1, "back", "2026-03-02 09:25")
+	tr(0, "offline", "2026-03-02 10:00") // a status-based outage is device_status's to report
+	tr(1, "back", "2026-03-02 10:05")
+	db.Write(t, "facmon_trans", b.String())
+
+	l := NewLoader(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_trans", Timeout: 30 * time.Second}), LoaderOptions{Chunk: time.Hour})
+	ds, err := l.Load(context.Background(), LoadRequest{From: t0, To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
+	require.NoError(t, err)
+	require.Len(t, ds.Devices, 1)
+	assert.Equal(t, utcIvs(iv("2026-03-02 09:10", "2026-03-02 09:25")), utcDevice(ds.Devices[0]).Telemetry.Gaps)
+
+	// Transitions that start after the period began do not cover it: the
+	// readings are scanned instead, and the continuous telemetry has no gap.
+	ds, err = l.Load(context.Background(), LoadRequest{From: t0.Add(-90 * time.Minute), To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
+	require.NoError(t, err)
+	assert.Empty(t, ds.Devices[0].Telemetry.Gaps)
+}

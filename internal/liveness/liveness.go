@@ -25,6 +25,12 @@ type State struct {
 	StatusKnown bool
 	StatusUp    bool
 	StatusAt    time.Time
+
+	// What Changes last recorded, and the first sign of life since a
+	// recorded "down": the exact moment the device came back.
+	recorded   bool
+	recordedUp bool
+	backAt     time.Time
 }
 
 // Tracker is safe for concurrent use.
@@ -63,6 +69,9 @@ func (t *Tracker) Observe(r *reading.Reading) {
 		if r.Measurement == "scrape" && up.Int == 1 && r.Received.After(s.LastSeen) {
 			s.LastSeen = r.Received
 		}
+		if up.Int == 1 {
+			s.noteBack(r.Received)
+		}
 		// A status older than the one we hold (redelivery, reordering
 		// after a reconnect) must not undo a newer one.
 		if s.StatusKnown && r.Received.Before(s.StatusAt) {
@@ -73,6 +82,14 @@ func (t *Tracker) Observe(r *reading.Reading) {
 	}
 	if r.Received.After(s.LastSeen) {
 		s.LastSeen = r.Received
+	}
+	s.noteBack(r.Received)
+}
+
+// noteBack keeps the first sign of life after a recorded outage.
+func (s *State) noteBack(at time.Time) {
+	if s.recorded && !s.recordedUp && s.backAt.IsZero() {
+		s.backAt = at
 	}
 }
 
@@ -185,3 +202,50 @@ func (t *Tracker) Samples(now time.Time) []*reading.Reading {
 	}
 	return out
 }
+
+// Changes returns a device_liveness point for every device whose verdict
+// changed since the last call: up=0 at the moment it went down (its last
+// reading, or its offline status) with the reason, up=1 at its first sign
+// of life after that. Transitions are few, so the uptime reports read them
+// instead of scanning every reading for gaps.
+func (t *Tracker) Changes(now time.Time) []*reading.Reading {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []*reading.Reading
+	for k, s := range t.devices {
+		v := t.judge(*s, true, now)
+		if v.Unknown || (s.recorded && s.recordedUp == v.Up) {
+			continue
+		}
+		at, reason := v.Since, v.Reason
+		if v.Up {
+			at, reason = s.backAt, "back"
+			if at.IsZero() {
+				at = s.LastSeen
+				if s.StatusAt.After(at) {
+					at = s.StatusAt
+				}
+			}
+			if !s.recorded {
+				reason = "seen"
+			}
+		}
+		if at.IsZero() {
+			at = now
+		}
+		s.recorded, s.recordedUp, s.backAt = true, v.Up, time.Time{}
+		up := int64(0)
+		if v.Up {
+			up = 1
+		}
+		out = append(out, &reading.Reading{
+			Measurement: MeasurementTransitions, Ward: k.Ward, Class: k.Class, Device: k.Device,
+			Fields: []reading.Field{{Key: "up", Kind: reading.Int, Int: up}, {Key: "reason", Kind: reading.String, Str: reason}},
+			Time:   at, Received: now,
+		})
+	}
+	return out
+}
+
+// MeasurementTransitions holds the liveness verdict changes.
+const MeasurementTransitions = "device_liveness"

@@ -87,3 +87,36 @@ func TestPerClassHeartbeatAndSamples(t *testing.T) {
 	assert.Equal(t, map[string]int64{"camera-1": 1, "door-1": 0}, ups)
 	assert.Len(t, tr.Snapshot(), 2)
 }
+
+func TestChangesRecordExactTransitions(t *testing.T) {
+	tr := New(func(string, string, string) time.Duration { return time.Minute }, t0)
+	k := Key{"w", "door", "door-1"}
+	tr.Observe(telemetry(k.Ward, k.Class, k.Device, t0.Add(time.Minute)))
+	at := func(d time.Duration) []*reading.Reading { return tr.Changes(t0.Add(d)) }
+	first := at(90 * time.Second)
+	if assert.Len(t, first, 1) {
+		f, _ := first[0].Field("up")
+		assert.EqualValues(t, 1, f.Int)
+		assert.True(t, first[0].Time.Equal(t0.Add(time.Minute)))
+	}
+	assert.Empty(t, at(100*time.Second), "no change, nothing written")
+	// Silent from 00:01: down once past the heartbeat, dated at its last reading.
+	down := at(3 * time.Minute)
+	if assert.Len(t, down, 1) {
+		f, _ := down[0].Field("up")
+		r, _ := down[0].Field("reason")
+		assert.EqualValues(t, 0, f.Int)
+		assert.Equal(t, "silent", r.Str)
+		assert.True(t, down[0].Time.Equal(t0.Add(time.Minute)))
+	}
+	// It comes back at 00:05:10 and reports again at 00:05:20; the change is
+	// dated at the first reading, whenever Changes runs.
+	tr.Observe(telemetry(k.Ward, k.Class, k.Device, t0.Add(5*time.Minute+10*time.Second)))
+	tr.Observe(telemetry(k.Ward, k.Class, k.Device, t0.Add(5*time.Minute+20*time.Second)))
+	back := at(5*time.Minute + 25*time.Second)
+	if assert.Len(t, back, 1) {
+		f, _ := back[0].Field("up")
+		assert.EqualValues(t, 1, f.Int)
+		assert.True(t, back[0].Time.Equal(t0.Add(5*time.Minute+10*time.Second)), "%s", back[0].Time)
+	}
+}

@@ -156,7 +156,7 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 	// received, so received = rejected + written + quarantined + pending
 	// holds over every source.
 	s.internal = map[string]prometheus.Counter{}
-	for _, src := range []string{"heartbeat", "availability", "alert_event"} {
+	for _, src := range []string{"heartbeat", "availability", "liveness", "alert_event"} {
 		s.internal[src] = prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "facmon_readings_received_total", Help: "Readings received, by source (mqtt messages, facmon heartbeats).",
 			ConstLabels: prometheus.Labels{"source": src},
@@ -267,21 +267,30 @@ func (s *Service) Alerts() *engine.Engine { return s.alerts }
 func (s *Service) Liveness() *liveness.Tracker { return s.liveness }
 
 // sampleAvailability writes one device_availability point per device
-// every minute, so dashboards compute availability as mean(up).
+// every liveness.sample_interval, so dashboards compute availability as
+// mean(up), and the liveness transitions (device_liveness) every few
+// seconds, which the uptime reports read.
 func (s *Service) sampleAvailability(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Liveness.SampleInterval.D())
-	defer t.Stop()
+	samples := time.NewTicker(s.cfg.Liveness.SampleInterval.D())
+	defer samples.Stop()
+	changes := time.NewTicker(5 * time.Second)
+	defer changes.Stop()
+	deliver := func(source string, rs []*reading.Reading) {
+		for _, r := range rs {
+			s.internal[source].Inc()
+			if err := s.batcher.Deliver(r, noAck{}); err != nil {
+				s.log.Warn("liveness point not recorded", "measurement", r.Measurement, "err", err)
+			}
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			for _, r := range s.liveness.Samples(now) {
-				s.internal["availability"].Inc()
-				if err := s.batcher.Deliver(r, noAck{}); err != nil {
-					s.log.Warn("availability sample not recorded", "err", err)
-				}
-			}
+		case now := <-samples.C:
+			deliver("availability", s.liveness.Samples(now))
+		case now := <-changes.C:
+			deliver("liveness", s.liveness.Changes(now))
 		}
 	}
 }
