@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -317,4 +318,24 @@ func BenchmarkCommit(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "readings/s")
+}
+
+// TestDrainPipelinesAndEmptiesTheSpool: with two batches in flight every
+// reading reaches the sink exactly once and the spool ends empty.
+func TestDrainPipelinesAndEmptiesTheSpool(t *testing.T) {
+	s := openTest(t, t.TempDir(), func(o *Options) { o.MaxDrainPoints = 10 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := &recordingSink{}
+	done := make(chan error, 1)
+	go func() { done <- s.Drain(ctx, sink) }()
+	for g := 0; g < 40; g++ {
+		require.NoError(t, s.Commit(context.Background(), group(g*5, 5), 5))
+	}
+	require.Eventually(t, func() bool { return s.Stats().Readings == 0 }, 10*time.Second, 10*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	got := sink.seqs()
+	sort.Ints(got)
+	assert.Equal(t, seqRange(0, 200), got)
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
@@ -43,7 +44,7 @@ type Influx struct {
 	metrics *influxMetrics
 	// poison receives points InfluxDB refused for good.
 	poison    PoisonHandler
-	ensuredDB bool
+	ensuredDB atomic.Bool // Commit runs from several drain goroutines
 	sleep     func(context.Context, time.Duration) error
 }
 
@@ -134,7 +135,7 @@ func (w *Influx) Ping(ctx context.Context) error {
 // ctx ends. Points refused with 400/422 are found by bisection and handed
 // to the poison handler, so one bad point never blocks the rest.
 func (w *Influx) Commit(ctx context.Context, lines []byte, points int) error {
-	if !w.ensuredDB && w.opts.CreateDatabase {
+	if !w.ensuredDB.Load() && w.opts.CreateDatabase {
 		w.ensureDatabase(ctx)
 	}
 	return w.commit(ctx, lines, points)
@@ -250,7 +251,7 @@ func (w *Influx) ensureDatabase(ctx context.Context) {
 	} else {
 		w.log.Info("database ready", "bucket", w.opts.Bucket, "influxdb_version", version)
 	}
-	w.ensuredDB = true
+	w.ensuredDB.Store(true)
 }
 
 func (w *Influx) ensureBucket(ctx context.Context) error {
