@@ -128,10 +128,13 @@ facmon demo: 13 simulated ward offices of Hải Châu are publishing telemetry.
   MQTT broker (embedded)  %s     e.g. mosquitto_sub -h 127.0.0.1 -p PORT -t 'facmon/#' -v
   InfluxDB                %s  database %q
                           e.g. influx -database facmon -execute 'SELECT count(*) FROM door'
+  Status page             http://%s/            (?lang=en for English)
+  Uptime report           http://%s/reports/uptime
+  Active alerts           http://%s/api/alerts
   Health                  http://%s/healthz
   Metrics                 http://%s/metrics
 
 Ctrl-C stops it.
 
-`, cfg.MQTT.URL, cfg.Influx.URL, cfg.Influx.Bucket, web, web)
+`, cfg.MQTT.URL, cfg.Influx.URL, cfg.Influx.Bucket, web, web, web, web, web)
 }
