@@ -396,48 +396,17 @@ func (s *Spool) reopenLocked() error {
 	return nil
 }
 
-// drainDepth is how many batches are sent to InfluxDB at once. Two keep
-// InfluxDB busy while the next batch is read and the last answer travels
-// back; entries still leave the spool strictly in order.
-const drainDepth = 2
-
 // Drain sends spooled readings to sink in order until ctx ends. Entries
-// leave the spool only after sink accepted them and every entry before
-// them; a batch accepted after an earlier one failed is sent again on the
-// next run, which InfluxDB absorbs (same points, same timestamps).
+// leave the spool only after sink accepted them.
 func (s *Spool) Drain(ctx context.Context, sink Sink) error {
-	type job struct {
-		from, upto    uint64
-		bytes, points int64
-		buf           []byte
-		done          chan error
-	}
-	var inflight []*job
-	var free [][]byte
-	cursor := s.cursor()
+	var batch []byte
 	for {
-		if len(inflight) < drainDepth {
-			var buf []byte
-			if n := len(free); n > 0 {
-				buf, free = free[n-1][:0], free[:n-1]
-			}
-			from, upto, points, err := s.collectFrom(cursor, &buf)
-			if err != nil {
-				for _, j := range inflight {
-					<-j.done
-				}
-				return err
-			}
-			if points > 0 {
-				j := &job{from: from, upto: upto, bytes: int64(len(buf)), points: int64(points), buf: buf, done: make(chan error, 1)}
-				go func() { j.done <- sink.Commit(ctx, j.buf, points) }()
-				inflight = append(inflight, j)
-				cursor = upto
-				continue
-			}
-			free = append(free, buf)
+		batch = batch[:0]
+		from, upto, points, err := s.collect(&batch)
+		if err != nil {
+			return err
 		}
-		if len(inflight) == 0 {
+		if points == 0 {
 			select {
 			case <-ctx.Done():
 				return nil
@@ -448,29 +417,17 @@ func (s *Spool) Drain(ctx context.Context, sink Sink) error {
 					case <-time.After(s.opts.Linger):
 					}
 				}
+				continue
 			case <-time.After(s.opts.TruncateEvery):
 				s.maybeTruncate()
+				continue
 			}
-			continue
 		}
-		j := inflight[0]
-		inflight = inflight[1:]
-		if err := <-j.done; err != nil {
-			// ctx ended: what was not accepted stays for the next run.
-			for _, k := range inflight {
-				<-k.done
-			}
-			return nil
+		if err := sink.Commit(ctx, batch, points); err != nil {
+			return nil // ctx ended; the entries stay for the next run
 		}
-		s.markDrained(j.from, j.upto, j.bytes, j.points)
-		free = append(free, j.buf)
+		s.markDrained(from, upto, int64(len(batch)), int64(points))
 	}
-}
-
-func (s *Spool) cursor() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.next
 }
 
 // DrainUntilEmpty drains until nothing is pending or ctx ends; shutdown
@@ -497,12 +454,6 @@ func (s *Spool) DrainUntilEmpty(ctx context.Context, sink Sink) error {
 // collect reads pending entries from s.next into batch, up to
 // MaxDrainPoints points (at least one entry).
 func (s *Spool) collect(batch *[]byte) (from, upto uint64, points int, err error) {
-	return s.collectFrom(s.cursor(), batch)
-}
-
-// collectFrom is collect from a given index (the drain's read cursor,
-// ahead of s.next while batches are in flight).
-func (s *Spool) collectFrom(cursor uint64, batch *[]byte) (from, upto uint64, points int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.wal == nil {
@@ -514,7 +465,7 @@ func (s *Spool) collectFrom(cursor uint64, batch *[]byte) (from, upto uint64, po
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("spool: %w", err)
 	}
-	from = max(cursor, s.next)
+	from = s.next
 	i := from
 	for ; i <= last && points < s.opts.MaxDrainPoints; i++ {
 		data, err := s.wal.Read(i)
