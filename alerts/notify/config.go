@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/facmon/facmon/internal/duration"
 )
 
 // Config is the notifiers section of facmon's configuration. Zero values
@@ -356,26 +356,5 @@ func (v *validator) client(p string, urls []string, timeout Duration, tokenFile 
 	}
 }
 
-// Duration is a time.Duration written as "10s" in YAML (the same form as
-// facmon's other durations).
-type Duration time.Duration
-
-// D returns the standard library value.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// UnmarshalYAML accepts Go duration strings.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("want a duration such as 10s or 5m")
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("bad duration %q: want a value such as 10s, 5m or 1h30m", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a Go duration string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+// Duration is facmon's YAML duration ("10s", "5m", "3d").
+type Duration = duration.Duration

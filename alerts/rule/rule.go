@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"text/template"
-	"time"
+
+	"github.com/facmon/facmon/internal/duration"
 )
 
 // Kinds of rule.
@@ -31,29 +31,8 @@ const (
 	CheckNoReadings         = "no_readings"   // no reading at all for longer than for
 )
 
-// Duration is a YAML duration ("5m").
-type Duration time.Duration
-
-// UnmarshalText accepts Go duration strings and "3d" for days.
-func (d *Duration) UnmarshalText(b []byte) error {
-	s := string(b)
-	if strings.HasSuffix(s, "d") {
-		n, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
-		if err == nil {
-			*d = Duration(time.Duration(n * float64(24*time.Hour)))
-			return nil
-		}
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("bad duration %q: want a value such as 30s, 5m, 2h or 3d", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// D returns the time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+// Duration is facmon's YAML duration ("30s", "5m", "3d").
+type Duration = duration.Duration
 
 // Rule is one alert rule as written in the configuration.
 type Rule struct {

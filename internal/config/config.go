@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/internal/calendar"
+	"github.com/facmon/facmon/internal/duration"
 	"github.com/facmon/facmon/reports"
 )
 
@@ -164,28 +164,8 @@ type Office struct {
 	Devices []string `yaml:"devices"`
 }
 
-// Duration is a time.Duration written as "10s" in YAML.
-type Duration time.Duration
-
-// D returns the standard library value.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// UnmarshalYAML accepts Go duration strings.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("want a duration such as 10s or 5m")
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("bad duration %q: want a value such as 10s, 5m or 1h30m", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a Go duration string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+// Duration is a time.Duration written as "10s", "5m" or "3d" in YAML.
+type Duration = duration.Duration
 
 // ByteSize is a size written as 1GiB, 64KiB or a plain number of bytes.
 type ByteSize int64
