@@ -7,10 +7,11 @@ package main
 //
 // Devices number their readings (seq) and stamp them (ts = a fixed base +
 // seq milliseconds), so a reading stored twice collapses into one point
-// and a missing one shows as a gap in 1..N.
+// and a missing one shows as a gap in 1..N. The publisher (testenv.Stream)
+// and the /metrics and InfluxDB checks are shared with the in-process tests
+// and live in internal/testenv.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,7 +22,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,287 +204,14 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// ----------------------------------------------------------------- metrics
-
-func scrape(web string) (map[string]float64, error) {
-	code, body := httpGet(web + "/metrics")
-	if code != 200 {
-		return nil, fmt.Errorf("GET /metrics: %d %s", code, body)
+// wardIDs are the IDs of the default wards, which testenv.Stream spreads
+// its devices over.
+func wardIDs() []string {
+	var ids []string
+	for _, o := range config.DefaultOffices() {
+		ids = append(ids, o.ID)
 	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(body, "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out, nil
-}
-
-func mustScrape(t *testing.T, web string) map[string]float64 {
-	t.Helper()
-	m, err := scrape(web)
-	require.NoError(t, err)
-	// Guards the zero checks below against a renamed metric.
-	require.Contains(t, m, "facmon_spool_dropped_records_total")
-	return m
-}
-
-func sumOf(m map[string]float64, name string) float64 {
-	var s float64
-	for k, v := range m {
-		if k == name || strings.HasPrefix(k, name+"{") {
-			s += v
-		}
-	}
-	return s
-}
-
-// conservation evaluates, within one process lifetime, the invariant an
-// operator can check from /metrics: received (every source) + replayed from
-// the spool at start-up = rejected + written + quarantined + in spool +
-// pending. Across a restart it does not hold by itself: each process counts
-// from zero, and a reading the broker redelivers after a crash is counted
-// by both lifetimes.
-func conservation(m map[string]float64) (bool, string) {
-	received := sumOf(m, "facmon_readings_received_total")
-	replayed := m["facmon_spool_replayed_readings_total"]
-	rejected := sumOf(m, "facmon_readings_rejected_total")
-	written := m["facmon_points_written_total"]
-	quarantined := sumOf(m, "facmon_points_quarantined_total")
-	spooled := m["facmon_spool_readings"]
-	pending := m["facmon_ingest_pending_readings"]
-	lhs, rhs := received+replayed, rejected+written+quarantined+spooled+pending
-	return lhs == rhs, fmt.Sprintf("received %.0f + replayed %.0f = %.0f; rejected %.0f + written %.0f + quarantined %.0f + spool %.0f + pending %.0f = %.0f",
-		received, replayed, lhs, rejected, written, quarantined, spooled, pending, rhs)
-}
-
-func waitConserved(t *testing.T, web string) {
-	t.Helper()
-	testenv.Eventually(t, 20*time.Second, "received + replayed = rejected + written + quarantined + spool + pending", func() (bool, string) {
-		m, err := scrape(web)
-		if err != nil {
-			return false, err.Error()
-		}
-		return conservation(m)
-	})
-}
-
-// ----------------------------------------------------------------- publisher
-
-type streamOptions struct {
-	devices  int
-	interval time.Duration
-	pad      int // length of a "state" string in each payload (0: none)
-	inflight int
-}
-
-// stream is a fleet of devices publishing numbered readings at QoS 1,
-// recording which ones the broker acknowledged.
-type stream struct {
-	t      testing.TB
-	client paho.Client
-	opts   streamOptions
-	topics []string
-	names  []string
-	base   int64
-	state  string
-
-	sem       chan struct{}
-	wg        sync.WaitGroup
-	stopCh    chan struct{}
-	done      chan struct{}
-	stopOnce  sync.Once
-	paused    atomic.Bool
-	published atomic.Int64
-	failed    atomic.Int64
-
-	mu    sync.Mutex
-	last  []int64
-	acked []map[int64]bool
-}
-
-func startStream(t testing.TB, b *testenv.Broker, o streamOptions) *stream {
-	t.Helper()
-	if o.inflight == 0 {
-		o.inflight = 500
-	}
-	wards := config.DefaultOffices()
-	s := &stream{
-		t: t, opts: o,
-		base:   time.Now().Add(-time.Minute).UnixMilli(),
-		sem:    make(chan struct{}, o.inflight),
-		stopCh: make(chan struct{}),
-		done:   make(chan struct{}),
-		last:   make([]int64, o.devices),
-		acked:  make([]map[int64]bool, o.devices),
-	}
-	if o.pad > 0 {
-		s.state = fmt.Sprintf(`"state":%q,`, strings.Repeat("s", o.pad))
-	}
-	for i := range o.devices {
-		name := fmt.Sprintf("door-%02d", i)
-		s.names = append(s.names, name)
-		s.topics = append(s.topics, fmt.Sprintf("facmon/%s/door/%s/telemetry", wards[i%len(wards)].ID, name))
-		s.acked[i] = map[int64]bool{}
-	}
-	s.client = paho.NewClient(paho.NewClientOptions().AddBroker(b.URL).
-		SetClientID(fmt.Sprintf("fault-pub-%d", time.Now().UnixNano()%1e9)).
-		SetAutoReconnect(true).SetMaxReconnectInterval(time.Second).SetConnectTimeout(5 * time.Second))
-	tok := s.client.Connect()
-	require.True(t, tok.WaitTimeout(10*time.Second), "publisher connect")
-	require.NoError(t, tok.Error())
-	t.Cleanup(func() {
-		s.stop()
-		s.client.Disconnect(100)
-	})
-	go s.run()
-	return s
-}
-
-func (s *stream) run() {
-	defer close(s.done)
-	tick := time.NewTicker(s.opts.interval)
-	defer tick.Stop()
-	for {
-		if !s.paused.Load() {
-			for i := range s.topics {
-				select {
-				case s.sem <- struct{}{}:
-				case <-s.stopCh:
-					return
-				}
-				s.mu.Lock()
-				s.last[i]++
-				seq := s.last[i]
-				s.mu.Unlock()
-				tok := s.client.Publish(s.topics[i], 1, false, fmt.Sprintf(`{%s"cycles":%d,"seq":%d,"ts":%d}`, s.state, seq, seq, s.base+seq))
-				s.published.Add(1)
-				s.wg.Add(1)
-				go func() {
-					defer s.wg.Done()
-					defer func() { <-s.sem }()
-					if tok.WaitTimeout(60*time.Second) && tok.Error() == nil {
-						s.mu.Lock()
-						s.acked[i][seq] = true
-						s.mu.Unlock()
-						return
-					}
-					s.failed.Add(1)
-				}()
-			}
-		}
-		select {
-		case <-tick.C:
-		case <-s.stopCh:
-			return
-		}
-	}
-}
-
-func (s *stream) stop() {
-	s.stopOnce.Do(func() {
-		close(s.stopCh)
-		<-s.done
-		waited := make(chan struct{})
-		go func() { s.wg.Wait(); close(waited) }()
-		select {
-		case <-waited:
-		case <-time.After(90 * time.Second):
-			s.t.Errorf("publisher: PUBACKs still outstanding 90 s after the stream stopped")
-		}
-	})
-}
-
-func (s *stream) want() map[string]int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]int64{}
-	for i, n := range s.last {
-		out[s.names[i]] = n
-	}
-	return out
-}
-
-// ----------------------------------------------------------------- InfluxDB checks
-
-func count(db *testenv.Influx, bucket, q string) int64 {
-	rows, err := db.QueryErr(context.Background(), bucket, q)
-	if err != nil || len(rows) == 0 || len(rows[0].Values) == 0 {
-		return 0
-	}
-	n, _ := testenv.AsInt64(rows[0].Values[0][1])
-	return n
-}
-
-func storedTotal(db *testenv.Influx, bucket string) int64 {
-	return count(db, bucket, `SELECT count(seq) FROM door`)
-}
-
-func storedSeqs(t *testing.T, db *testenv.Influx, bucket string) map[string][]int64 {
-	t.Helper()
-	out := map[string][]int64{}
-	for _, s := range db.Query(t, bucket, `SELECT seq FROM door GROUP BY device`) {
-		for _, v := range s.Values {
-			n, ok := testenv.AsInt64(v[1])
-			require.True(t, ok, "seq %v", v[1])
-			out[s.Tags["device"]] = append(out[s.Tags["device"]], n)
-		}
-	}
-	return out
-}
-
-// missingFrom lists, per device, the seqs of 1..want[device] for which keep
-// is false, and the devices with a seq stored twice.
-func missingFrom(stored map[string][]int64, want map[string]int64, elsewhere map[string]map[int64]bool) []string {
-	var problems []string
-	for dev, last := range want {
-		have := map[int64]bool{}
-		for _, n := range stored[dev] {
-			if have[n] {
-				problems = append(problems, fmt.Sprintf("%s: seq %d stored twice", dev, n))
-			}
-			have[n] = true
-		}
-		var missing []int64
-		for n := int64(1); n <= last; n++ {
-			if !have[n] && !elsewhere[dev][n] {
-				missing = append(missing, n)
-			}
-		}
-		if len(missing) > 0 {
-			problems = append(problems, fmt.Sprintf("%s: missing %s of 1..%d", dev, short(missing), last))
-		}
-	}
-	slices.Sort(problems)
-	return problems
-}
-
-func waitAllStored(t *testing.T, db *testenv.Influx, bucket string, want map[string]int64, timeout time.Duration) {
-	t.Helper()
-	var total int64
-	for _, n := range want {
-		total += n
-	}
-	require.Positive(t, total)
-	testenv.Eventually(t, timeout, "every published seq stored", func() (bool, string) {
-		n := storedTotal(db, bucket)
-		return n >= total, fmt.Sprintf("stored %d of %d", n, total)
-	})
-	assert.Empty(t, missingFrom(storedSeqs(t, db, bucket), want, nil), "every seq stored exactly once")
-}
-
-func short(ns []int64) string {
-	if len(ns) > 12 {
-		return fmt.Sprintf("%v … (%d in all)", ns[:12], len(ns))
-	}
-	return fmt.Sprint(ns)
+	return ids
 }
 
 // ----------------------------------------------------------------- tests
@@ -499,46 +226,46 @@ func TestFaultKillAndRestartLosesNothing(t *testing.T) {
 	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
 	setup := newFacmonSetup(t, broker, db.URL, "kill", "")
 	p := setup.start(t)
-	pub := startStream(t, broker, streamOptions{devices: 50, interval: 100 * time.Millisecond})
+	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 100 * time.Millisecond})
 	testenv.Eventually(t, 20*time.Second, "readings flowing", func() (bool, string) {
-		n := storedTotal(db, setup.bucket)
+		n := testenv.StoredSeqTotal(db, setup.bucket)
 		return n >= 1000, fmt.Sprintf("stored %d", n)
 	})
 
 	// 1. SIGKILL while readings flow to InfluxDB.
 	p.kill()
-	t.Logf("killed facmon at %d readings stored", storedTotal(db, setup.bucket))
+	t.Logf("killed facmon at %d readings stored", testenv.StoredSeqTotal(db, setup.bucket))
 	time.Sleep(2 * time.Second) // the broker queues for the persistent session
 	p = setup.start(t)
-	before := storedTotal(db, setup.bucket)
+	before := testenv.StoredSeqTotal(db, setup.bucket)
 	testenv.Eventually(t, 20*time.Second, "flow resumed after the restart", func() (bool, string) {
-		n := storedTotal(db, setup.bucket)
+		n := testenv.StoredSeqTotal(db, setup.bucket)
 		return n >= before+1000, fmt.Sprintf("stored %d", n)
 	})
 
 	// 2. SIGKILL while InfluxDB is down: the spool holds acknowledged readings.
 	db.Stop()
 	testenv.Eventually(t, 20*time.Second, "spool absorbing", func() (bool, string) {
-		m, err := scrape(p.web)
+		m, err := testenv.ScrapeMetrics(p.web)
 		if err != nil {
 			return false, err.Error()
 		}
 		return m["facmon_spool_readings"] >= 2000, fmt.Sprint(m["facmon_spool_readings"])
 	})
-	spooled := mustScrape(t, p.web)["facmon_spool_readings"]
+	spooled := testenv.MustScrapeMetrics(t, p.web)["facmon_spool_readings"]
 	p.kill()
 	db.Start()
 	p = setup.start(t)
 	time.Sleep(2 * time.Second)
-	pub.stop()
-	require.Zero(t, pub.failed.Load(), "the broker acknowledged every publish")
-	waitAllStored(t, db, setup.bucket, pub.want(), 60*time.Second)
+	pub.Stop()
+	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
+	testenv.WaitAllStored(t, db, setup.bucket, pub.Want(), 60*time.Second)
 
-	m := mustScrape(t, p.web)
+	m := testenv.MustScrapeMetrics(t, p.web)
 	t.Logf("after the second kill: spool held >= %.0f readings, the restart replayed %.0f", spooled, m["facmon_spool_replayed_readings_total"])
 	assert.GreaterOrEqual(t, m["facmon_spool_replayed_readings_total"], spooled, "the restart replays what the spool held")
 	assert.Zero(t, m["facmon_spool_dropped_records_total"])
-	waitConserved(t, p.web)
+	testenv.WaitConserved(t, p.web)
 	assert.NotContains(t, p.log(), "panic")
 }
 
@@ -594,11 +321,11 @@ func TestFaultFloodOfMalformedMessages(t *testing.T) {
 	}
 	waitPublished()
 	testenv.Eventually(t, 20*time.Second, "warm-up stored", func() (bool, string) {
-		n := storedTotal(db, setup.bucket)
+		n := testenv.StoredSeqTotal(db, setup.bucket)
 		return n == 100, fmt.Sprintf("stored %d", n)
 	})
 	time.Sleep(time.Second)
-	baseline := mustScrape(t, p.web)["process_resident_memory_bytes"]
+	baseline := testenv.MustScrapeMetrics(t, p.web)["process_resident_memory_bytes"]
 
 	big := strings.Repeat("x", 60_000)
 	tele := "facmon/thanh-binh/door/door-1/telemetry"
@@ -632,7 +359,7 @@ func TestFaultFloodOfMalformedMessages(t *testing.T) {
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
-			if m, err := scrape(p.web); err == nil {
+			if m, err := testenv.ScrapeMetrics(p.web); err == nil {
 				if v := int64(m["process_resident_memory_bytes"]); v > peak.Load() {
 					peak.Store(v)
 				}
@@ -657,29 +384,29 @@ func TestFaultFloodOfMalformedMessages(t *testing.T) {
 	waitPublished()
 	require.Zero(t, failed.Load(), "the broker acknowledged every publish")
 	testenv.Eventually(t, 60*time.Second, "every bad message counted and every valid one stored", func() (bool, string) {
-		m, err := scrape(p.web)
+		m, err := testenv.ScrapeMetrics(p.web)
 		if err != nil {
 			return false, err.Error()
 		}
-		rejected := sumOf(m, "facmon_readings_rejected_total")
-		n := count(db, setup.bucket, `SELECT count(seq) FROM door WHERE device = 'flood-ok'`)
+		rejected := testenv.SumMetric(m, "facmon_readings_rejected_total")
+		n := db.Count(setup.bucket, `SELECT count(seq) FROM door WHERE device = 'flood-ok'`)
 		return rejected == floods && n == int64(good), fmt.Sprintf("rejected %.0f of %d, valid stored %d of %d", rejected, floods, n, good)
 	})
 	close(stopSampling)
 	<-sampled
 
-	m := mustScrape(t, p.web)
+	m := testenv.MustScrapeMetrics(t, p.web)
 	for reason, n := range want {
 		assert.Equal(t, n, m[`facmon_readings_rejected_total{reason="`+reason+`"}`], reason)
 	}
-	assert.Empty(t, missingFrom(storedSeqs(t, db, setup.bucket), map[string]int64{"flood-ok": int64(good), "warm-up": 100}, nil))
+	assert.Empty(t, testenv.MissingSeqs(testenv.StoredSeqs(t, db, setup.bucket), map[string]int64{"flood-ok": int64(good), "warm-up": 100}, nil))
 	growth := float64(peak.Load()) - baseline
 	t.Logf("malformed payloads: %d MB; facmon RSS baseline %.0f MB, peak %.0f MB (+%.0f MB), end %.0f MB",
 		badBytes>>20, baseline/(1<<20), float64(peak.Load())/(1<<20), growth/(1<<20), m["process_resident_memory_bytes"]/(1<<20))
 	assert.Less(t, growth, float64(64<<20), "RSS stays bounded while %d MB of malformed payloads pass through", badBytes>>20)
 	code, _ := httpGet(p.web + "/healthz")
 	assert.Equal(t, 200, code, "bad input does not make facmon unhealthy")
-	waitConserved(t, p.web)
+	testenv.WaitConserved(t, p.web)
 }
 
 // influxGate stands in front of the real InfluxDB: while closed, every
@@ -774,45 +501,45 @@ func TestFaultTermFlushesSpoolAndExits0(t *testing.T) {
 	gate, srv := newInfluxGate(t, db.URL)
 	setup := newFacmonSetup(t, broker, srv.URL, "term", "spool:\n  shutdown_drain: 10s\n")
 	p := setup.start(t)
-	pub := startStream(t, broker, streamOptions{devices: 50, interval: 100 * time.Millisecond})
+	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 100 * time.Millisecond})
 	testenv.Eventually(t, 20*time.Second, "readings flowing", func() (bool, string) {
-		n := storedTotal(db, setup.bucket)
+		n := testenv.StoredSeqTotal(db, setup.bucket)
 		return n >= 500, fmt.Sprintf("stored %d", n)
 	})
 
 	gate.closed.Store(true)
 	testenv.Eventually(t, 20*time.Second, "spool holding readings", func() (bool, string) {
-		m, err := scrape(p.web)
+		m, err := testenv.ScrapeMetrics(p.web)
 		if err != nil {
 			return false, err.Error()
 		}
 		return m["facmon_spool_readings"] >= 1500 && m[`facmon_influx_write_errors_total{kind="http_5xx"}`] >= 1, fmt.Sprint(m["facmon_spool_readings"])
 	})
 	// The conservation check needs the flow to settle: pause the devices.
-	pub.paused.Store(true)
-	waitConserved(t, p.web)
-	pub.paused.Store(false)
+	pub.Paused.Store(true)
+	testenv.WaitConserved(t, p.web)
+	pub.Paused.Store(false)
 	time.Sleep(time.Second)
 
 	gate.closed.Store(false) // the drain still sleeps out its Retry-After: 30
-	before := mustScrape(t, p.web)
-	storedBefore := storedTotal(db, setup.bucket)
+	before := testenv.MustScrapeMetrics(t, p.web)
+	storedBefore := testenv.StoredSeqTotal(db, setup.bucket)
 	require.Positive(t, before["facmon_spool_readings"])
 	code, took := p.term(30 * time.Second)
 	t.Logf("SIGTERM with %.0f readings in the spool: exit %d after %v", before["facmon_spool_readings"], code, took.Round(time.Millisecond))
 	assert.Equal(t, 0, code, "SIGTERM ends facmon with exit 0")
 	assert.Less(t, took, 12*time.Second, "within spool.shutdown_drain (10 s) and a margin")
 	time.Sleep(500 * time.Millisecond) // the devices publish on after facmon left
-	pub.stop()
-	require.Zero(t, pub.failed.Load(), "the broker acknowledged every publish")
+	pub.Stop()
+	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
 
-	storedAfter := storedTotal(db, setup.bucket)
+	storedAfter := testenv.StoredSeqTotal(db, setup.bucket)
 	// The spool also holds facmon's own points (heartbeats, liveness),
 	// which storedTotal does not count.
-	own := sumOf(before, "facmon_readings_received_total") - before[`facmon_readings_received_total{source="mqtt"}`]
+	own := testenv.SumMetric(before, "facmon_readings_received_total") - before[`facmon_readings_received_total{source="mqtt"}`]
 	assert.GreaterOrEqual(t, storedAfter, storedBefore+int64(before["facmon_spool_readings"]-own), "the shutdown flushed the spool to InfluxDB")
 	held := queuedForSession(t, broker, setup.clientID)
-	problems := missingFrom(storedSeqs(t, db, setup.bucket), pub.want(), held)
+	problems := testenv.MissingSeqs(testenv.StoredSeqs(t, db, setup.bucket), pub.Want(), held)
 	assert.Empty(t, problems, "every published seq is stored or still held by the broker: nothing facmon acknowledged is lost")
 	log := p.log()
 	assert.NotContains(t, log, "spool not fully sent")
@@ -832,14 +559,14 @@ func TestFaultTermWhileSpoolFullAndInfluxDown(t *testing.T) {
 	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
 	setup := newFacmonSetup(t, broker, db.URL, "termfull", "spool:\n  max_bytes: 1MiB\n  shutdown_drain: 2s\n")
 	p := setup.start(t)
-	pub := startStream(t, broker, streamOptions{devices: 50, interval: 50 * time.Millisecond, pad: 240})
+	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 50 * time.Millisecond, Pad: 240})
 	testenv.Eventually(t, 20*time.Second, "readings flowing", func() (bool, string) {
-		n := storedTotal(db, setup.bucket)
+		n := testenv.StoredSeqTotal(db, setup.bucket)
 		return n >= 500, fmt.Sprintf("stored %d", n)
 	})
 	db.Stop()
 	testenv.Eventually(t, 30*time.Second, "spool full", func() (bool, string) {
-		m, err := scrape(p.web)
+		m, err := testenv.ScrapeMetrics(p.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -851,11 +578,11 @@ func TestFaultTermWhileSpoolFullAndInfluxDown(t *testing.T) {
 	t.Logf("SIGTERM with the spool full and InfluxDB down: exit %d after %v", code, took.Round(time.Millisecond))
 	assert.Equal(t, 0, code)
 
-	pub.stop()
-	require.Zero(t, pub.failed.Load(), "the broker acknowledged every publish")
+	pub.Stop()
+	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
 	db.Start()
 	p = setup.start(t)
-	waitAllStored(t, db, setup.bucket, pub.want(), 60*time.Second)
-	assert.Zero(t, mustScrape(t, p.web)["facmon_spool_dropped_records_total"])
-	waitConserved(t, p.web)
+	testenv.WaitAllStored(t, db, setup.bucket, pub.Want(), 60*time.Second)
+	assert.Zero(t, testenv.MustScrapeMetrics(t, p.web)["facmon_spool_dropped_records_total"])
+	testenv.WaitConserved(t, p.web)
 }

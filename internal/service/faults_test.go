@@ -8,7 +8,9 @@ package service
 // Every test publishes with paho at QoS 1 from devices that number their
 // readings (seq) and stamp them (ts = a fixed base + seq milliseconds), so
 // a reading stored twice collapses into one point and a missing one shows
-// as a gap in 1..N.
+// as a gap in 1..N. The publisher (testenv.Stream) and the /metrics and
+// InfluxDB checks are shared with the binary-level tests and live in
+// internal/testenv.
 
 import (
 	"bytes"
@@ -21,14 +23,12 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -47,355 +47,14 @@ func outageDuration() time.Duration {
 	return 15 * time.Second
 }
 
-// ----------------------------------------------------------------- publisher
-
-type streamOptions struct {
-	devices  int           // devices publishing, one reading each per interval
-	interval time.Duration // per device
-	pad      int           // length of a "state" string in each payload (0: none)
-	inflight int           // most publishes waiting for their PUBACK at once
-}
-
-// stream is a fleet of devices publishing numbered readings at QoS 1. It
-// records which readings the broker acknowledged (PUBACK).
-type stream struct {
-	t      testing.TB
-	client paho.Client
-	opts   streamOptions
-	topics []string
-	names  []string
-	base   int64 // ts of seq 0, epoch ms
-	state  string
-
-	sem       chan struct{}
-	wg        sync.WaitGroup
-	stopCh    chan struct{}
-	done      chan struct{}
-	stopOnce  sync.Once
-	paused    atomic.Bool
-	published atomic.Int64
-	failed    atomic.Int64
-
-	mu    sync.Mutex
-	last  []int64          // per device: the last seq published
-	acked []map[int64]bool // per device: the seqs the broker acknowledged
-}
-
-func startStream(t testing.TB, b *testenv.Broker, o streamOptions) *stream {
-	t.Helper()
-	if o.inflight == 0 {
-		o.inflight = 500
+// wardIDs are the IDs of the default wards, which testenv.Stream spreads
+// its devices over.
+func wardIDs() []string {
+	var ids []string
+	for _, o := range config.DefaultOffices() {
+		ids = append(ids, o.ID)
 	}
-	wards := config.DefaultOffices()
-	s := &stream{
-		t: t, opts: o,
-		base:   time.Now().Add(-time.Minute).UnixMilli(),
-		sem:    make(chan struct{}, o.inflight),
-		stopCh: make(chan struct{}),
-		done:   make(chan struct{}),
-		last:   make([]int64, o.devices),
-		acked:  make([]map[int64]bool, o.devices),
-	}
-	if o.pad > 0 {
-		s.state = strings.Repeat("s", o.pad)
-	}
-	for i := range o.devices {
-		name := fmt.Sprintf("door-%02d", i)
-		s.names = append(s.names, name)
-		s.topics = append(s.topics, fmt.Sprintf("facmon/%s/door/%s/telemetry", wards[i%len(wards)].ID, name))
-		s.acked[i] = map[int64]bool{}
-	}
-	opts := paho.NewClientOptions().AddBroker(b.URL).
-		SetClientID(fmt.Sprintf("fault-pub-%d", time.Now().UnixNano()%1e9)).
-		SetAutoReconnect(true).
-		SetMaxReconnectInterval(time.Second).
-		SetConnectTimeout(5 * time.Second)
-	s.client = paho.NewClient(opts)
-	tok := s.client.Connect()
-	require.True(t, tok.WaitTimeout(10*time.Second), "publisher connect")
-	require.NoError(t, tok.Error())
-	t.Cleanup(func() {
-		s.stop()
-		s.client.Disconnect(100)
-	})
-	go s.run()
-	return s
-}
-
-func (s *stream) payload(i int, seq int64) string {
-	ts := s.base + seq
-	if s.state != "" {
-		return fmt.Sprintf(`{"state":%q,"cycles":%d,"seq":%d,"ts":%d}`, s.state, seq, seq, ts)
-	}
-	return fmt.Sprintf(`{"cycles":%d,"seq":%d,"ts":%d}`, seq, seq, ts)
-}
-
-func (s *stream) run() {
-	defer close(s.done)
-	tick := time.NewTicker(s.opts.interval)
-	defer tick.Stop()
-	for {
-		if !s.paused.Load() {
-			for i := range s.topics {
-				select {
-				case s.sem <- struct{}{}:
-				case <-s.stopCh:
-					return
-				}
-				s.mu.Lock()
-				s.last[i]++
-				seq := s.last[i]
-				s.mu.Unlock()
-				tok := s.client.Publish(s.topics[i], 1, false, s.payload(i, seq))
-				s.published.Add(1)
-				s.wg.Add(1)
-				go func() {
-					defer s.wg.Done()
-					defer func() { <-s.sem }()
-					if tok.WaitTimeout(60*time.Second) && tok.Error() == nil {
-						s.mu.Lock()
-						s.acked[i][seq] = true
-						s.mu.Unlock()
-						return
-					}
-					s.failed.Add(1)
-				}()
-			}
-		}
-		select {
-		case <-tick.C:
-		case <-s.stopCh:
-			return
-		}
-	}
-}
-
-// stop ends the stream and waits (bounded) for every outstanding PUBACK.
-func (s *stream) stop() {
-	s.stopOnce.Do(func() {
-		close(s.stopCh)
-		<-s.done
-		waited := make(chan struct{})
-		go func() { s.wg.Wait(); close(waited) }()
-		select {
-		case <-waited:
-		case <-time.After(90 * time.Second):
-			s.t.Errorf("publisher: PUBACKs still outstanding 90 s after the stream stopped")
-		}
-	})
-}
-
-// want returns, per device, the last seq published.
-func (s *stream) want() map[string]int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]int64{}
-	for i, n := range s.last {
-		out[s.names[i]] = n
-	}
-	return out
-}
-
-// ackedSeqs returns, per device, the seqs the broker acknowledged.
-func (s *stream) ackedSeqs() map[string]map[int64]bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]map[int64]bool{}
-	for i, m := range s.acked {
-		out[s.names[i]] = cloneSet(m)
-	}
-	return out
-}
-
-func cloneSet(m map[int64]bool) map[int64]bool {
-	c := make(map[int64]bool, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
-}
-
-// ----------------------------------------------------------------- checks
-
-func storedTotal(t *testing.T, db *testenv.Influx, bucket string) int64 {
-	return count(t, db, bucket, `SELECT count(seq) FROM door`)
-}
-
-// storedSeqs returns, per device, the seq of every stored door point.
-func storedSeqs(t *testing.T, db *testenv.Influx, bucket string) map[string][]int64 {
-	t.Helper()
-	out := map[string][]int64{}
-	for _, s := range db.Query(t, bucket, `SELECT seq FROM door GROUP BY device`) {
-		dev := s.Tags["device"]
-		for _, v := range s.Values {
-			n, ok := testenv.AsInt64(v[1])
-			require.True(t, ok, "seq %v", v[1])
-			out[dev] = append(out[dev], n)
-		}
-	}
-	return out
-}
-
-// waitAllStored waits until every device's readings 1..want[device] are
-// stored, each exactly once, and reports the gaps if not.
-func waitAllStored(t *testing.T, db *testenv.Influx, bucket string, want map[string]int64, timeout time.Duration) {
-	t.Helper()
-	var total int64
-	for _, n := range want {
-		total += n
-	}
-	require.Positive(t, total)
-	testenv.Eventually(t, timeout, "every published seq stored", func() (bool, string) {
-		n := storedTotal(t, db, bucket)
-		return n >= total, fmt.Sprintf("stored %d of %d", n, total)
-	})
-	got := storedSeqs(t, db, bucket)
-	var problems []string
-	for dev, last := range want {
-		seqs := slices.Clone(got[dev])
-		slices.Sort(seqs)
-		if int64(len(seqs)) == last && (last == 0 || seqs[0] == 1 && seqs[len(seqs)-1] == last) && len(slices.Compact(slices.Clone(seqs))) == len(seqs) {
-			continue
-		}
-		have := map[int64]bool{}
-		for _, n := range seqs {
-			have[n] = true
-		}
-		var missing []int64
-		for n := int64(1); n <= last; n++ {
-			if !have[n] {
-				missing = append(missing, n)
-			}
-		}
-		problems = append(problems, fmt.Sprintf("%s: %d points for 1..%d, missing %s", dev, len(seqs), last, short(missing)))
-	}
-	slices.Sort(problems)
-	assert.Empty(t, problems, "every seq stored exactly once")
-}
-
-// waitAckedStored waits until every reading the broker acknowledged to the
-// publisher is stored, and checks no reading is stored twice.
-func waitAckedStored(t *testing.T, db *testenv.Influx, bucket string, acked map[string]map[int64]bool, timeout time.Duration) {
-	t.Helper()
-	var total int64
-	for _, m := range acked {
-		total += int64(len(m))
-	}
-	require.Positive(t, total)
-	var problems []string
-	testenv.Eventually(t, timeout, "every broker-acknowledged seq stored", func() (bool, string) {
-		if n := storedTotal(t, db, bucket); n < total {
-			return false, fmt.Sprintf("stored %d, broker acknowledged %d", n, total)
-		}
-		got := storedSeqs(t, db, bucket)
-		problems = problems[:0]
-		for dev, want := range acked {
-			have := map[int64]bool{}
-			for _, n := range got[dev] {
-				if have[n] {
-					problems = append(problems, fmt.Sprintf("%s: seq %d stored twice", dev, n))
-				}
-				have[n] = true
-			}
-			var missing []int64
-			for n := range want {
-				if !have[n] {
-					missing = append(missing, n)
-				}
-			}
-			slices.Sort(missing)
-			if len(missing) > 0 {
-				problems = append(problems, fmt.Sprintf("%s: acknowledged but missing %s", dev, short(missing)))
-			}
-		}
-		slices.Sort(problems)
-		return len(problems) == 0, strings.Join(problems, "; ")
-	})
-}
-
-func short(ns []int64) string {
-	if len(ns) > 12 {
-		return fmt.Sprintf("%v … (%d in all)", ns[:12], len(ns))
-	}
-	return fmt.Sprint(ns)
-}
-
-// scrape reads every sample of /metrics.
-func scrape(web string) (map[string]float64, error) {
-	resp, err := http.Get(web + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		out[line[:i]] = v
-	}
-	return out, nil
-}
-
-func mustScrape(t *testing.T, web string) map[string]float64 {
-	t.Helper()
-	m, err := scrape(web)
-	require.NoError(t, err)
-	// Guards the zero checks below against a renamed metric.
-	require.Contains(t, m, "facmon_spool_dropped_records_total")
-	return m
-}
-
-// sumOf adds every sample of a metric family, whatever its labels.
-func sumOf(m map[string]float64, name string) float64 {
-	var s float64
-	for k, v := range m {
-		if k == name || strings.HasPrefix(k, name+"{") {
-			s += v
-		}
-	}
-	return s
-}
-
-// conservation evaluates the invariant an operator can check from /metrics:
-// received + replayed = rejected + written + quarantined + in spool + pending,
-// where received counts every source (MQTT messages and facmon's own
-// heartbeats).
-func conservation(m map[string]float64) (bool, string) {
-	received := sumOf(m, "facmon_readings_received_total") // every source: mqtt, heartbeat
-	replayed := m["facmon_spool_replayed_readings_total"]
-	rejected := sumOf(m, "facmon_readings_rejected_total")
-	written := m["facmon_points_written_total"]
-	quarantined := sumOf(m, "facmon_points_quarantined_total")
-	spooled := m["facmon_spool_readings"]
-	pending := m["facmon_ingest_pending_readings"]
-	lhs, rhs := received+replayed, rejected+written+quarantined+spooled+pending
-	return lhs == rhs, fmt.Sprintf("received %.0f + replayed %.0f = %.0f; rejected %.0f + written %.0f + quarantined %.0f + spool %.0f + pending %.0f = %.0f",
-		received, replayed, lhs, rejected, written, quarantined, spooled, pending, rhs)
-}
-
-// waitConserved checks the invariant once the flow has settled.
-func waitConserved(t *testing.T, web string) {
-	t.Helper()
-	testenv.Eventually(t, 20*time.Second, "received + replayed = rejected + written + quarantined + spool + pending", func() (bool, string) {
-		m, err := scrape(web)
-		if err != nil {
-			return false, err.Error()
-		}
-		return conservation(m)
-	})
+	return ids
 }
 
 // ----------------------------------------------------------------- tests
@@ -411,20 +70,20 @@ func TestFaultInfluxOutageLosesNothing(t *testing.T) {
 		// instead of the default 30 s cap of the backoff.
 		c.Influx.MaxRetryInterval = config.Duration(time.Second)
 	})
-	pub := startStream(t, broker, streamOptions{devices: 50, interval: 100 * time.Millisecond})
+	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 100 * time.Millisecond})
 	testenv.Eventually(t, 20*time.Second, "readings flowing into InfluxDB", func() (bool, string) {
-		n := storedTotal(t, db, r.bucket)
+		n := testenv.StoredSeqTotal(db, r.bucket)
 		return n >= 500, fmt.Sprintf("stored %d", n)
 	})
 
 	outage := outageDuration()
 	db.Stop()
 	down := time.Now()
-	before := mustScrape(t, r.web)
-	pubBefore := pub.published.Load()
+	before := testenv.MustScrapeMetrics(t, r.web)
+	pubBefore := pub.Published.Load()
 	time.Sleep(time.Until(down.Add(outage)))
-	during := mustScrape(t, r.web)
-	pubDuring := pub.published.Load() - pubBefore
+	during := testenv.MustScrapeMetrics(t, r.web)
+	pubDuring := pub.Published.Load() - pubBefore
 	appendedDuring := during["facmon_spool_appended_readings_total"] - before["facmon_spool_appended_readings_total"]
 	t.Logf("InfluxDB down %v: published %d, facmon spooled and acked %.0f, spool holds %.0f readings (%.0f bytes)",
 		time.Since(down).Round(time.Second), pubDuring, appendedDuring, during["facmon_spool_readings"], during["facmon_spool_bytes"])
@@ -437,18 +96,18 @@ func TestFaultInfluxOutageLosesNothing(t *testing.T) {
 
 	db.Start()
 	time.Sleep(3 * time.Second) // the stream goes on across the restart
-	pub.stop()
-	require.Zero(t, pub.failed.Load(), "the broker acknowledged every publish")
-	waitAllStored(t, db, r.bucket, pub.want(), 60*time.Second)
+	pub.Stop()
+	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
+	testenv.WaitAllStored(t, db, r.bucket, pub.Want(), 60*time.Second)
 
 	testenv.Eventually(t, 20*time.Second, "spool empty", func() (bool, string) {
-		m := mustScrape(t, r.web)
+		m := testenv.MustScrapeMetrics(t, r.web)
 		return m["facmon_spool_readings"] == 0, fmt.Sprint(m["facmon_spool_readings"])
 	})
-	end := mustScrape(t, r.web)
+	end := testenv.MustScrapeMetrics(t, r.web)
 	assert.Zero(t, end["facmon_spool_dropped_records_total"])
 	assert.Positive(t, end[`facmon_influx_write_errors_total{kind="network"}`], "the outage was seen as network errors")
-	waitConserved(t, r.web)
+	testenv.WaitConserved(t, r.web)
 }
 
 // TestFaultInfluxDownBeforeFirstWrite: InfluxDB goes away after facmon
@@ -464,14 +123,14 @@ func TestFaultInfluxDownBeforeFirstWrite(t *testing.T) {
 		c.Influx.MaxRetryInterval = config.Duration(time.Second)
 	})
 	db.Stop()
-	pub := startStream(t, broker, streamOptions{devices: 10, interval: 100 * time.Millisecond})
+	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 10, Interval: 100 * time.Millisecond})
 	time.Sleep(3 * time.Second)
 	db.Start()
 	time.Sleep(time.Second)
-	pub.stop()
-	require.Zero(t, pub.failed.Load())
-	waitAllStored(t, db, r.bucket, pub.want(), 20*time.Second)
-	waitConserved(t, r.web)
+	pub.Stop()
+	require.Zero(t, pub.Failed.Load())
+	testenv.WaitAllStored(t, db, r.bucket, pub.Want(), 20*time.Second)
+	testenv.WaitConserved(t, r.web)
 }
 
 // TestFaultMosquittoRestartKeepsBrokerAcked: Mosquitto (persistence on) is
@@ -484,9 +143,9 @@ func TestFaultMosquittoRestartKeepsBrokerAcked(t *testing.T) {
 	r := startService(t, broker, db, func(c *config.Config) {
 		c.MQTT.MaxReconnectInterval = config.Duration(time.Second)
 	})
-	pub := startStream(t, broker, streamOptions{devices: 50, interval: 100 * time.Millisecond})
+	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 100 * time.Millisecond})
 	testenv.Eventually(t, 20*time.Second, "readings flowing into InfluxDB", func() (bool, string) {
-		n := storedTotal(t, db, r.bucket)
+		n := testenv.StoredSeqTotal(db, r.bucket)
 		return n >= 1000, fmt.Sprintf("stored %d", n)
 	})
 
@@ -498,18 +157,18 @@ func TestFaultMosquittoRestartKeepsBrokerAcked(t *testing.T) {
 		return code == 200, body
 	})
 	time.Sleep(3 * time.Second)
-	pub.stop()
-	acked := pub.ackedSeqs()
+	pub.Stop()
+	acked := pub.AckedSeqs()
 	var n int
 	for _, m := range acked {
 		n += len(m)
 	}
-	t.Logf("published %d, broker acknowledged %d, unacknowledged %d", pub.published.Load(), n, pub.failed.Load())
-	waitAckedStored(t, db, r.bucket, acked, 60*time.Second)
-	m := mustScrape(t, r.web)
+	t.Logf("published %d, broker acknowledged %d, unacknowledged %d", pub.Published.Load(), n, pub.Failed.Load())
+	testenv.WaitAckedStored(t, db, r.bucket, acked, 60*time.Second)
+	m := testenv.MustScrapeMetrics(t, r.web)
 	assert.GreaterOrEqual(t, m["facmon_mqtt_connection_lost_total"], 1.0)
 	assert.Zero(t, m["facmon_spool_dropped_records_total"])
-	waitConserved(t, r.web)
+	testenv.WaitConserved(t, r.web)
 }
 
 // scriptedInflux stands in front of the real InfluxDB: it answers 503 with
@@ -655,15 +314,15 @@ func TestFaultPoisonQuarantinedAndRetryAfterHonoured(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, 60*time.Second, "good points stored, poison quarantined", func() (bool, string) {
-		n := storedTotal(t, db, r.bucket)
-		m, err := scrape(r.web)
+		n := testenv.StoredSeqTotal(db, r.bucket)
+		m, err := testenv.ScrapeMetrics(r.web)
 		if err != nil {
 			return false, err.Error()
 		}
 		q := m[`facmon_points_quarantined_total{status="422"}`]
 		return n == good && q == 1, fmt.Sprintf("stored %d of %d, quarantined %v", n, good, q)
 	})
-	assert.Zero(t, count(t, db, r.bucket, `SELECT count(seq) FROM door WHERE device = 'poison'`))
+	assert.Zero(t, db.Count(r.bucket, `SELECT count(seq) FROM door WHERE device = 'poison'`))
 
 	data, err := os.ReadFile(QuarantinePath(config.Config{Spool: config.Spool{Dir: spoolDir}}))
 	require.NoError(t, err, "the quarantine file")
@@ -692,11 +351,11 @@ func TestFaultPoisonQuarantinedAndRetryAfterHonoured(t *testing.T) {
 	assert.Equal(t, 3, unavailable)
 	t.Logf("writes seen: %s", script.describe())
 
-	m := mustScrape(t, r.web)
+	m := testenv.MustScrapeMetrics(t, r.web)
 	assert.Equal(t, 3.0, m[`facmon_influx_write_errors_total{kind="http_5xx"}`])
 	assert.Zero(t, m[`facmon_points_quarantined_total{status="400"}`])
 	assert.Zero(t, m["facmon_spool_dropped_records_total"])
-	waitConserved(t, r.web)
+	testenv.WaitConserved(t, r.web)
 }
 
 // TestFaultSpoolFullStopsAcks: with a 2 MiB spool and InfluxDB down, the
@@ -713,15 +372,15 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 	})
 	// About 330 bytes of line protocol per reading, 1000 readings/s: the
 	// spool is full about 6 s into the outage.
-	pub := startStream(t, broker, streamOptions{devices: 50, interval: 50 * time.Millisecond, pad: 240})
+	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 50 * time.Millisecond, Pad: 240})
 	testenv.Eventually(t, 20*time.Second, "readings flowing into InfluxDB", func() (bool, string) {
-		n := storedTotal(t, db, r.bucket)
+		n := testenv.StoredSeqTotal(db, r.bucket)
 		return n >= 500, fmt.Sprintf("stored %d", n)
 	})
 
 	db.Stop()
 	testenv.Eventually(t, 60*time.Second, "spool full", func() (bool, string) {
-		m, err := scrape(r.web)
+		m, err := testenv.ScrapeMetrics(r.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -731,7 +390,7 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 	// arrive and wait, unacknowledged; then the broker stops sending.
 	var prev float64 = -1
 	testenv.Eventually(t, 10*time.Second, "deliveries to facmon stop", func() (bool, string) {
-		m, err := scrape(r.web)
+		m, err := testenv.ScrapeMetrics(r.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -741,11 +400,11 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 		time.Sleep(400 * time.Millisecond)
 		return stable, fmt.Sprintf("received %.0f, pending %.0f", n, m["facmon_ingest_pending_readings"])
 	})
-	full := mustScrape(t, r.web)
-	pubFull := pub.published.Load()
+	full := testenv.MustScrapeMetrics(t, r.web)
+	pubFull := pub.Published.Load()
 	time.Sleep(3 * time.Second)
-	later := mustScrape(t, r.web)
-	pubLater := pub.published.Load()
+	later := testenv.MustScrapeMetrics(t, r.web)
+	pubLater := pub.Published.Load()
 	t.Logf("spool full at %.0f bytes, %.0f readings; published %d more in 3 s", full["facmon_spool_bytes"], full["facmon_spool_readings"], pubLater-pubFull)
 	assert.Greater(t, pubLater-pubFull, int64(1000), "the devices keep publishing")
 	assert.Equal(t, full["facmon_spool_appended_readings_total"], later["facmon_spool_appended_readings_total"], "no reading is acknowledged while the spool is full")
@@ -771,7 +430,7 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
-			if m, err := scrape(r.web); err == nil {
+			if m, err := testenv.ScrapeMetrics(r.web); err == nil {
 				if p := int64(m["facmon_ingest_pending_readings"]); p > maxPending.Load() {
 					maxPending.Store(p)
 				}
@@ -785,7 +444,7 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 	}()
 	db.Start()
 	testenv.Eventually(t, 60*time.Second, "spool has room again", func() (bool, string) {
-		m, err := scrape(r.web)
+		m, err := testenv.ScrapeMetrics(r.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -793,10 +452,10 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 			fmt.Sprintf("full %v, appended %v", m["facmon_spool_full"], m["facmon_spool_appended_readings_total"])
 	})
 	time.Sleep(2 * time.Second)
-	pub.stop()
-	require.Zero(t, pub.failed.Load(), "the broker acknowledged every publish")
-	waitAllStored(t, db, r.bucket, pub.want(), 90*time.Second)
-	end := mustScrape(t, r.web)
+	pub.Stop()
+	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
+	testenv.WaitAllStored(t, db, r.bucket, pub.Want(), 90*time.Second)
+	end := testenv.MustScrapeMetrics(t, r.web)
 	assert.Zero(t, end["facmon_spool_dropped_records_total"])
-	waitConserved(t, r.web)
+	testenv.WaitConserved(t, r.web)
 }
