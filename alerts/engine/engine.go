@@ -145,6 +145,9 @@ type Engine struct {
 	// reading only meets the rules that can use it.
 	byMeasurement map[string][]*rule.Compiled
 	byName        map[string]*rule.Compiled
+	// live counts the alerts that exist per rule: a reading whose
+	// condition does not hold needs no lookup when its rule has none.
+	live map[string]int
 	// nextDue is the earliest moment a pending alert's for, or a firing
 	// alert's clear_for, runs out; Run wakes then instead of waiting for
 	// the next tick, so an alert fires on time whatever eval_interval is.
@@ -193,6 +196,7 @@ func New(opts Options) (*Engine, error) {
 		wardBack:      map[string]time.Time{},
 		byMeasurement: map[string][]*rule.Compiled{},
 		byName:        map[string]*rule.Compiled{},
+		live:          map[string]int{},
 	}
 	for _, c := range opts.Rules {
 		e.byName[c.Name] = c
@@ -219,6 +223,7 @@ func New(opts Options) (*Engine, error) {
 		for _, in := range restored {
 			e.instances[instKey{in.Rule, in.Ward, in.Class, in.Device}] = in
 			e.byID[in.ID] = in
+			e.live[in.Rule]++
 			if in.State == StateFiring && in.Notified && opts.Notifier != nil {
 				if r, ok := opts.Notifier.(Restorer); ok {
 					r.Restore(e.toNotify(in, false))
@@ -349,6 +354,9 @@ func (e *Engine) Process(r *reading.Reading) {
 		// Most readings are fine: an alert is only materialised when its
 		// condition holds or it already exists, which keeps the hot path
 		// free of allocations and memory flat for a large fleet.
+		if !active && e.live[c.Name] == 0 {
+			continue
+		}
 		in := e.instances[instKey{c.Name, r.Ward, r.Class, r.Device}]
 		if in == nil {
 			if !active {
@@ -515,6 +523,7 @@ func (e *Engine) instance(c *rule.Compiled, ward, class, device string) *Instanc
 		in = &Instance{ID: id, Rule: c.Name, Severity: c.Severity, Ward: ward, Class: class, Device: device, Labels: c.Labels, State: StateInactive}
 		e.instances[k] = in
 		e.byID[id] = in
+		e.live[c.Name]++
 	}
 	return in
 }
@@ -753,6 +762,7 @@ func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
 		// Nothing to remember: keep the map small for large fleets.
 		delete(e.instances, instKey{in.Rule, in.Ward, in.Class, in.Device})
 		delete(e.byID, in.ID)
+		e.live[in.Rule]--
 	}
 }
 

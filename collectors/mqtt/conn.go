@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/url"
+	"runtime"
 	"sync"
 	"time"
 
@@ -60,6 +61,9 @@ func (c *bufferedConn) Write(p []byte) (int, error) {
 }
 
 func (c *bufferedConn) flush() {
+	// Acks come in bursts (a whole group commit at once): yielding once
+	// lets the burst queue up behind this write instead of racing it.
+	runtime.Gosched()
 	c.mu.Lock()
 	for len(c.pending) > 0 && c.err == nil {
 		buf := c.pending
