@@ -368,8 +368,10 @@ func convert(topicName, key string, kind reading.Kind, v gjson.Result) (reading.
 		if v.Type != gjson.Number {
 			return f, wrongType(topicName, key, kind, v)
 		}
-		x, err := strconv.ParseFloat(v.Raw, 64)
-		if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
+		// gjson parsed the number already (as strconv.ParseFloat would);
+		// an overflow shows as an infinity.
+		x := v.Num
+		if math.IsInf(x, 0) || math.IsNaN(x) {
 			return f, reject(ReasonNonFinite, "topic %q: field %s: number out of range", safeTopic(topicName), key)
 		}
 		f.Float = x
