@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/internal/calendar"
+
+	"github.com/facmon/facmon/reports/i18n"
 )
 
 // Office is a ward office as the report names it.
@@ -317,7 +317,7 @@ func Build(ds *Dataset, p Period, s Settings) (*Report, error) {
 		if c := classIdx[a.Class] - classIdx[b.Class]; c != 0 {
 			return c
 		}
-		return naturalCompare(a.Device, b.Device)
+		return i18n.NaturalCompare(a.Device, b.Device)
 	})
 
 	// What surrounds the devices.
@@ -501,32 +501,3 @@ func (r *Report) Pass() (pass, ok bool) {
 
 // Partial reports whether the period is still running.
 func (r *Report) Partial() bool { return r.End.Before(r.To) }
-
-// naturalCompare orders "door-2" before "door-10".
-func naturalCompare(a, b string) int {
-	for a != "" && b != "" {
-		da, db := digitsPrefix(a), digitsPrefix(b)
-		if da > 0 && db > 0 {
-			na, _ := strconv.Atoi(a[:da])
-			nb, _ := strconv.Atoi(b[:db])
-			if na != nb {
-				return na - nb
-			}
-			a, b = a[da:], b[db:]
-			continue
-		}
-		if a[0] != b[0] {
-			return int(a[0]) - int(b[0])
-		}
-		a, b = a[1:], b[1:]
-	}
-	return strings.Compare(a, b)
-}
-
-func digitsPrefix(s string) int {
-	n := 0
-	for n < len(s) && n < 9 && s[n] >= '0' && s[n] <= '9' {
-		n++
-	}
-	return n
-}

@@ -16,7 +16,6 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -244,7 +243,7 @@ func (p *Page) Snapshot() Snapshot {
 			if a == nil {
 				continue
 			}
-			slices.SortFunc(a.down, naturalCompare)
+			slices.SortFunc(a.down, i18n.NaturalCompare)
 			cs := ClassStatus{Class: c, Up: a.up, Total: a.total, Down: a.down}
 			down := a.known - a.up
 			switch {
@@ -460,35 +459,6 @@ func clockOrDate(l i18n.Lang, t, now time.Time) string {
 	return l.DateTime(t)
 }
 
-// naturalCompare orders "camera-2" before "camera-10".
-func naturalCompare(a, b string) int {
-	for a != "" && b != "" {
-		da, db := digits(a), digits(b)
-		if da > 0 && db > 0 {
-			na, _ := strconv.Atoi(a[:da])
-			nb, _ := strconv.Atoi(b[:db])
-			if na != nb {
-				return na - nb
-			}
-			a, b = a[da:], b[db:]
-			continue
-		}
-		if a[0] != b[0] {
-			return int(a[0]) - int(b[0])
-		}
-		a, b = a[1:], b[1:]
-	}
-	return len(a) - len(b)
-}
-
-func digits(s string) int {
-	n := 0
-	for n < len(s) && n < 9 && s[n] >= '0' && s[n] <= '9' {
-		n++
-	}
-	return n
-}
-
 // Memory is an in-memory Source for tests and demos. Its methods are safe
 // for concurrent use.
 type Memory struct {
@@ -520,7 +490,7 @@ func (m *Memory) Devices() []DeviceState {
 		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b DeviceState) int {
-		return cmp.Or(cmp.Compare(a.Ward, b.Ward), cmp.Compare(a.Class, b.Class), naturalCompare(a.Device, b.Device))
+		return cmp.Or(cmp.Compare(a.Ward, b.Ward), cmp.Compare(a.Class, b.Class), i18n.NaturalCompare(a.Device, b.Device))
 	})
 	return out
 }
