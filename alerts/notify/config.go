@@ -274,22 +274,26 @@ func (v *validator) nonNegative(path string, d Duration, least time.Duration) {
 }
 
 func (v *validator) readable(path, file string) {
+	if err := CheckReadable(file); err != nil {
+		v.add(path, "%v", err)
+	}
+}
+
+// CheckReadable says why a secret or certificate file cannot be read (nil
+// for an empty name), naming the file but never its content. The main
+// configuration checks its own *_file keys with it too.
+func CheckReadable(file string) error {
 	if file == "" {
-		return
+		return nil
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		v.add(path, "cannot read %s: %v", file, unwrapPathError(err))
-		return
+		if pe, ok := err.(*os.PathError); ok {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot read %s: %v", file, err)
 	}
-	f.Close()
-}
-
-func unwrapPathError(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
+	return f.Close()
 }
 
 // client checks the settings shared by the HTTP notifiers.

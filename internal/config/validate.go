@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/collectors/mqtt/topic"
 	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/reading"
@@ -323,22 +323,9 @@ func (cfg Config) validateOffices(c *checker) {
 }
 
 func checkReadable(c *checker, path, file string) {
-	if file == "" {
-		return
+	if err := notify.CheckReadable(file); err != nil {
+		c.add(path, "%v", err)
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		c.add(path, "cannot read %s: %v", file, unwrapPathError(err))
-		return
-	}
-	f.Close()
-}
-
-func unwrapPathError(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }
 
 func sortedKeys[V any](m map[string]V) []string {
