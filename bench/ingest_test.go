@@ -34,6 +34,7 @@ import (
 const (
 	defaultReadings = 200_000
 	readingsEnv     = "FACMON_BENCH_READINGS"
+	binaryEnv       = "FACMON_BENCH_BINARY"
 	bucket          = "bench"
 	// metricsPoll is how often facmon's /metrics is read during the window.
 	metricsPoll = 100 * time.Millisecond
@@ -198,6 +199,7 @@ type facmonResult struct {
 	spawnFloor int64
 	// From the kernel after facmon exited: its whole life.
 	lifetimeCPU time.Duration
+	lifetimeSys time.Duration // the kernel's share of lifetimeCPU
 	maxRSS      int64 // bytes; 0 when the platform does not say
 	exitCode    int
 	log         []string // facmon's log lines (warnings and errors)
@@ -307,6 +309,7 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 		s.Fatalf("facmon did not exit within 30 s of SIGTERM and was killed; log:\n%s", fp.tail())
 	}
 	res.lifetimeCPU = ps.UserTime() + ps.SystemTime()
+	res.lifetimeSys = ps.SystemTime()
 	res.maxRSS = maxRSSBytes(ps)
 	res.exitCode = ps.ExitCode()
 	res.log = fp.lines()
@@ -530,8 +533,8 @@ func (s summary) print(w io.Writer) {
 		thousands(float64(s.n)), s.ceil.elapsed.Round(time.Millisecond), s.ceilingDupes)
 	fmt.Fprintf(w, "  facmon:  %s readings in %v from first publish to the last accepted by InfluxDB, all %s found by count(seq)\n",
 		thousands(float64(s.n)), fac.elapsed.Round(time.Millisecond), thousands(float64(fac.stored)))
-	fmt.Fprintf(w, "           CPU %.2f s in the window = %.2f CPU-s/100k (whole life from start to exit: %.2f s = %.2f CPU-s/100k)\n",
-		fac.after.cpuSeconds-fac.before.cpuSeconds, s.cpuPer100k, fac.lifetimeCPU.Seconds(), s.lifetimeCPUPer100k)
+	fmt.Fprintf(w, "           CPU %.2f s in the window = %.2f CPU-s/100k (whole life from start to exit: %.2f s = %.2f CPU-s/100k, %.0f%% of it in the kernel)\n",
+		fac.after.cpuSeconds-fac.before.cpuSeconds, s.cpuPer100k, fac.lifetimeCPU.Seconds(), s.lifetimeCPUPer100k, 100*fac.lifetimeSys.Seconds()/max(fac.lifetimeCPU.Seconds(), 1e-9))
 	fmt.Fprintf(w, "           RSS %.0f MiB before the window, at most %.0f MiB in the 100 ms polls, %.0f MiB at its end; peak %.0f MiB by the end of the window (VmHWM), %.0f MiB over its life (ru_maxrss)\n",
 		s.windowRSSMiB[0], s.windowRSSMiB[1], s.windowRSSMiB[2], float64(fac.hwmAtWindowEnd)/(1<<20), s.peakRSSMiB)
 	switch floor := float64(fac.spawnFloor) / (1 << 20); {
@@ -580,6 +583,11 @@ func thousands(v float64) string {
 // buildFacmon builds ./cmd/facmon of this module into a temporary directory.
 func buildFacmon(b *testing.B) string {
 	b.Helper()
+	// A prebuilt binary keeps its symbols where a profiler (perf) can find
+	// them after the run; the default build goes to a temp dir.
+	if bin := os.Getenv(binaryEnv); bin != "" {
+		return bin
+	}
 	root, err := moduleRoot()
 	if err != nil {
 		b.Fatalf("finding the module root: %v", err)

@@ -124,6 +124,10 @@ type Instance struct {
 	clearSince    time.Time
 	heldResolve   bool
 	samples       []sample
+	// The ward's calendar, looked up once: step needs it on every reading
+	// of an office-hours rule.
+	cal    *calendar.Calendar
+	calSet bool
 }
 
 type sample struct {
@@ -136,18 +140,24 @@ type Engine struct {
 	opts    Options
 	log     *slog.Logger
 	started time.Time
-	queue   chan *reading.Reading
+	// Readings wait in inbox until Run takes them all at once: a slice
+	// swap per batch costs ingest far less than a channel send per reading.
+	inMu  sync.Mutex
+	inbox []*reading.Reading
+	spare []*reading.Reading
+	kick  chan struct{}
 
 	mu        sync.Mutex
 	instances map[instKey]*Instance
+	// slots keep, per device and measurement, the rules that apply to it
+	// and their alerts, so a reading costs one lookup however many rules
+	// its class has. instance and forget keep them in step with instances.
+	slots map[slotKey]*slot
 	byID      map[string]*Instance
 	// byMeasurement lists the reading-driven rules per measurement, so a
 	// reading only meets the rules that can use it.
 	byMeasurement map[string][]*rule.Compiled
 	byName        map[string]*rule.Compiled
-	// live counts the alerts that exist per rule: a reading whose
-	// condition does not hold needs no lookup when its rule has none.
-	live map[string]int
 	// nextDue is the earliest moment a pending alert's for, or a firing
 	// alert's clear_for, runs out; Run wakes then instead of waiting for
 	// the next tick, so an alert fires on time whatever eval_interval is.
@@ -190,13 +200,13 @@ func New(opts Options) (*Engine, error) {
 		opts:          opts,
 		log:           opts.Log.With("component", "alerts"),
 		started:       opts.Now(),
-		queue:         make(chan *reading.Reading, opts.QueueSize),
+		kick:          make(chan struct{}, 1),
 		instances:     map[instKey]*Instance{},
+		slots:         map[slotKey]*slot{},
 		byID:          map[string]*Instance{},
 		wardBack:      map[string]time.Time{},
 		byMeasurement: map[string][]*rule.Compiled{},
 		byName:        map[string]*rule.Compiled{},
-		live:          map[string]int{},
 	}
 	for _, c := range opts.Rules {
 		e.byName[c.Name] = c
@@ -223,7 +233,6 @@ func New(opts Options) (*Engine, error) {
 		for _, in := range restored {
 			e.instances[instKey{in.Rule, in.Ward, in.Class, in.Device}] = in
 			e.byID[in.ID] = in
-			e.live[in.Rule]++
 			if in.State == StateFiring && in.Notified && opts.Notifier != nil {
 				if r, ok := opts.Notifier.(Restorer); ok {
 					r.Restore(e.toNotify(in, false))
@@ -239,10 +248,20 @@ func New(opts Options) (*Engine, error) {
 
 // Observe queues a reading for evaluation without ever blocking ingest.
 func (e *Engine) Observe(r *reading.Reading) {
-	select {
-	case e.queue <- r:
-	default:
+	e.inMu.Lock()
+	if len(e.inbox) >= e.opts.QueueSize {
+		e.inMu.Unlock()
 		e.m.dropped.Inc()
+		return
+	}
+	e.inbox = append(e.inbox, r)
+	first := len(e.inbox) == 1
+	e.inMu.Unlock()
+	if first {
+		select {
+		case e.kick <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -260,8 +279,8 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
 			err := e.saveLocked()
 			e.mu.Unlock()
 			return err
-		case r := <-e.queue:
-			e.Process(r)
+		case <-e.kick:
+			e.processInbox()
 		case <-t.C:
 			e.Tick(e.opts.Now())
 		case <-due.C:
@@ -274,6 +293,33 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
 			due.Reset(max(time.Until(next), time.Millisecond))
 		}
 	}
+}
+
+// processBatch bounds how long one batch holds the engine's lock, so the
+// API and the tick never wait long behind a backlog.
+const processBatch = 1024
+
+// processInbox evaluates everything queued so far.
+func (e *Engine) processInbox() {
+	e.inMu.Lock()
+	all := e.inbox
+	e.inbox = e.spare[:0]
+	e.inMu.Unlock()
+	for batch := all; len(batch) > 0; {
+		n := min(len(batch), processBatch)
+		e.opts.Liveness.ObserveAll(batch[:n])
+		e.mu.Lock()
+		for _, r := range batch[:n] {
+			e.processLocked(r)
+		}
+		e.mu.Unlock()
+		e.m.evaluated.Add(float64(n))
+		batch = batch[n:]
+	}
+	clear(all) // the readings are garbage once evaluated
+	e.inMu.Lock()
+	e.spare = all[:0]
+	e.inMu.Unlock()
 }
 
 // StepDue advances the alerts whose for or clear_for has run out by now,
@@ -305,14 +351,19 @@ func (e *Engine) Process(r *reading.Reading) {
 	e.opts.Liveness.Observe(r)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.processLocked(r)
+}
+
+func (e *Engine) processLocked(r *reading.Reading) {
 	if r.Received.After(e.lastAny) {
 		e.lastAny = r.Received
 	}
 	now := r.Received
-	for _, c := range e.byMeasurement[r.Measurement] {
-		if !c.Applies(r.Ward, r.Class, r.Device) {
-			continue
-		}
+	sl := e.slotOf(r)
+	if sl == nil {
+		return
+	}
+	for i, c := range sl.rules {
 		if c.Kind == rule.KindAbsence {
 			e.evalAbsence(c, liveness.Key{Ward: r.Ward, Class: r.Class, Device: r.Device}, now)
 			continue
@@ -345,7 +396,10 @@ func (e *Engine) Process(r *reading.Reading) {
 			if !ok {
 				continue
 			}
-			in := e.instance(c, r.Ward, r.Class, r.Device)
+			in := sl.alerts[i]
+			if in == nil {
+				in = e.instance(c, r.Ward, r.Class, r.Device)
+			}
 			in.active, in.Value = forecast(in, c, r.Time, v)
 			in.clear, in.known = !in.active, true
 			e.step(c, in, now)
@@ -354,10 +408,7 @@ func (e *Engine) Process(r *reading.Reading) {
 		// Most readings are fine: an alert is only materialised when its
 		// condition holds or it already exists, which keeps the hot path
 		// free of allocations and memory flat for a large fleet.
-		if !active && e.live[c.Name] == 0 {
-			continue
-		}
-		in := e.instances[instKey{c.Name, r.Ward, r.Class, r.Device}]
+		in := sl.alerts[i]
 		if in == nil {
 			if !active {
 				continue
@@ -523,9 +574,67 @@ func (e *Engine) instance(c *rule.Compiled, ward, class, device string) *Instanc
 		in = &Instance{ID: id, Rule: c.Name, Severity: c.Severity, Ward: ward, Class: class, Device: device, Labels: c.Labels, State: StateInactive}
 		e.instances[k] = in
 		e.byID[id] = in
-		e.live[c.Name]++
+		e.link(c, ward, class, device, in)
 	}
 	return in
+}
+
+func (e *Engine) calendarOf(in *Instance) *calendar.Calendar {
+	if !in.calSet {
+		in.cal, in.calSet = e.opts.Calendars[in.Ward], true
+	}
+	return in.cal
+}
+
+// slotKey names one device's readings of one measurement.
+type slotKey struct{ measurement, ward, class, device string }
+
+type slot struct {
+	rules  []*rule.Compiled // the measurement's rules that apply to the device
+	alerts []*Instance      // alerts[i] is rules[i]'s alert for the device, if any
+}
+
+// slotOf returns the rules and alerts of r's device, building them on the
+// device's first reading; nil when no rule reads r's measurement.
+func (e *Engine) slotOf(r *reading.Reading) *slot {
+	k := slotKey{r.Measurement, r.Ward, r.Class, r.Device}
+	if sl, ok := e.slots[k]; ok {
+		return sl
+	}
+	var sl *slot
+	for _, c := range e.byMeasurement[r.Measurement] {
+		if !c.Applies(r.Ward, r.Class, r.Device) {
+			continue
+		}
+		if sl == nil {
+			sl = &slot{}
+		}
+		sl.rules = append(sl.rules, c)
+		sl.alerts = append(sl.alerts, e.instances[instKey{c.Name, r.Ward, r.Class, r.Device}])
+	}
+	e.slots[k] = sl // nil too: a device no rule watches costs one lookup
+	return sl
+}
+
+// slotMeasurement is the measurement whose readings evaluate c.
+func slotMeasurement(c *rule.Compiled) string {
+	if c.Kind == rule.KindAbsence {
+		return reading.MeasurementDeviceStatus
+	}
+	return c.MeasurementName()
+}
+
+// link records in (nil: forgotten) as c's alert in the device's slot.
+func (e *Engine) link(c *rule.Compiled, ward, class, device string, in *Instance) {
+	sl := e.slots[slotKey{slotMeasurement(c), ward, class, device}]
+	if sl == nil {
+		return
+	}
+	for i, rc := range sl.rules {
+		if rc == c {
+			sl.alerts[i] = in
+		}
+	}
 }
 
 func alertID(parts ...string) string {
@@ -545,7 +654,7 @@ func (e *Engine) step(c *rule.Compiled, in *Instance, now time.Time) {
 	}
 	active, clear := in.active, in.clear
 	if c.OfficeHours {
-		if cal := e.opts.Calendars[in.Ward]; cal != nil && !cal.Open(now) {
+		if cal := e.calendarOf(in); cal != nil && !cal.Open(now) {
 			active, clear = false, true
 		}
 	}
@@ -762,7 +871,7 @@ func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
 		// Nothing to remember: keep the map small for large fleets.
 		delete(e.instances, instKey{in.Rule, in.Ward, in.Class, in.Device})
 		delete(e.byID, in.ID)
-		e.live[in.Rule]--
+		e.link(c, in.Ward, in.Class, in.Device, nil)
 	}
 }
 

@@ -40,7 +40,7 @@ type span struct{ from, to int } // minutes since midnight, from < to
 type Calendar struct {
 	loc      *time.Location
 	week     [7][]span
-	holidays map[string]bool // "2026-02-17"
+	holidays map[date]bool
 	always   bool
 }
 
@@ -102,7 +102,7 @@ func New(cfg Config) (*Calendar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("timezone: unknown zone %q", tz)
 	}
-	c := &Calendar{loc: loc, holidays: map[string]bool{}, always: cfg.AlwaysOpen}
+	c := &Calendar{loc: loc, holidays: map[date]bool{}, always: cfg.AlwaysOpen}
 	weekly := cfg.Weekly
 	if weekly == nil {
 		weekly = DefaultWeekly()
@@ -140,10 +140,11 @@ func New(cfg Config) (*Calendar, error) {
 		hol = append(DefaultHolidays(), hol...)
 	}
 	for i, h := range hol {
-		if _, err := time.Parse("2006-01-02", h); err != nil {
+		d, err := time.Parse("2006-01-02", h)
+		if err != nil {
 			return nil, fmt.Errorf("holidays[%d]: %q is not a date YYYY-MM-DD", i-len(hol)+len(cfg.Holidays), h)
 		}
-		c.holidays[h] = true
+		c.holidays[dayOf(d)] = true
 	}
 	return c, nil
 }
@@ -209,7 +210,20 @@ func (c *Calendar) Location() *time.Location { return c.loc }
 
 // IsHoliday reports whether t's local date is a holiday.
 func (c *Calendar) IsHoliday(t time.Time) bool {
-	return c.holidays[t.In(c.loc).Format("2006-01-02")]
+	return c.holidays[dayOf(t.In(c.loc))]
+}
+
+// date is a calendar date. Open runs for every reading an office-hours
+// rule sees, so the holiday lookup must not format a string each time.
+type date struct {
+	year  int
+	month time.Month
+	day   int
+}
+
+func dayOf(t time.Time) date {
+	y, m, d := t.Date()
+	return date{y, m, d}
 }
 
 // Open reports whether the office is open at t.
@@ -218,10 +232,11 @@ func (c *Calendar) Open(t time.Time) bool {
 		return true
 	}
 	lt := t.In(c.loc)
-	if c.holidays[lt.Format("2006-01-02")] {
+	if c.holidays[dayOf(lt)] {
 		return false
 	}
-	m := lt.Hour()*60 + lt.Minute()
+	hh, mm, _ := lt.Clock()
+	m := hh*60 + mm
 	for _, s := range c.week[lt.Weekday()] {
 		if m >= s.from && m < s.to {
 			return true
@@ -243,7 +258,7 @@ func (c *Calendar) OpenIntervals(from, to time.Time) []Interval {
 	lf := from.In(c.loc)
 	day := time.Date(lf.Year(), lf.Month(), lf.Day(), 0, 0, 0, 0, c.loc)
 	for ; day.Before(to); day = day.AddDate(0, 0, 1) {
-		if c.holidays[day.Format("2006-01-02")] {
+		if c.holidays[dayOf(day)] {
 			continue
 		}
 		for _, s := range c.week[day.Weekday()] {

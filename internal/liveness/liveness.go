@@ -50,12 +50,25 @@ func New(heartbeat func(ward, class, device string) time.Duration, started time.
 // Observe records a reading (telemetry or status). Other measurements
 // (scrapes, facmon's own) are ignored unless they carry a device.
 func (t *Tracker) Observe(r *reading.Reading) {
+	t.mu.Lock()
+	t.observeLocked(r)
+	t.mu.Unlock()
+}
+
+// ObserveAll records a batch of readings under one lock.
+func (t *Tracker) ObserveAll(rs []*reading.Reading) {
+	t.mu.Lock()
+	for _, r := range rs {
+		t.observeLocked(r)
+	}
+	t.mu.Unlock()
+}
+
+func (t *Tracker) observeLocked(r *reading.Reading) {
 	if r.Device == "" || r.Ward == "" {
 		return
 	}
 	k := Key{r.Ward, r.Class, r.Device}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	s, ok := t.devices[k]
 	if !ok {
 		s = &State{Key: k}
