@@ -200,7 +200,7 @@ type facmonResult struct {
 	// From the kernel after facmon exited: its whole life.
 	lifetimeCPU time.Duration
 	lifetimeSys time.Duration // the kernel's share of lifetimeCPU
-	maxRSS      int64 // bytes; 0 when the platform does not say
+	maxRSS      int64         // bytes; 0 when the platform does not say
 	exitCode    int
 	log         []string // facmon's log lines (warnings and errors)
 }

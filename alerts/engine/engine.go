@@ -153,7 +153,7 @@ type Engine struct {
 	// and their alerts, so a reading costs one lookup however many rules
 	// its class has. instance and forget keep them in step with instances.
 	slots map[slotKey]*slot
-	byID      map[string]*Instance
+	byID  map[string]*Instance
 	// byMeasurement lists the reading-driven rules per measurement, so a
 	// reading only meets the rules that can use it.
 	byMeasurement map[string][]*rule.Compiled
