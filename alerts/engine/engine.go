@@ -151,7 +151,7 @@ type Engine struct {
 	instances map[instKey]*Instance
 	// slots keep, per device and measurement, the rules that apply to it
 	// and their alerts, so a reading costs one lookup however many rules
-	// its class has. instance and forget keep them in step with instances.
+	// its class has. link keeps them in step with instances.
 	slots map[slotKey]*slot
 	byID  map[string]*Instance
 	// byMeasurement lists the reading-driven rules per measurement, so a

@@ -137,6 +137,7 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 		// The handler only decodes and hands over, so running it on paho's
 		// goroutine keeps order without a goroutine per message.
 		SetOrderMatters(true).
+		SetStore(newQoS1Store()).
 		// The default handler is set before Connect, so messages of the
 		// persistent session that arrive before Subscribe returns are
 		// handled (and acked) too.
