@@ -105,9 +105,10 @@ func windowTimeout(n int) time.Duration {
 // ---------------------------------------------------------------- ceiling
 
 type ceilingResult struct {
-	elapsed  time.Duration
-	received int64
-	others   float64 // CPUs other work took during the window, -1 unknown
+	elapsed   time.Duration
+	received  int64
+	others    float64 // CPUs other work took during the window, -1 unknown
+	brokerCPU float64 // Mosquitto's CPU-seconds in the window, -1 unknown
 }
 
 // runCeiling measures what the broker can hand to a subscriber that does
@@ -155,6 +156,7 @@ func runCeiling(s *scope, readings int) ceilingResult {
 	ctx, cancel := context.WithTimeout(context.Background(), windowTimeout(l.readings))
 	defer cancel()
 	noise := startNoise()
+	brokerCPU := procCPUSeconds(broker.Pid())
 	start := time.Now()
 	pubErr := make(chan error, 1)
 	go func() { pubErr <- l.publish(ctx, pubs) }()
@@ -165,12 +167,13 @@ func runCeiling(s *scope, readings int) ceilingResult {
 	}
 	elapsed := time.Duration(lastAt.Load() - start.UnixNano())
 	others := noise.othersCPUs()
+	brokerCPU = cpuDelta(brokerCPU, procCPUSeconds(broker.Pid()))
 	if err := <-pubErr; err != nil {
 		s.Fatalf("ceiling: publish: %v", err)
 	}
 	// A moment for stray duplicates to show up.
 	time.Sleep(200 * time.Millisecond)
-	return ceilingResult{elapsed: elapsed, received: count.Load(), others: others}
+	return ceilingResult{elapsed: elapsed, received: count.Load(), others: others, brokerCPU: brokerCPU}
 }
 
 func tokenErr(tok paho.Token) error {
@@ -188,6 +191,9 @@ type facmonResult struct {
 	after   sample        // /metrics of the poll that saw N points written
 	stored  int64         // count(seq) over the four measurements
 	others  float64       // CPUs other work took during the window, -1 unknown
+	// CPU-seconds the servers spent in the window, -1 unknown: InfluxDB's
+	// share is part of what storing costs on a machine that runs it too.
+	brokerCPU, influxCPU float64
 	// windowPeakRSS is the highest process_resident_memory_bytes of the polls.
 	windowPeakRSS float64
 	// hwmAtWindowEnd is the kernel's peak RSS until the end of the window
@@ -251,6 +257,7 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 
 	s.StartTimer()
 	noise := startNoise()
+	brokerCPU, influxCPU := procCPUSeconds(broker.Pid()), procCPUSeconds(db.Pid())
 	start := time.Now()
 	pubErr := make(chan error, 1)
 	go func() { pubErr <- l.publish(ctx, pubs) }()
@@ -289,6 +296,8 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 	elapsed := time.Since(start)
 	s.StopTimer()
 	others := noise.othersCPUs()
+	brokerCPU = cpuDelta(brokerCPU, procCPUSeconds(broker.Pid()))
+	influxCPU = cpuDelta(influxCPU, procCPUSeconds(db.Pid()))
 	hwm := peakRSSSoFar(fp.cmd.Process.Pid)
 	if pubErr != nil {
 		if err := <-pubErr; err != nil {
@@ -296,7 +305,7 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 		}
 	}
 
-	res := facmonResult{elapsed: elapsed, before: before, after: after, windowPeakRSS: peakRSS, hwmAtWindowEnd: hwm, spawnFloor: spawnFloor, others: others}
+	res := facmonResult{elapsed: elapsed, before: before, after: after, windowPeakRSS: peakRSS, hwmAtWindowEnd: hwm, spawnFloor: spawnFloor, others: others, brokerCPU: brokerCPU, influxCPU: influxCPU}
 	res.stored = countStored(s, db)
 	if res.stored != int64(l.readings) {
 		s.Fatalf("facmon lost data: InfluxDB holds %d of %d readings (%s); log:\n%s",
@@ -317,6 +326,13 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 		s.Errorf("facmon exited with code %d after SIGTERM; log:\n%s", res.exitCode, fp.tail())
 	}
 	return res
+}
+
+func cpuDelta(before, after float64) float64 {
+	if before < 0 || after < 0 {
+		return -1
+	}
+	return after - before
 }
 
 // countStored sums count(seq) over the four class measurements.
@@ -545,6 +561,11 @@ func (s summary) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "           %.0f InfluxDB writes, %.0f points and %.1f ms each on average, %.0f write errors; %.0f of facmon's own points (heartbeats, alert events, …) received in the window\n",
 		writes, avgBatch, avgWrite, fac.after.writeErrors-fac.before.writeErrors, fac.after.internal-fac.before.internal)
+	if fac.influxCPU >= 0 && fac.brokerCPU >= 0 && s.ceil.brokerCPU >= 0 {
+		per := func(cpu float64) float64 { return cpu / float64(s.n) * 1e5 }
+		fmt.Fprintf(w, "  servers: in facmon's window InfluxDB took %.2f CPU-s per 100k readings and Mosquitto %.2f; Mosquitto took %.2f in the ceiling's\n",
+			per(fac.influxCPU), per(fac.brokerCPU), per(s.ceil.brokerCPU))
+	}
 	if s.ceil.others >= 0 && fac.others >= 0 {
 		fmt.Fprintf(w, "  machine: other processes kept %.2f of %d CPUs busy during the ceiling's window, %.2f during facmon's",
 			s.ceil.others, runtime.NumCPU(), fac.others)

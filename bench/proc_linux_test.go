@@ -153,3 +153,15 @@ func procStat(pid string) (procStatFields, bool) {
 	s.utime, s.stime, s.cutime, s.cstime = num(11), num(12), num(13), num(14)
 	return s, err1 == nil
 }
+
+// procCPUSeconds is a process's user+system CPU so far, -1 when unknown.
+func procCPUSeconds(pid int) float64 {
+	if pid <= 0 {
+		return -1
+	}
+	s, ok := procStat(strconv.Itoa(pid))
+	if !ok {
+		return -1
+	}
+	return s.utime + s.stime
+}

@@ -397,10 +397,27 @@ func (s *Spool) reopenLocked() error {
 }
 
 // Drain sends spooled readings to sink in order until ctx ends. Entries
-// leave the spool only after sink accepted them.
+// leave the spool only after sink accepted them. A batch goes when it is
+// full (MaxDrainPoints) or when its oldest reading has waited Linger:
+// InfluxDB spends less per point on a few large writes than on many
+// small ones, and it shares the machine with everything else.
 func (s *Spool) Drain(ctx context.Context, sink Sink) error {
 	var batch []byte
+	fill := time.NewTimer(time.Hour)
+	fill.Stop()
+	defer fill.Stop()
 	for {
+		if wait := s.fillWait(); wait > 0 {
+			fill.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.added:
+			case <-fill.C:
+			}
+			fill.Stop()
+			continue
+		}
 		batch = batch[:0]
 		from, upto, points, err := s.collect(&batch)
 		if err != nil {
@@ -411,12 +428,6 @@ func (s *Spool) Drain(ctx context.Context, sink Sink) error {
 			case <-ctx.Done():
 				return nil
 			case <-s.added:
-				if s.opts.Linger > 0 && s.Stats().Readings < int64(s.opts.MaxDrainPoints) {
-					select {
-					case <-ctx.Done():
-					case <-time.After(s.opts.Linger):
-					}
-				}
 				continue
 			case <-time.After(s.opts.TruncateEvery):
 				s.maybeTruncate()
@@ -428,6 +439,22 @@ func (s *Spool) Drain(ctx context.Context, sink Sink) error {
 		}
 		s.markDrained(from, upto, int64(len(batch)), int64(points))
 	}
+}
+
+// fillWait is how much longer the drain should wait for a fuller batch:
+// zero when nothing is pending (the drain then sleeps until an append),
+// when a full batch is pending, or when the oldest pending reading has
+// waited Linger already.
+func (s *Spool) fillWait() time.Duration {
+	if s.opts.Linger <= 0 {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pendPoints == 0 || s.pendPoints >= int64(s.opts.MaxDrainPoints) || s.nextAppended == 0 {
+		return 0
+	}
+	return s.opts.Linger - time.Since(time.Unix(0, s.nextAppended))
 }
 
 // DrainUntilEmpty drains until nothing is pending or ctx ends; shutdown

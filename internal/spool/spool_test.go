@@ -339,3 +339,57 @@ func TestDrainPipelinesAndEmptiesTheSpool(t *testing.T) {
 	sort.Ints(got)
 	assert.Equal(t, seqRange(0, 200), got)
 }
+
+// writeCounter counts the writes a drain makes and their sizes.
+type writeCounter struct {
+	mu     sync.Mutex
+	writes []int
+	at     []time.Time
+}
+
+func (w *writeCounter) Commit(_ context.Context, _ []byte, points int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes = append(w.writes, points)
+	w.at = append(w.at, time.Now())
+	return nil
+}
+
+func (w *writeCounter) snapshot() ([]int, []time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]int(nil), w.writes...), append([]time.Time(nil), w.at...)
+}
+
+// A partial batch waits for Linger from its oldest reading; a full one goes
+// at once. Many small commits therefore become a few large writes.
+func TestDrainWritesFullBatchesOrAfterLinger(t *testing.T) {
+	const linger = 300 * time.Millisecond
+	s := openTest(t, t.TempDir(), func(o *Options) { o.MaxDrainPoints = 100; o.Linger = linger })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := &writeCounter{}
+	done := make(chan error, 1)
+	go func() { done <- s.Drain(ctx, sink) }()
+
+	start := time.Now()
+	for g := range 10 {
+		require.NoError(t, s.Commit(ctx, group(g*5, 5), 5))
+	}
+	require.Eventually(t, func() bool { w, _ := sink.snapshot(); return len(w) == 1 }, 5*time.Second, 5*time.Millisecond)
+	writes, at := sink.snapshot()
+	assert.Equal(t, []int{50}, writes, "ten small commits make one write")
+	assert.GreaterOrEqual(t, at[0].Sub(start), linger-20*time.Millisecond, "a partial batch waits for the linger")
+
+	start = time.Now()
+	for g := range 25 {
+		require.NoError(t, s.Commit(ctx, group(100+g*5, 5), 5))
+	}
+	require.Eventually(t, func() bool { w, _ := sink.snapshot(); return len(w) == 3 }, 5*time.Second, 5*time.Millisecond)
+	writes, at = sink.snapshot()
+	assert.Equal(t, []int{50, 100, 25}, writes, "a full batch goes, then the rest after the linger")
+	assert.Less(t, at[1].Sub(start), linger, "a full batch does not wait")
+	assert.GreaterOrEqual(t, at[2].Sub(at[1]), linger/2, "the remainder waits for its linger")
+	cancel()
+	require.NoError(t, <-done)
+}

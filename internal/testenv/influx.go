@@ -235,6 +235,10 @@ func (i *Influx) ping() error {
 	return nil
 }
 
+// Pid is influxd's process id (0 when stopped), for benchmarks that
+// account for its CPU.
+func (i *Influx) Pid() int { return i.p.pid() }
+
 // Stop sends SIGTERM and waits for influxd to close its shards and exit. One that
 // needs more than 30 s is killed and the test marked failed.
 func (i *Influx) Stop() {

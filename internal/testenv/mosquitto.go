@@ -40,6 +40,10 @@ type Broker struct {
 	pki *testPKI
 }
 
+// Pid is mosquitto's process id (0 when stopped), for benchmarks that
+// account for its CPU.
+func (b *Broker) Pid() int { return b.p.pid() }
+
 // BrokerOption configures StartMosquitto.
 type BrokerOption func(*brokerConfig)
 

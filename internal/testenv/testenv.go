@@ -222,6 +222,16 @@ func isClosed(c chan struct{}) bool {
 }
 
 // running reports whether the process is alive; when it is not, err says how it ended.
+// pid is the running process's id, 0 when it is not running.
+func (p *proc) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil || isClosed(p.done) {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 func (p *proc) running() (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
