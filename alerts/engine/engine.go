@@ -140,12 +140,16 @@ type Engine struct {
 	opts    Options
 	log     *slog.Logger
 	started time.Time
-	// Readings wait in inbox until Run takes them all at once: a slice
-	// swap per batch costs ingest far less than a channel send per reading.
+	// Readings the engine could not take at once wait in inbox until Run
+	// takes them all: a slice swap per batch costs ingest far less than a
+	// channel send per reading.
 	inMu  sync.Mutex
 	inbox []*reading.Reading
 	spare []*reading.Reading
 	kick  chan struct{}
+	// draining is true while Run evaluates a batch it took from inbox:
+	// a reading arriving then must queue, not overtake the batch.
+	draining bool
 
 	mu        sync.Mutex
 	instances map[instKey]*Instance
@@ -246,9 +250,21 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// Observe queues a reading for evaluation without ever blocking ingest.
+// Observe evaluates a reading without ever blocking ingest: at once, on
+// the caller's goroutine, when the engine is free and nothing is queued
+// ahead of it (the reading is still in the CPU's cache and no hand-off
+// is paid); otherwise it queues the reading for Run, behind the others,
+// so a device's readings are always evaluated in order.
 func (e *Engine) Observe(r *reading.Reading) {
 	e.inMu.Lock()
+	if len(e.inbox) == 0 && !e.draining && e.mu.TryLock() {
+		e.inMu.Unlock()
+		e.opts.Liveness.Observe(r)
+		e.processLocked(r)
+		e.mu.Unlock()
+		e.m.evaluated.Inc()
+		return
+	}
 	if len(e.inbox) >= e.opts.QueueSize {
 		e.inMu.Unlock()
 		e.m.dropped.Inc()
@@ -304,6 +320,7 @@ func (e *Engine) processInbox() {
 	e.inMu.Lock()
 	all := e.inbox
 	e.inbox = e.spare[:0]
+	e.draining = len(all) > 0
 	e.inMu.Unlock()
 	for batch := all; len(batch) > 0; {
 		n := min(len(batch), processBatch)
@@ -319,6 +336,7 @@ func (e *Engine) processInbox() {
 	clear(all) // the readings are garbage once evaluated
 	e.inMu.Lock()
 	e.spare = all[:0]
+	e.draining = false
 	e.inMu.Unlock()
 }
 

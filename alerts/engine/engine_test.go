@@ -503,3 +503,42 @@ func TestStepDueFiresOnTime(t *testing.T) {
 	fx.e.StepDue(monday(9, 5))
 	require.Len(t, fx.n.firing, 1, "fires exactly when for (5m) ran out, without a Tick")
 }
+
+// Observe evaluates at once when the engine is free; while it is busy
+// (a tick holds it) readings queue, and they are evaluated in arrival
+// order, so a room that got hot and cooled again ends cool.
+func TestObserveInlineOrQueuedInOrder(t *testing.T) {
+	fx := newFixture(t, monday(8, 0), byName("ACRoomTooHot"), nil)
+	hvac := func(tm time.Time, c float64) *reading.Reading {
+		return &reading.Reading{Measurement: "hvac", Ward: "thanh-binh", Class: "hvac", Device: "hvac-1",
+			Fields: []reading.Field{fl("temp_c", c), fl("setpoint_c", 25)}, Time: tm, Received: tm}
+	}
+	fx.e.Observe(hvac(monday(9, 0), 31))
+	require.Len(t, fx.e.Active(), 1, "evaluated on the caller's goroutine: no Run needed")
+	assert.Equal(t, StatePending, fx.e.Active()[0].State)
+
+	fx.e.mu.Lock() // a tick in progress
+	fx.e.Observe(hvac(monday(9, 1), 24))
+	fx.e.Observe(hvac(monday(9, 2), 31.5))
+	fx.e.mu.Unlock()
+	fx.e.inMu.Lock()
+	queued := len(fx.e.inbox)
+	fx.e.inMu.Unlock()
+	require.Equal(t, 2, queued, "a busy engine queues instead of blocking ingest")
+	fx.e.draining = true // Run has taken a batch but not yet evaluated it
+	fx.e.inMu.Lock()
+	batch := fx.e.inbox
+	fx.e.inbox = nil
+	fx.e.inMu.Unlock()
+	fx.e.Observe(hvac(monday(9, 3), 24))
+	fx.e.inMu.Lock()
+	assert.Len(t, fx.e.inbox, 1, "a reading arriving while a batch is evaluated must not overtake it")
+	fx.e.inbox = append(batch, fx.e.inbox...)
+	fx.e.inMu.Unlock()
+	fx.e.processInbox()
+	assert.Empty(t, fx.e.Active(), "9:01 cool, 9:02 hot, 9:03 cool: evaluated in that order the room ends cool")
+	fx.e.Observe(hvac(monday(9, 4), 32))
+	active := fx.e.Active()
+	require.Len(t, active, 1, "evaluated at once again now that the queue is empty")
+	assert.Equal(t, monday(9, 4), active[0].PendingSince.In(ict))
+}
