@@ -52,14 +52,16 @@ func ParseKind(s string) (Kind, error) {
 }
 
 // Field is one typed value. Only the member selected by Kind is meaningful;
-// a struct rather than an interface keeps fields off the heap.
+// a struct rather than an interface keeps fields off the heap. The small
+// members come last so they share one word: 56 bytes instead of 64, on
+// every field of every reading.
 type Field struct {
 	Key   string
-	Kind  Kind
+	Str   string
 	Float float64
 	Int   int64
+	Kind  Kind
 	Bool  bool
-	Str   string
 }
 
 // Tag is an extra low-cardinality label such as site or room.
