@@ -128,6 +128,8 @@ type Instance struct {
 	// of an office-hours rule.
 	cal    *calendar.Calendar
 	calSet bool
+	// dormant: forgotten by the engine's maps, kept by its device's slot.
+	dormant bool
 }
 
 type sample struct {
@@ -414,10 +416,7 @@ func (e *Engine) processLocked(r *reading.Reading) {
 			if !ok {
 				continue
 			}
-			in := sl.alerts[i]
-			if in == nil {
-				in = e.instance(c, r.Ward, r.Class, r.Device)
-			}
+			in := e.slotAlert(sl, i, r, true)
 			in.active, in.Value = forecast(in, c, r.Time, v)
 			in.clear, in.known = !in.active, true
 			e.step(c, in, now)
@@ -426,12 +425,9 @@ func (e *Engine) processLocked(r *reading.Reading) {
 		// Most readings are fine: an alert is only materialised when its
 		// condition holds or it already exists, which keeps the hot path
 		// free of allocations and memory flat for a large fleet.
-		in := sl.alerts[i]
+		in := e.slotAlert(sl, i, r, active)
 		if in == nil {
-			if !active {
-				continue
-			}
-			in = e.instance(c, r.Ward, r.Class, r.Device)
+			continue
 		}
 		in.Value, in.active, in.clear, in.known = value, active, clear, true
 		e.step(c, in, now)
@@ -588,13 +584,47 @@ func (e *Engine) instance(c *rule.Compiled, ward, class, device string) *Instanc
 	k := instKey{c.Name, ward, class, device}
 	in, ok := e.instances[k]
 	if !ok {
-		id := alertID(c.Name, ward, class, device)
-		in = &Instance{ID: id, Rule: c.Name, Severity: c.Severity, Ward: ward, Class: class, Device: device, Labels: c.Labels, State: StateInactive}
-		e.instances[k] = in
-		e.byID[id] = in
-		e.link(c, ward, class, device, in)
+		e.register(c, k, nil)
+		in = e.instances[k]
 	}
 	return in
+}
+
+// register makes a new alert of rule c for k's device, from a dormant
+// one of its slot when there is one (same rule, same device, same id).
+func (e *Engine) register(c *rule.Compiled, k instKey, dormant *Instance) *Instance {
+	var in *Instance
+	if dormant != nil && dormant.dormant {
+		*dormant = Instance{ID: dormant.ID, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device,
+			Labels: c.Labels, State: StateInactive, cal: dormant.cal, calSet: dormant.calSet}
+		in = dormant
+	} else {
+		id := alertID(c.Name, k.ward, k.class, k.device)
+		in = &Instance{ID: id, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device, Labels: c.Labels, State: StateInactive}
+	}
+	e.instances[k] = in
+	e.byID[in.ID] = in
+	e.link(c, k.ward, k.class, k.device, in)
+	return in
+}
+
+// slotAlert is rule i's alert in the slot of r's device: the live one,
+// or, when create is set, a new one (a dormant one revived); nil when
+// there is none and create is not set.
+func (e *Engine) slotAlert(sl *slot, i int, r *reading.Reading, create bool) *Instance {
+	in := sl.alerts[i]
+	if in != nil && !in.dormant {
+		return in
+	}
+	if !create {
+		return nil
+	}
+	c := sl.rules[i]
+	k := instKey{c.Name, r.Ward, r.Class, r.Device}
+	if live, ok := e.instances[k]; ok {
+		return live // made elsewhere (absence, restore) and linked since
+	}
+	return e.register(c, k, in)
 }
 
 func (e *Engine) calendarOf(in *Instance) *calendar.Calendar {
@@ -619,16 +649,27 @@ func (e *Engine) slotOf(r *reading.Reading) *slot {
 	if sl, ok := e.slots[k]; ok {
 		return sl
 	}
-	var sl *slot
-	for _, c := range e.byMeasurement[r.Measurement] {
+	// Most devices meet every rule of their class: they share the list,
+	// which then stays in the CPU's cache; others get their own.
+	all := e.byMeasurement[r.Measurement]
+	rules := all
+	for i, c := range all {
 		if !c.Applies(r.Ward, r.Class, r.Device) {
-			continue
+			rules = append([]*rule.Compiled(nil), all[:i]...)
+			for _, c := range all[i+1:] {
+				if c.Applies(r.Ward, r.Class, r.Device) {
+					rules = append(rules, c)
+				}
+			}
+			break
 		}
-		if sl == nil {
-			sl = &slot{}
+	}
+	var sl *slot
+	if len(rules) > 0 {
+		sl = &slot{rules: rules, alerts: make([]*Instance, len(rules))}
+		for i, c := range rules {
+			sl.alerts[i] = e.instances[instKey{c.Name, r.Ward, r.Class, r.Device}]
 		}
-		sl.rules = append(sl.rules, c)
-		sl.alerts = append(sl.alerts, e.instances[instKey{c.Name, r.Ward, r.Class, r.Device}])
 	}
 	e.slots[k] = sl // nil too: a device no rule watches costs one lookup
 	return sl
@@ -889,7 +930,9 @@ func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
 		// Nothing to remember: keep the map small for large fleets.
 		delete(e.instances, instKey{in.Rule, in.Ward, in.Class, in.Device})
 		delete(e.byID, in.ID)
-		e.link(c, in.Ward, in.Class, in.Device, nil)
+		// The device's slot keeps it, dormant: a door that opens again
+		// reuses it instead of allocating and naming a new one.
+		in.dormant = true
 	}
 }
 

@@ -542,3 +542,54 @@ func TestObserveInlineOrQueuedInOrder(t *testing.T) {
 	require.Len(t, active, 1, "evaluated at once again now that the queue is empty")
 	assert.Equal(t, monday(9, 4), active[0].PendingSince.In(ict))
 }
+
+// A rule limited to some wards or devices is evaluated for those only,
+// next to the class's other rules, which every device meets.
+func TestRulesLimitedToWardsAndDevices(t *testing.T) {
+	rules := byName("ACRoomTooHot", "ACAboveSetpoint")
+	for i := range rules {
+		switch rules[i].Name {
+		case "ACRoomTooHot":
+			rules[i].Wards = []string{"thanh-binh"}
+		case "ACAboveSetpoint":
+			rules[i].Devices = []string{"hvac-2"}
+		}
+	}
+	fx := newFixture(t, monday(8, 0), rules, nil)
+	for _, w := range []string{"thanh-binh", "nam-duong"} {
+		for _, d := range []string{"hvac-1", "hvac-2"} {
+			fx.send(monday(9, 0), "hvac", w, d, fl("temp_c", 35), fl("setpoint_c", 25))
+		}
+	}
+	var got []string
+	for _, in := range fx.e.Active() {
+		got = append(got, in.Rule+" "+in.Ward+"/"+in.Device)
+	}
+	assert.ElementsMatch(t, []string{
+		"ACRoomTooHot thanh-binh/hvac-1", "ACRoomTooHot thanh-binh/hvac-2",
+		"ACAboveSetpoint thanh-binh/hvac-2", "ACAboveSetpoint nam-duong/hvac-2",
+	}, got)
+}
+
+// An alert that went back to inactive before firing is forgotten; when its
+// condition holds again it starts over, with the same id.
+func TestForgottenAlertStartsOver(t *testing.T) {
+	fx := newFixture(t, monday(8, 0), byName("ACRoomTooHot"), nil)
+	hot := func(tm time.Time, c float64) {
+		fx.send(tm, "hvac", "thanh-binh", "hvac-1", fl("temp_c", c), fl("setpoint_c", 25))
+	}
+	hot(monday(9, 0), 31)
+	first := fx.e.Active()
+	require.Len(t, first, 1)
+	hot(monday(9, 5), 24)
+	require.Empty(t, fx.e.Active())
+	hot(monday(9, 7), 31)
+	again := fx.e.Active()
+	require.Len(t, again, 1)
+	assert.Equal(t, first[0].ID, again[0].ID)
+	assert.Equal(t, monday(9, 7), again[0].PendingSince.In(ict), "pending anew, not since 9:00")
+	hot(monday(9, 12), 31)
+	assert.Empty(t, fx.n.firing, "10 minutes from 9:07, not from 9:00")
+	hot(monday(9, 17), 31)
+	assert.Len(t, fx.n.firing, 1)
+}
