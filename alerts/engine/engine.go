@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -174,6 +175,7 @@ type Engine struct {
 	wardBack map[string]time.Time
 	lastAny  time.Time
 	dirty    bool
+	firing   atomic.Int64 // alerts in StateFiring
 
 	m engineMetrics
 }
@@ -239,6 +241,9 @@ func New(opts Options) (*Engine, error) {
 		for _, in := range restored {
 			e.instances[instKey{in.Rule, in.Ward, in.Class, in.Device}] = in
 			e.byID[in.ID] = in
+			if in.State == StateFiring {
+				e.firing.Add(1)
+			}
 			if in.State == StateFiring && in.Notified && opts.Notifier != nil {
 				if r, ok := opts.Notifier.(Restorer); ok {
 					r.Restore(e.toNotify(in, false))
@@ -479,17 +484,9 @@ func (e *Engine) ruleOf(name string) *rule.Compiled { return e.byName[name] }
 
 type instKey struct{ rule, ward, class, device string }
 
-func (e *Engine) firingCount() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, in := range e.instances {
-		if in.State == StateFiring {
-			n++
-		}
-	}
-	return n
-}
+// firingCount is kept as alerts fire and resolve, so /metrics never
+// walks the alerts nor waits for the engine.
+func (e *Engine) firingCount() int { return int(e.firing.Load()) }
 
 func (e *Engine) evalAbsence(c *rule.Compiled, k liveness.Key, now time.Time) {
 	e.applyAbsence(c, k, e.opts.Liveness.Judge(k, now), now)
@@ -782,6 +779,9 @@ func (e *Engine) data(c *rule.Compiled, in *Instance) rule.Data {
 }
 
 func (e *Engine) fire(c *rule.Compiled, in *Instance, now time.Time) {
+	if in.State != StateFiring {
+		e.firing.Add(1)
+	}
 	in.State = StateFiring
 	in.FiringSince = now
 	in.clearSince = time.Time{}
@@ -828,6 +828,9 @@ func (e *Engine) resolve(c *rule.Compiled, in *Instance, now time.Time) {
 		} else {
 			e.sendResolved(in, now)
 		}
+	}
+	if in.State == StateFiring {
+		e.firing.Add(-1)
 	}
 	in.State = StateInactive
 	in.PendingSince = time.Time{}

@@ -436,10 +436,12 @@ func TestRestartKeepsAlertsWithoutRenotifying(t *testing.T) {
 	fx.send(monday(9, 0), "door", "thanh-binh", "door-1", st("state", "open"))
 	fx.at(monday(9, 6))
 	require.Len(t, fx.n.firing, 1)
+	assert.Equal(t, 1, fx.e.firingCount(), "facmon_alerts_firing")
 
 	// A new engine on the same store, as after a restart.
 	fx2 := newFixture(t, monday(9, 7), byName("DoorStuckOpen", "DeviceOffline"), func(o *Options) { o.Store = store })
 	require.Len(t, fx2.e.Active(), 1, "the firing alert is remembered")
+	assert.Equal(t, 1, fx2.e.firingCount(), "facmon_alerts_firing counts restored alerts")
 	assert.Equal(t, StateFiring, fx2.e.Active()[0].State)
 	assert.Len(t, fx2.n.restored, 1, "re-registered for Alertmanager re-posts")
 	fx2.send(monday(9, 8), "door", "thanh-binh", "door-1", st("state", "open"))
@@ -447,6 +449,7 @@ func TestRestartKeepsAlertsWithoutRenotifying(t *testing.T) {
 	assert.Empty(t, fx2.n.firing, "no duplicate notification after the restart, and absence rules stay quiet in the first heartbeat")
 	fx2.send(monday(9, 10), "door", "thanh-binh", "door-1", st("state", "closed"))
 	require.Len(t, fx2.n.resolved, 1, "the remembered alert resolves normally")
+	assert.Zero(t, fx2.e.firingCount(), "facmon_alerts_firing after the resolution")
 	h, err := fx2.e.History(monday(0, 0), monday(23, 0))
 	require.NoError(t, err)
 	assert.Len(t, h, 2, "history spans both runs: fired in the first, resolved in the second")

@@ -92,8 +92,11 @@ type Spool struct {
 	nextAppended int64
 	added        chan struct{} // wakes the drain
 	lastTrunc    time.Time
-	writable     bool
-	full         bool
+	// checkpointed is the s.next last recorded in the checkpoint file.
+	checkpointed   uint64
+	lastCheckpoint time.Time
+	writable       bool
+	full           bool
 }
 
 // Open opens or creates the spool in dir, repairing a torn tail left by a
@@ -162,6 +165,7 @@ func (s *Spool) open() error {
 		}
 	}
 	s.wal, s.next, s.pendBytes, s.pendPoints, s.nextAppended = l, next, bytes, points, nextAppended
+	s.checkpointed = next
 	if replay := last + 1 - next; replay > 0 {
 		s.log.Info("spool: replaying readings left by the last run", "entries", replay, "readings", points, "bytes", bytes)
 		s.m.replayed.Add(float64(points))
@@ -535,8 +539,28 @@ func (s *Spool) markDrained(from, upto uint64, bytes, points int64) {
 	s.room.Broadcast()
 	s.mu.Unlock()
 	s.m.drained.Add(float64(points))
-	s.writeCheckpoint(upto - 1)
+	s.maybeCheckpoint(false)
 	s.maybeTruncate()
+}
+
+// checkpointEvery spaces the checkpoint writes (a file written and renamed
+// each time). A crash loses at most this much of the drain's progress, and
+// those entries are sent again: InfluxDB overwrites each point with itself.
+const checkpointEvery = time.Second
+
+// maybeCheckpoint records the drain's progress if it moved and the last
+// record is old enough, or at once with force (on close).
+func (s *Spool) maybeCheckpoint(force bool) {
+	s.mu.Lock()
+	done := s.next
+	due := done > 0 && done != s.checkpointed && (force || time.Since(s.lastCheckpoint) >= checkpointEvery)
+	if due {
+		s.checkpointed, s.lastCheckpoint = done, time.Now()
+	}
+	s.mu.Unlock()
+	if due {
+		s.writeCheckpoint(done - 1)
+	}
 }
 
 // maybeTruncate removes drained entries from disk now and then; doing it
@@ -608,6 +632,7 @@ func (s *Spool) Stats() Stats {
 
 // Close wakes any waiting commit and closes the log.
 func (s *Spool) Close() error {
+	s.maybeCheckpoint(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true

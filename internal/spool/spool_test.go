@@ -393,3 +393,23 @@ func TestDrainWritesFullBatchesOrAfterLinger(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// The drain's progress is checkpointed at most every checkpointEvery, and
+// on Close: a reopened spool replays only what was not drained.
+func TestCheckpointOnCloseAfterQuickDrains(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, nil)
+	ctx := context.Background()
+	sink := &recordingSink{}
+	for g := range 5 {
+		require.NoError(t, s.Commit(ctx, group(g*10, 10), 10))
+		require.NoError(t, s.DrainUntilEmpty(ctx, sink)) // five drains within a second
+	}
+	require.NoError(t, s.Commit(ctx, group(50, 10), 10))
+	require.NoError(t, s.Close())
+
+	s2 := openTest(t, dir, nil)
+	again := &recordingSink{}
+	require.NoError(t, s2.DrainUntilEmpty(ctx, again))
+	assert.Equal(t, seqRange(50, 60), again.seqs(), "only the undrained group is replayed")
+}
