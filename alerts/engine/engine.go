@@ -266,7 +266,6 @@ func (e *Engine) Observe(r *reading.Reading) {
 	e.inMu.Lock()
 	if len(e.inbox) == 0 && !e.draining && e.mu.TryLock() {
 		e.inMu.Unlock()
-		e.opts.Liveness.Observe(r)
 		e.processLocked(r)
 		e.mu.Unlock()
 		e.m.evaluated.Inc()
@@ -331,7 +330,6 @@ func (e *Engine) processInbox() {
 	e.inMu.Unlock()
 	for batch := all; len(batch) > 0; {
 		n := min(len(batch), processBatch)
-		e.opts.Liveness.ObserveAll(batch[:n])
 		e.mu.Lock()
 		for _, r := range batch[:n] {
 			e.processLocked(r)
@@ -373,7 +371,6 @@ func (e *Engine) noteDue(t time.Time) {
 // Process evaluates one reading now (tests call it directly).
 func (e *Engine) Process(r *reading.Reading) {
 	e.m.evaluated.Inc()
-	e.opts.Liveness.Observe(r)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.processLocked(r)
@@ -385,9 +382,13 @@ func (e *Engine) processLocked(r *reading.Reading) {
 	}
 	now := r.Received
 	sl := e.slotOf(r)
+	// Liveness first: absence rules below judge the device with this
+	// reading counted.
 	if sl == nil {
+		e.opts.Liveness.Observe(r)
 		return
 	}
+	e.opts.Liveness.ObserveHandle(sl.live, r)
 	for i, c := range sl.rules {
 		if c.Kind == rule.KindAbsence {
 			e.evalAbsence(c, liveness.Key{Ward: r.Ward, Class: r.Class, Device: r.Device}, now)
@@ -637,6 +638,7 @@ type slotKey struct{ measurement, ward, class, device string }
 type slot struct {
 	rules  []*rule.Compiled // the measurement's rules that apply to the device
 	alerts []*Instance      // alerts[i] is rules[i]'s alert for the device, if any
+	live   *liveness.State  // the device in the liveness tracker (nil: no device)
 }
 
 // slotOf returns the rules and alerts of r's device, building them on the
@@ -663,7 +665,7 @@ func (e *Engine) slotOf(r *reading.Reading) *slot {
 	}
 	var sl *slot
 	if len(rules) > 0 {
-		sl = &slot{rules: rules, alerts: make([]*Instance, len(rules))}
+		sl = &slot{rules: rules, alerts: make([]*Instance, len(rules)), live: e.opts.Liveness.Handle(r)}
 		for i, c := range rules {
 			sl.alerts[i] = e.instances[instKey{c.Name, r.Ward, r.Class, r.Device}]
 		}

@@ -55,25 +55,46 @@ func (t *Tracker) Observe(r *reading.Reading) {
 	t.mu.Unlock()
 }
 
-// ObserveAll records a batch of readings under one lock.
-func (t *Tracker) ObserveAll(rs []*reading.Reading) {
-	t.mu.Lock()
-	for _, r := range rs {
-		t.observeLocked(r)
+// Handle returns r's device's state for ObserveHandle, nil when r names
+// no device. States live as long as the tracker, so a caller that sees a
+// device again and again may keep its handle instead of a lookup each time.
+func (t *Tracker) Handle(r *reading.Reading) *State {
+	if r.Device == "" || r.Ward == "" {
+		return nil
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stateLocked(r)
+}
+
+// ObserveHandle is Observe for a reading of the device h came from.
+func (t *Tracker) ObserveHandle(h *State, r *reading.Reading) {
+	if h == nil {
+		return
+	}
+	t.mu.Lock()
+	h.observe(r)
 	t.mu.Unlock()
 }
 
-func (t *Tracker) observeLocked(r *reading.Reading) {
-	if r.Device == "" || r.Ward == "" {
-		return
-	}
+func (t *Tracker) stateLocked(r *reading.Reading) *State {
 	k := Key{r.Ward, r.Class, r.Device}
 	s, ok := t.devices[k]
 	if !ok {
 		s = &State{Key: k}
 		t.devices[k] = s
 	}
+	return s
+}
+
+func (t *Tracker) observeLocked(r *reading.Reading) {
+	if r.Device == "" || r.Ward == "" {
+		return
+	}
+	t.stateLocked(r).observe(r)
+}
+
+func (s *State) observe(r *reading.Reading) {
 	// A scrape's up says whether the app answered: the status of an app,
 	// as device_status is the status of a device; an unanswered scrape is
 	// no sign of life.
