@@ -315,3 +315,68 @@ func BenchmarkEncode(b *testing.B) {
 		_ = e.Append(r)
 	}
 }
+
+// libraryLine encodes r through the line-protocol library alone, the path
+// the encoder's series-key cache must agree with.
+func libraryLine(t testing.TB, r *reading.Reading) ([]byte, error) {
+	t.Helper()
+	e := NewEncoder()
+	e.enc.SetBuffer(nil)
+	err := e.appendLine(r)
+	return e.enc.Bytes(), err
+}
+
+func checkSameAsLibrary(t testing.TB, r *reading.Reading) {
+	t.Helper()
+	want, wantErr := libraryLine(t, r)
+	e := NewEncoder()
+	for range 2 { // the second time from the cache
+		e.Reset(nil)
+		err := e.Append(r)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%+v: error %v, library %v", r, err, wantErr)
+		}
+		if err != nil {
+			if e.Len() != 0 {
+				t.Fatalf("%+v: a refused reading left %q in the buffer", r, e.Bytes())
+			}
+			continue
+		}
+		if string(e.Bytes()) != string(want) {
+			t.Fatalf("%+v:\n got %q\nwant %q", r, e.Bytes(), want)
+		}
+	}
+}
+
+func TestEncoderMatchesLibrary(t *testing.T) {
+	for name, r := range map[string]*reading.Reading{
+		"door":            doorReading("door-1", 18231),
+		"escaped string":  {Measurement: "hvac", Ward: "w", Class: "hvac", Device: "d", Time: t0, Fields: []reading.Field{{Key: "fault", Kind: reading.String, Str: `E4 "low gas", call\ tech`}}},
+		"extra tags":      {Measurement: "door", Ward: "w", Class: "door", Device: "d", Time: t0, Extra: []reading.Tag{{Key: "site", Value: "s 1"}, {Key: "room", Value: "a=b"}}, Fields: []reading.Field{{Key: "x", Kind: reading.Float, Float: 1}}},
+		"own point":       {Measurement: "facmon_heartbeat", Time: t0, Fields: []reading.Field{{Key: "up", Kind: reading.Int, Int: 1}}},
+		"key with space":  {Measurement: "door", Ward: "w", Class: "door", Device: "d", Time: t0, Fields: []reading.Field{{Key: "motor current", Kind: reading.Float, Float: 1.5}}},
+		"nan skipped":     {Measurement: "door", Ward: "w", Class: "door", Device: "d", Time: t0, Fields: []reading.Field{{Key: "a", Kind: reading.Float, Float: math.NaN()}, {Key: "b", Kind: reading.Bool, Bool: true}}},
+		"only nan":        {Measurement: "door", Ward: "w", Class: "door", Device: "d", Time: t0, Fields: []reading.Field{{Key: "a", Kind: reading.Float, Float: math.Inf(1)}}},
+		"bad utf-8":       {Measurement: "door", Ward: "w", Class: "door", Device: "d", Time: t0, Fields: []reading.Field{{Key: "s", Kind: reading.String, Str: "\xff"}, {Key: "n", Kind: reading.Int, Int: -3}}},
+		"no timestamp":    {Measurement: "door", Ward: "w", Class: "door", Device: "d", Fields: []reading.Field{{Key: "n", Kind: reading.Int, Int: 1}}},
+		"before 1678":     {Measurement: "door", Ward: "w", Class: "door", Device: "d", Time: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), Fields: []reading.Field{{Key: "n", Kind: reading.Int, Int: 1}}},
+		"measurement esc": {Measurement: "my door,1", Ward: "w", Class: "door", Device: "d", Time: t0, Fields: []reading.Field{{Key: "n", Kind: reading.Int, Int: 1}}},
+	} {
+		t.Run(name, func(t *testing.T) { checkSameAsLibrary(t, r) })
+	}
+}
+
+func FuzzEncoderMatchesLibrary(f *testing.F) {
+	f.Add("door", "thanh-binh", "door-1", "state", "open", 1.5, int64(7), true, int64(1795400100123000000))
+	f.Add("a b,c", "w=1", "d 2", "k,=", "\"\\\n", math.Inf(-1), int64(-1), false, int64(-1))
+	f.Fuzz(func(t *testing.T, m, ward, device, key, str string, fl float64, n int64, b bool, ns int64) {
+		r := &reading.Reading{Measurement: m, Ward: ward, Class: "c", Device: device, Time: time.Unix(0, ns),
+			Fields: []reading.Field{
+				{Key: key, Kind: reading.String, Str: str},
+				{Key: key + "_f", Kind: reading.Float, Float: fl},
+				{Key: "n", Kind: reading.Int, Int: n},
+				{Key: "b", Kind: reading.Bool, Bool: b},
+			}}
+		checkSameAsLibrary(t, r)
+	})
+}
