@@ -43,7 +43,6 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzRecovery$$' -fuzztime $(FUZZTIME) ./internal/spool/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./collectors/scrape/
-	$(GO) test -run '^$$' -fuzz '^FuzzEncoderMatchesLibrary$$' -fuzztime $(FUZZTIME) ./internal/storage/
 
 # Micro-benchmarks with allocations, then the end-to-end ingest benchmark
 # (publisher -> Mosquitto -> facmon -> InfluxDB against the bare-subscriber ceiling).

@@ -187,7 +187,7 @@ func (b *Batcher) flush(ctx context.Context) error {
 	if err := b.commit.Commit(ctx, lines, n); err != nil {
 		// Put the batch back in front so a later drain can retry it.
 		b.mu.Lock()
-		b.enc.SetBuffer(append(lines, b.enc.Bytes()...))
+		b.enc.enc.SetBuffer(append(lines, b.enc.Bytes()...))
 		b.acks = append(acks, b.acks...)
 		b.points += n
 		b.mu.Unlock()
