@@ -395,6 +395,8 @@ type sample struct {
 	writes      float64 // facmon_influx_write_duration_seconds count
 	writeSecs   float64 // facmon_influx_write_duration_seconds sum
 	batchPoints float64 // facmon_influx_batch_points sum
+	commits     float64 // facmon_spool_commit_seconds count
+	commitSecs  float64 // facmon_spool_commit_seconds sum
 }
 
 // metricsClient asks for /metrics uncompressed: gzip would be facmon's CPU
@@ -465,6 +467,10 @@ func scrape(web string) (sample, error) {
 	}
 	if f, ok := fams["facmon_influx_batch_points"]; ok && len(f.GetMetric()) > 0 {
 		smp.batchPoints = f.GetMetric()[0].GetHistogram().GetSampleSum()
+	}
+	if f, ok := fams["facmon_spool_commit_seconds"]; ok && len(f.GetMetric()) > 0 {
+		h := f.GetMetric()[0].GetHistogram()
+		smp.commits, smp.commitSecs = float64(h.GetSampleCount()), h.GetSampleSum()
 	}
 	return smp, nil
 }
@@ -561,6 +567,10 @@ func (s summary) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "           %.0f InfluxDB writes, %.0f points and %.1f ms each on average, %.0f write errors; %.0f of facmon's own points (heartbeats, alert events, …) received in the window\n",
 		writes, avgBatch, avgWrite, fac.after.writeErrors-fac.before.writeErrors, fac.after.internal-fac.before.internal)
+	if commits := fac.after.commits - fac.before.commits; commits > 0 {
+		fmt.Fprintf(w, "           %.0f spool group commits, %.0f readings and %.2f ms (write + fsync) each on average\n",
+			commits, (fac.after.received-fac.before.received)/commits, (fac.after.commitSecs-fac.before.commitSecs)/commits*1000)
+	}
 	if fac.influxCPU >= 0 && fac.brokerCPU >= 0 && s.ceil.brokerCPU >= 0 {
 		per := func(cpu float64) float64 { return cpu / float64(s.n) * 1e5 }
 		fmt.Fprintf(w, "  servers: in facmon's window InfluxDB took %.2f CPU-s per 100k readings and Mosquitto %.2f; Mosquitto took %.2f in the ceiling's\n",

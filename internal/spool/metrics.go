@@ -12,7 +12,11 @@ type metrics struct {
 	full        prometheus.Gauge
 	writable    prometheus.Gauge
 	maxBytes    prometheus.Gauge
-	reg         prometheus.Registerer
+	// commit is the time of each group commit's write and fsync: the
+	// disk's latency, which every acknowledgement waits for. Its count is
+	// the number of group commits, so appended/count is the group size.
+	commit prometheus.Histogram
+	reg    prometheus.Registerer
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -44,9 +48,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		maxBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "facmon_spool_max_bytes", Help: "The spool's byte cap.",
 		}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "facmon_spool_commit_seconds",
+			Help:    "Time to write and fsync one group commit of readings to the spool.",
+			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1},
+		}),
 		reg: reg,
 	}
-	reg.MustRegister(m.appended, m.drained, m.replayed, m.dropped, m.torn, m.writeErrors, m.full, m.writable, m.maxBytes)
+	reg.MustRegister(m.appended, m.drained, m.replayed, m.dropped, m.torn, m.writeErrors, m.full, m.writable, m.maxBytes, m.commit)
 	return m
 }
 

@@ -325,8 +325,10 @@ func (s *Spool) Commit(ctx context.Context, lines []byte, points int) error {
 		if s.closed {
 			return ErrClosed
 		}
+		began := time.Now()
 		err := s.appendLocked(entry)
 		if err == nil {
+			s.m.commit.Observe(time.Since(began).Seconds())
 			break
 		}
 		s.m.writeErrors.Inc()
