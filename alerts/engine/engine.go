@@ -637,7 +637,7 @@ type slotKey struct{ measurement, ward, class, device string }
 
 type slot struct {
 	rules  []*rule.Compiled // the measurement's rules that apply to the device
-	alerts []*Instance      // alerts[i] is rules[i]'s alert for the device, if any
+	alerts []*Instance      // alerts[i] is rules[i]'s alert for the device, if any (maybe dormant)
 	live   *liveness.State  // the device in the liveness tracker (nil: no device)
 }
 
@@ -682,7 +682,7 @@ func slotMeasurement(c *rule.Compiled) string {
 	return c.MeasurementName()
 }
 
-// link records in (nil: forgotten) as c's alert in the device's slot.
+// link records in as c's alert in the device's slot.
 func (e *Engine) link(c *rule.Compiled, ward, class, device string, in *Instance) {
 	sl := e.slots[slotKey{slotMeasurement(c), ward, class, device}]
 	if sl == nil {
