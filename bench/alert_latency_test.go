@@ -25,7 +25,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -536,38 +535,6 @@ alerts:
 }
 
 // ---------------------------------------------------------------- fleet
-
-// newFleet is the fleet of load.go (same wards, classes, proportions,
-// topics and publishing order), for a publisher that runs in real time.
-func newFleet() []*device {
-	wards := config.DefaultOffices()
-	total := 0
-	for _, c := range classShare {
-		total += c.weight
-	}
-	rng := rand.New(rand.NewPCG(20150101, 42))
-	var fleet []*device
-	assigned := 0
-	for ci, c := range classShare {
-		count := fleetDevices * c.weight / total
-		if ci == len(classShare)-1 {
-			count = fleetDevices - assigned
-		}
-		assigned += count
-		for j := range count {
-			w := wards[j%len(wards)].ID
-			id := c.class + "-" + strconv.Itoa(j/len(wards)+1)
-			fleet = append(fleet, &device{
-				ward: w, class: c.class, id: id,
-				topic:  "facmon/" + w + "/" + c.class + "/" + id + "/telemetry",
-				rng:    rand.New(rand.NewPCG(rng.Uint64(), uint64(len(fleet)))),
-				cycles: int64(rng.IntN(50000)),
-			})
-		}
-	}
-	rng.Shuffle(len(fleet), func(i, j int) { fleet[i], fleet[j] = fleet[j], fleet[i] })
-	return fleet
-}
 
 // doorPayload is a door reading with normal values, closed unless open.
 // (device.payload opens a third of the doors at random: fine for ingest,

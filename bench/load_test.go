@@ -56,19 +56,17 @@ type load struct {
 	bytes        int
 }
 
-// newLoad spreads n readings over the fleet round-robin: reading i comes
-// from device i mod 5000 with that device's next seq. Timestamps are a
-// 10 s reporting interval ending now (shorter when a device has so many
-// readings that 10 s would reach beyond a day back), strictly increasing
-// per device so InfluxDB cannot merge two readings into one point.
-func newLoad(n int) *load {
+// newFleet builds the fleet over the 13 default wards in classShare's
+// proportions, mixed (classes and wards) in publishing order as a real
+// fleet is. It is seeded, so every run and both benchmarks see the same.
+func newFleet() []*device {
 	wards := config.DefaultOffices()
-	var fleet []*device
 	total := 0
 	for _, c := range classShare {
 		total += c.weight
 	}
 	rng := rand.New(rand.NewPCG(20150101, 42))
+	var fleet []*device
 	assigned := 0
 	for ci, c := range classShare {
 		count := fleetDevices * c.weight / total
@@ -87,9 +85,17 @@ func newLoad(n int) *load {
 			})
 		}
 	}
-	// Mix the classes and wards in publishing order, as a real fleet does.
 	rng.Shuffle(len(fleet), func(i, j int) { fleet[i], fleet[j] = fleet[j], fleet[i] })
+	return fleet
+}
 
+// newLoad spreads n readings over the fleet round-robin: reading i comes
+// from device i mod 5000 with that device's next seq. Timestamps are a
+// 10 s reporting interval ending now (shorter when a device has so many
+// readings that 10 s would reach beyond a day back), strictly increasing
+// per device so InfluxDB cannot merge two readings into one point.
+func newLoad(n int) *load {
+	fleet := newFleet()
 	perDevice := (n + len(fleet) - 1) / len(fleet)
 	interval := 10 * time.Second
 	if d := 24 * time.Hour / time.Duration(perDevice); d < interval {
