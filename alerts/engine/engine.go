@@ -580,12 +580,10 @@ func (e *Engine) evalPipeline(c *rule.Compiled, now time.Time) {
 // instance returns (creating) the alert of rule c on the target.
 func (e *Engine) instance(c *rule.Compiled, ward, class, device string) *Instance {
 	k := instKey{c.Name, ward, class, device}
-	in, ok := e.instances[k]
-	if !ok {
-		e.register(c, k, nil)
-		in = e.instances[k]
+	if in, ok := e.instances[k]; ok {
+		return in
 	}
-	return in
+	return e.register(c, k, nil)
 }
 
 // register makes a new alert of rule c for k's device, from a dormant
@@ -617,12 +615,10 @@ func (e *Engine) slotAlert(sl *slot, i int, r *reading.Reading, create bool) *In
 	if !create {
 		return nil
 	}
+	// The slot is never behind the maps: it is filled from them when it is
+	// made, and register links every alert made after that.
 	c := sl.rules[i]
-	k := instKey{c.Name, r.Ward, r.Class, r.Device}
-	if live, ok := e.instances[k]; ok {
-		return live // made elsewhere (absence, restore) and linked since
-	}
-	return e.register(c, k, in)
+	return e.register(c, instKey{c.Name, r.Ward, r.Class, r.Device}, in)
 }
 
 func (e *Engine) calendarOf(in *Instance) *calendar.Calendar {
