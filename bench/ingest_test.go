@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -70,9 +71,10 @@ func BenchmarkIngestEndToEnd(b *testing.B) {
 	}
 	var last summary
 	for range b.N {
-		ceil := runScoped(b, func(s *scope) ceilingResult { return runCeiling(s, n) })
+		ceil := runScoped(b, func(s *scope) bareResult { return runBare(s, n, modeCeiling) })
 		fac := runScoped(b, func(s *scope) facmonResult { return runFacmon(s, bin, n) })
-		last = summarize(n, ceil, fac)
+		floor := runScoped(b, func(s *scope) bareResult { return runBare(s, n, modeFloor) })
+		last = summarize(n, ceil, fac, floor)
 		last.print(os.Stdout)
 	}
 	b.ReportMetric(last.rate, "readings/s")
@@ -103,7 +105,7 @@ func windowTimeout(n int) time.Duration {
 
 // ---------------------------------------------------------------- ceiling
 
-type ceilingResult struct {
+type bareResult struct {
 	elapsed   time.Duration
 	received  int64
 	others    float64 // CPUs other work took during the window, -1 unknown
@@ -111,18 +113,21 @@ type ceilingResult struct {
 	subCPU    float64 // the bare subscriber's CPU-seconds in the window, -1 unknown
 }
 
-// runCeiling measures what the broker can hand to a subscriber that does
-// nothing (see ceilingSubscriberMain), running in its own process as
-// facmon does.
-func runCeiling(s *scope, readings int) ceilingResult {
+// runBare measures what the broker can hand to a subscriber that does
+// nothing (see bareSubscriberMain), running in its own process as facmon
+// does: with mode modeCeiling that is the ceiling, with modeFloor the
+// price of paho as facmon runs it.
+func runBare(s *scope, readings int, mode string) bareResult {
 	broker := testenv.StartMosquitto(s)
 	l := newLoad(readings)
-	fmt.Printf("load: %s readings (%d devices, %.0f B/payload on average), %d QoS 1 publishers with up to %d unacknowledged publishes each\n",
-		thousands(float64(readings)), l.devices, float64(l.bytes)/float64(readings), publishers, pubWindow)
-	sub := startCeilingSubscriber(s, broker.URL, l.readings)
+	if mode == modeCeiling {
+		fmt.Printf("load: %s readings (%d devices, %.0f B/payload on average), %d QoS 1 publishers with up to %d unacknowledged publishes each\n",
+			thousands(float64(readings)), l.devices, float64(l.bytes)/float64(readings), publishers, pubWindow)
+	}
+	sub := startBareSubscriber(s, broker.URL, l.readings, mode)
 	pubs, err := connectPublishers(broker.URL)
 	if err != nil {
-		s.Fatalf("ceiling: %v", err)
+		s.Fatalf("%s: %v", mode, err)
 	}
 	s.Cleanup(func() { disconnectAll(pubs) })
 
@@ -139,10 +144,10 @@ func runCeiling(s *scope, readings int) ceilingResult {
 	others := noise.othersCPUs()
 	brokerCPU = cpuDelta(brokerCPU, procCPUSeconds(broker.Pid()))
 	if err := <-pubErr; err != nil {
-		s.Fatalf("ceiling: publish: %v", err)
+		s.Fatalf("%s: publish: %v", mode, err)
 	}
 	received := sub.field(s, "total", 10*time.Second)
-	return ceilingResult{elapsed: elapsed, received: received, others: others, brokerCPU: brokerCPU, subCPU: subCPU}
+	return bareResult{elapsed: elapsed, received: received, others: others, brokerCPU: brokerCPU, subCPU: subCPU}
 }
 
 func tokenErr(tok paho.Token) error {
@@ -487,12 +492,12 @@ type summary struct {
 	windowRSSMiB       [3]float64 // before, highest poll, after
 	ceilingDupes       int64
 	fac                facmonResult
-	ceil               ceilingResult
+	ceil, floor        bareResult
 }
 
-func summarize(n int, ceil ceilingResult, fac facmonResult) summary {
+func summarize(n int, ceil bareResult, fac facmonResult, floor bareResult) summary {
 	const mib = 1 << 20
-	s := summary{n: n, fac: fac, ceil: ceil}
+	s := summary{n: n, fac: fac, ceil: ceil, floor: floor}
 	s.rate = float64(n) / fac.elapsed.Seconds()
 	s.ceiling = float64(n) / ceil.elapsed.Seconds()
 	s.ratioPct = 100 * s.rate / s.ceiling
@@ -528,6 +533,11 @@ func (s summary) print(w io.Writer) {
 		fmt.Fprintf(w, ", which took %.2f CPU-s per 100k readings to receive, ack and discard them", s.ceil.subCPU/float64(s.n)*1e5)
 	}
 	fmt.Fprintln(w)
+	if s.floor.subCPU >= 0 {
+		def := config.Default()
+		fmt.Fprintf(w, "  paho floor: the same subscriber as facmon runs paho (mqtt.Transport, GOMAXPROCS %d, acks in groups of up to %d or every %v), doing nothing else, took %.2f CPU-s per 100k readings\n",
+			max(1, runtime.NumCPU()/2), def.MQTT.MaxInflight/2, def.Spool.CommitInterval.D(), s.floor.subCPU/float64(s.n)*1e5)
+	}
 	fmt.Fprintf(w, "  facmon:  %s readings in %v from first publish to the last accepted by InfluxDB, all %s found by count(seq)\n",
 		thousands(float64(s.n)), fac.elapsed.Round(time.Millisecond), thousands(float64(fac.stored)))
 	fmt.Fprintf(w, "           CPU %.2f s in the window = %.2f CPU-s/100k (whole life from start to exit: %.2f s = %.2f CPU-s/100k, %.0f%% of it in the kernel)\n",

@@ -131,13 +131,6 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 		SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(m.MaxReconnectInterval.D()).
-		// We ack only once the reading is durable; paho's automatic ack
-		// would tell the broker a message is safe when it is only read.
-		SetAutoAckDisabled(true).
-		// The handler only decodes and hands over, so running it on paho's
-		// goroutine keeps order without a goroutine per message.
-		SetOrderMatters(true).
-		SetStore(newQoS1Store()).
 		// The default handler is set before Connect, so messages of the
 		// persistent session that arrive before Subscribe returns are
 		// handled (and acked) too.
@@ -168,9 +161,7 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 			c.log.Debug("mqtt reconnecting", "broker", redact(m.URL))
 		})
 	if u, err := url.Parse(brokerURL); err == nil {
-		if dial := dialBuffered(u.Scheme, m.ConnectTimeout.D()); dial != nil {
-			opts.SetCustomOpenConnectionFn(dial)
-		}
+		Transport(opts, u.Scheme, m.ConnectTimeout.D())
 	}
 	if m.Username != "" {
 		opts.SetUsername(m.Username)
@@ -190,6 +181,24 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 		opts.SetTLSConfig(tc)
 	}
 	return opts, nil
+}
+
+// Transport sets how the collector's paho client receives and acks, for a
+// broker URL with the given scheme. The ingest benchmark's paho floor uses
+// it too, so that floor is paho exactly as facmon runs it.
+func Transport(opts *paho.ClientOptions, scheme string, connectTimeout time.Duration) *paho.ClientOptions {
+	opts.
+		// We ack only once the reading is durable; paho's automatic ack
+		// would tell the broker a message is safe when it is only read.
+		SetAutoAckDisabled(true).
+		// The handler only decodes and hands over, so running it on paho's
+		// goroutine keeps order without a goroutine per message.
+		SetOrderMatters(true).
+		SetStore(newQoS1Store())
+	if dial := dialBuffered(scheme, connectTimeout); dial != nil {
+		opts.SetCustomOpenConnectionFn(dial)
+	}
+	return opts
 }
 
 // TLSConfig builds a client TLS configuration from files.
