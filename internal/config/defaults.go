@@ -90,8 +90,8 @@ func Default() Config {
 			MaxRetryInterval: Duration(30 * time.Second),
 		},
 		Spool: Spool{
-			Dir:            "var/spool",
-			MaxBytes:       1 << 30,
+			Dir:      "var/spool",
+			MaxBytes: 1 << 30,
 			// An fsync costs the kernel about 0.2 ms of CPU here whatever
 			// it writes: at 25k readings/s, 5 ms groups (about 290
 			// readings) spent 0.08 CPU-s per 100k readings on fsync, 20 ms
