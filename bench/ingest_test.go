@@ -36,13 +36,17 @@ const (
 	readingsEnv     = "FACMON_BENCH_READINGS"
 	binaryEnv       = "FACMON_BENCH_BINARY"
 	bucket          = "bench"
-	// metricsPoll is how often facmon's /metrics is read during the window.
-	// Each read costs facmon a collection of every metric (the process
-	// collector alone reads four files under /proc), which is counted in
-	// its CPU: at 100 ms that was about 3% of it. The end of the window is
-	// interpolated between the last two polls, so a slower poll does not
-	// make the window longer.
-	metricsPoll = 250 * time.Millisecond
+	// metricsPoll is how often facmon's /metrics is read during the window,
+	// and metricsPollNearEnd how often once fewer than nearEnd readings are
+	// missing. Each read costs facmon a collection of every metric (the
+	// process collector alone reads four files under /proc), counted in its
+	// CPU: polls every 100 ms took about 3% of it. The end of the window
+	// is the time of InfluxDB's last write (facmon_influx_last_write_
+	// timestamp_seconds), which the close polls near the end tell apart
+	// from the writes after it.
+	metricsPoll        = 250 * time.Millisecond
+	metricsPollNearEnd = 40 * time.Millisecond
+	nearEnd            = 10_000
 )
 
 // noisyCPUs is how much CPU other work may take during a window before the
@@ -167,6 +171,7 @@ func tokenErr(tok paho.Token) error {
 type facmonResult struct {
 	elapsed   time.Duration // first publish → N points written
 	windowCPU float64       // facmon's CPU-seconds in that window
+	endByPoll bool          // the end is the poll's time: the last write's was not in /metrics
 	before    sample        // /metrics just before the first publish
 	after     sample        // /metrics of the poll that saw N points written
 	stored    int64         // count(seq) over the four measurements
@@ -245,11 +250,16 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 	after.at = start
 	prev := after
 	peakRSS := before.rssBytes
-	tick := time.NewTicker(metricsPoll)
+	tick := time.NewTimer(metricsPoll)
 	defer tick.Stop()
 	for after.readingsStored() < n {
 		select {
 		case <-tick.C:
+			if n-after.readingsStored() > nearEnd {
+				tick.Reset(metricsPoll)
+			} else {
+				tick.Reset(metricsPollNearEnd)
+			}
 		case err := <-pubErr:
 			if err != nil {
 				s.Fatalf("facmon run: publish: %v", err)
@@ -276,14 +286,16 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 		}
 	}
 	s.StopTimer()
-	// The n-th reading was stored between the last two polls: where, and
-	// facmon's CPU by then, are interpolated between them (readings are
-	// written at a steady rate, in batches of a small part of a poll's).
-	frac := 1.0
-	if d := after.readingsStored() - prev.readingsStored(); d > 0 {
-		frac = (n - prev.readingsStored()) / d
+	// The n-th reading was stored by a write between the last two polls,
+	// close enough together near the end to hold only that write: the
+	// window ends when it did, and facmon's CPU by then is interpolated
+	// between the polls.
+	end, endByPoll := after.at, true
+	if lw := after.lastWrite; lw.After(prev.at) && lw.Before(after.at) {
+		end, endByPoll = lw, false
 	}
-	elapsed := prev.at.Add(time.Duration(frac * float64(after.at.Sub(prev.at)))).Sub(start)
+	frac := float64(end.Sub(prev.at)) / float64(max(after.at.Sub(prev.at), 1))
+	elapsed := end.Sub(start)
 	windowCPU := prev.cpuSeconds + frac*(after.cpuSeconds-prev.cpuSeconds) - before.cpuSeconds
 	others := noise.othersCPUs()
 	brokerCPU = cpuDelta(brokerCPU, procCPUSeconds(broker.Pid()))
@@ -295,7 +307,7 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 		}
 	}
 
-	res := facmonResult{elapsed: elapsed, windowCPU: windowCPU, before: before, after: after, windowPeakRSS: peakRSS, hwmAtWindowEnd: hwm, spawnFloor: spawnFloor, others: others, brokerCPU: brokerCPU, influxCPU: influxCPU}
+	res := facmonResult{elapsed: elapsed, endByPoll: endByPoll, windowCPU: windowCPU, before: before, after: after, windowPeakRSS: peakRSS, hwmAtWindowEnd: hwm, spawnFloor: spawnFloor, others: others, brokerCPU: brokerCPU, influxCPU: influxCPU}
 	res.stored = countStored(s, db)
 	if res.stored != int64(l.readings) {
 		s.Fatalf("facmon lost data: InfluxDB holds %d of %d readings (%s); log:\n%s",
@@ -372,6 +384,7 @@ func (n noiseMeter) othersCPUs() float64 {
 // sample is what the benchmark reads from facmon's /metrics.
 type sample struct {
 	at          time.Time // when facmon collected it (the middle of the request)
+	lastWrite   time.Time // facmon_influx_last_write_timestamp_seconds
 	written     float64   // facmon_points_written_total
 	quarantined float64   // facmon_points_quarantined_total
 	received    float64   // facmon_readings_received_total{source="mqtt"}
@@ -391,7 +404,7 @@ type sample struct {
 }
 
 // metricsClient asks for /metrics uncompressed: gzip would be facmon's CPU
-// spent only because the benchmark polls it four times a second.
+// spent only because the benchmark polls it.
 var metricsClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true}}
 
 func scrape(web string) (sample, error) {
@@ -438,6 +451,11 @@ func scrape(web string) (sample, error) {
 	// Optional: absent in versions that did not have them.
 	if f, ok := fams["facmon_points_quarantined_total"]; ok {
 		smp.quarantined = sumValues(f)
+	}
+	if f, ok := fams["facmon_influx_last_write_timestamp_seconds"]; ok {
+		if sec := sumValues(f); sec > 0 {
+			smp.lastWrite = time.Unix(0, int64(sec*1e9))
+		}
 	}
 	f, err := need("facmon_readings_received_total")
 	if err != nil {
@@ -557,11 +575,15 @@ func (s summary) print(w io.Writer) {
 		fmt.Fprintf(w, "  paho floor: the same subscriber as facmon runs paho (mqtt.Transport, GOMAXPROCS %d, acks in groups of up to %d or every %v), doing nothing else, took %.2f CPU-s per 100k readings\n",
 			max(1, runtime.NumCPU()/2), def.MQTT.MaxInflight/2, def.Spool.CommitInterval.D(), s.floor.subCPU/float64(s.n)*1e5)
 	}
-	fmt.Fprintf(w, "  facmon:  %s readings in %v from first publish to the last accepted by InfluxDB, all %s found by count(seq)\n",
-		thousands(float64(s.n)), fac.elapsed.Round(time.Millisecond), thousands(float64(fac.stored)))
+	endBy := "its write's time"
+	if fac.endByPoll {
+		endBy = "the time of the poll that saw it"
+	}
+	fmt.Fprintf(w, "  facmon:  %s readings in %v from first publish to the last accepted by InfluxDB (%s), all %s found by count(seq)\n",
+		thousands(float64(s.n)), fac.elapsed.Round(time.Millisecond), endBy, thousands(float64(fac.stored)))
 	fmt.Fprintf(w, "           CPU %.2f s in the window = %.2f CPU-s/100k (whole life from start to exit: %.2f s = %.2f CPU-s/100k, %.0f%% of it in the kernel)\n",
 		fac.windowCPU, s.cpuPer100k, fac.lifetimeCPU.Seconds(), s.lifetimeCPUPer100k, 100*fac.lifetimeSys.Seconds()/max(fac.lifetimeCPU.Seconds(), 1e-9))
-	fmt.Fprintf(w, "           RSS %.0f MiB before the window, at most %.0f MiB in the 250 ms polls, %.0f MiB at its end; peak %.0f MiB by the end of the window (VmHWM), %.0f MiB over its life (ru_maxrss)\n",
+	fmt.Fprintf(w, "           RSS %.0f MiB before the window, at most %.0f MiB in the polls, %.0f MiB at its end; peak %.0f MiB by the end of the window (VmHWM), %.0f MiB over its life (ru_maxrss)\n",
 		s.windowRSSMiB[0], s.windowRSSMiB[1], s.windowRSSMiB[2], float64(fac.hwmAtWindowEnd)/(1<<20), s.peakRSSMiB)
 	switch floor := float64(fac.spawnFloor) / (1 << 20); {
 	case fac.spawnFloor < 0:

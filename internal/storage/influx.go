@@ -56,6 +56,7 @@ type PoisonHandler interface {
 
 type influxMetrics struct {
 	written    prometheus.Counter
+	lastWrite  prometheus.Gauge
 	errors     *prometheus.CounterVec
 	latency    prometheus.Histogram
 	batchSize  prometheus.Histogram
@@ -66,6 +67,13 @@ func newInfluxMetrics(reg prometheus.Registerer) *influxMetrics {
 	m := &influxMetrics{
 		written: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "facmon_points_written_total", Help: "Points InfluxDB accepted.",
+		}),
+		// A timestamp, not a counter's rate, tells "nothing to write" from
+		// "cannot write" when a quiet fleet sends little: alert on
+		// time() minus it.
+		lastWrite: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "facmon_influx_last_write_timestamp_seconds",
+			Help: "Unix time of the last write InfluxDB accepted (0: none yet).",
 		}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "facmon_influx_write_errors_total",
@@ -92,7 +100,7 @@ func newInfluxMetrics(reg prometheus.Registerer) *influxMetrics {
 	for _, s := range []string{"400", "422"} {
 		m.poisonedBy.WithLabelValues(s)
 	}
-	reg.MustRegister(m.written, m.errors, m.latency, m.batchSize, m.poisonedBy)
+	reg.MustRegister(m.written, m.lastWrite, m.errors, m.latency, m.batchSize, m.poisonedBy)
 	return m
 }
 
@@ -147,6 +155,7 @@ func (w *Influx) commit(ctx context.Context, lines []byte, points int) error {
 		err := w.writeOnce(ctx, lines, points)
 		if err == nil {
 			w.metrics.written.Add(float64(points))
+			w.metrics.lastWrite.SetToCurrentTime()
 			return nil
 		}
 		var herr *influxhttp.Error

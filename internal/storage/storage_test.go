@@ -218,12 +218,17 @@ func TestInfluxCommitCreatesDatabaseAndWrites(t *testing.T) {
 	w := NewInflux(InfluxOptions{URL: db.URL, Bucket: "facmon_t", Timeout: 5 * time.Second, MaxRetryInterval: time.Second, CreateDatabase: true}, nil, slog.New(slog.DiscardHandler), reg)
 	defer w.Close()
 	require.NoError(t, w.Ping(context.Background()))
+	assert.Zero(t, testutil.ToFloat64(w.metrics.lastWrite), "no write yet")
 	e := NewEncoder()
 	for i := range 3 {
 		r := doorReading("door-"+string(rune('1'+i)), int64(100+i))
 		require.NoError(t, e.Append(r))
 	}
+	began := float64(time.Now().UnixNano()) / 1e9
 	require.NoError(t, w.Commit(context.Background(), e.Bytes(), 3))
+	ended := float64(time.Now().UnixNano()) / 1e9
+	last := testutil.ToFloat64(w.metrics.lastWrite)
+	assert.True(t, began <= last && last <= ended, "last write at %f, not within the commit [%f, %f]", last, began, ended)
 	rows := db.Query(t, "facmon_t", `SELECT cycles, state FROM door GROUP BY device`)
 	require.Len(t, rows, 3)
 	assert.Equal(t, "door-1", rows[0].Tags["device"])
@@ -302,6 +307,7 @@ func TestInfluxCommitStopsWithContext(t *testing.T) {
 	defer cancel()
 	err := w.Commit(ctx, []byte("door,class=door,device=d,ward=w cycles=1i 1\n"), 1)
 	assert.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
+	assert.Zero(t, testutil.ToFloat64(w.metrics.lastWrite), "a failed write is not a write")
 }
 
 func BenchmarkEncode(b *testing.B) {
