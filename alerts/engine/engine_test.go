@@ -574,8 +574,37 @@ func TestRulesLimitedToWardsAndDevices(t *testing.T) {
 	}, got)
 }
 
-// An alert that went back to inactive before firing is forgotten; when its
-// condition holds again it starts over, with the same id.
+// An alert that went back to inactive before firing is forgotten once it
+// has been quiet for the flap window, not before: a condition that comes
+// and goes keeps its alert registered.
+func TestQuietAlertForgottenAfterFlapWindow(t *testing.T) {
+	fx := newFixture(t, monday(8, 0), byName("ACRoomTooHot"), nil)
+	hot := func(tm time.Time, c float64) {
+		fx.send(tm, "hvac", "thanh-binh", "hvac-1", fl("temp_c", c), fl("setpoint_c", 25))
+	}
+	known := func() bool {
+		fx.e.mu.Lock()
+		defer fx.e.mu.Unlock()
+		_, ok := fx.e.instances[instKey{"ACRoomTooHot", "thanh-binh", "hvac", "hvac-1"}]
+		return ok
+	}
+	hot(monday(9, 0), 31)
+	hot(monday(9, 2), 24)
+	require.Empty(t, fx.e.Active())
+	fx.at(monday(9, 3))
+	assert.True(t, known(), "quiet for 1 minute: kept")
+	fx.at(monday(9, 11))
+	assert.True(t, known(), "quiet for 9 minutes of a 10-minute flap window: kept")
+	fx.at(monday(9, 12))
+	assert.False(t, known(), "quiet for the flap window: forgotten")
+	hot(monday(9, 13), 31)
+	assert.True(t, known(), "registered again")
+	require.Len(t, fx.e.Active(), 1)
+	assert.Equal(t, monday(9, 13), fx.e.Active()[0].PendingSince.In(ict))
+}
+
+// An alert that went back to inactive before firing starts over when its
+// condition holds again, with the same id.
 func TestForgottenAlertStartsOver(t *testing.T) {
 	fx := newFixture(t, monday(8, 0), byName("ACRoomTooHot"), nil)
 	hot := func(tm time.Time, c float64) {
