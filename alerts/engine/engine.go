@@ -277,7 +277,9 @@ func (e *Engine) Observe(r *reading.Reading) {
 		e.m.dropped.Inc()
 		return
 	}
-	e.inbox = append(e.inbox, r)
+	// The reading is only lent (the MQTT collector reuses it once
+	// Observe returns), so one kept for later is copied.
+	e.inbox = append(e.inbox, r.Clone())
 	first := len(e.inbox) == 1
 	e.inMu.Unlock()
 	if first {

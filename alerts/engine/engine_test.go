@@ -546,6 +546,29 @@ func TestObserveInlineOrQueuedInOrder(t *testing.T) {
 	assert.Equal(t, monday(9, 4), active[0].PendingSince.In(ict))
 }
 
+// Observe only borrows the reading: one queued while the engine is busy is
+// evaluated as it was when observed, though the caller reuses it at once
+// for its next message, as the MQTT collector does.
+func TestObserveQueuedReadingIsCopied(t *testing.T) {
+	fx := newFixture(t, monday(8, 0), byName("ACRoomTooHot"), nil)
+	lent := &reading.Reading{}
+	fill := func(tm time.Time, c float64) {
+		lent.Reset()
+		lent.Measurement, lent.Ward, lent.Class, lent.Device = "hvac", "thanh-binh", "hvac", "hvac-1"
+		lent.Fields = append(lent.Fields, fl("temp_c", c), fl("setpoint_c", 25))
+		lent.Time, lent.Received = tm, tm
+	}
+	fx.e.mu.Lock() // a tick in progress: the reading is queued
+	fill(monday(9, 0), 31)
+	fx.e.Observe(lent)
+	fill(monday(9, 1), 24) // reused for a message the engine never sees
+	fx.e.mu.Unlock()
+	fx.e.processInbox()
+	active := fx.e.Active()
+	require.Len(t, active, 1, "the queued reading was a hot room")
+	assert.Equal(t, monday(9, 0), active[0].PendingSince.In(ict))
+}
+
 // A rule limited to some wards or devices is evaluated for those only,
 // next to the class's other rules, which every device meets.
 func TestRulesLimitedToWardsAndDevices(t *testing.T) {

@@ -258,3 +258,48 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// The collector decodes every message into one recycled Reading: each
+// result must be what a fresh Decode gives, with nothing left over from
+// the message before (a room tag, more fields, a device timestamp), and a
+// rejection in between must not leak into the next reading either.
+func TestDecodeIntoReusedReading(t *testing.T) {
+	d := newTestDecoder(t, func(c *config.Config) {
+		c.MQTT.Topics = append(c.MQTT.Topics, config.Topic{
+			Pattern: "tele/{device}/SENSOR",
+			Kind:    "telemetry",
+			Tags:    map[string]string{"ward": "hai-chau-2", "class": "hvac", "room": "waiting-room"},
+			Fields:  map[string]string{"AM2301.Temperature": "temp_c", "ENERGY.Power": "power_w"},
+		})
+	})
+	ts := strconv.FormatInt(recv.Add(-time.Minute).UnixMilli(), 10)
+	messages := []struct{ topic, payload string }{
+		{"tele/tasmota_4F2A1C/SENSOR", `{"AM2301":{"Temperature":29.4},"ENERGY":{"Power":1620}}`},
+		{"facmon/hai-chau-1/hvac/hvac-1/telemetry", `{"temp_c":27.5,"setpoint_c":25,"humidity_pct":63,"power_w":1650,"running":true,"seq":7,"ts":` + ts + `}`},
+		{"facmon/hai-chau-1/door/door-1/telemetry", `{"state":"open"}`},
+		{"facmon/hai-chau-1/door/door-1/telemetry", `{"state":`},
+		{"facmon/hai-chau-1/door/door-1/status", `online`},
+		{"facmon/hai-chau-1/camera/cam-1/telemetry", `{"recording":false,"fps":0}`},
+		{"tele/tasmota_4F2A1C/SENSOR", `{"AM2301":{"Temperature":30.1}}`},
+	}
+	reused := new(reading.Reading)
+	for i, m := range messages {
+		fresh, wantRej := d.Decode(m.topic, []byte(m.payload), recv)
+		rej := d.DecodeInto(reused, m.topic, []byte(m.payload), recv)
+		if wantRej != nil {
+			require.NotNil(t, rej, "message %d", i)
+			assert.Equal(t, wantRej.Reason, rej.Reason, "message %d", i)
+			continue
+		}
+		require.Nil(t, rej, "message %d", i)
+		assert.Equal(t, fresh.Measurement, reused.Measurement, "message %d", i)
+		assert.Equal(t, [3]string{fresh.Ward, fresh.Class, fresh.Device}, [3]string{reused.Ward, reused.Class, reused.Device}, "message %d", i)
+		if assert.Len(t, reused.Extra, len(fresh.Extra), "message %d: %v", i, reused.Extra) && len(fresh.Extra) > 0 {
+			assert.Equal(t, fresh.Extra, reused.Extra, "message %d", i)
+		}
+		assert.Equal(t, fieldMap(fresh), fieldMap(reused), "message %d", i)
+		assert.Len(t, reused.Fields, len(fresh.Fields), "message %d", i)
+		assert.True(t, fresh.Time.Equal(reused.Time), "message %d: time %s, want %s", i, reused.Time, fresh.Time)
+		assert.True(t, fresh.Received.Equal(reused.Received), "message %d", i)
+	}
+}

@@ -8,6 +8,7 @@ package reading
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -90,6 +91,20 @@ type Reading struct {
 	// Received is when facmon got the message; liveness is judged on it,
 	// never on a device clock.
 	Received time.Time
+}
+
+// Reset empties r for reuse, keeping the memory of its Fields and Extra.
+func (r *Reading) Reset() {
+	*r = Reading{Fields: r.Fields[:0], Extra: r.Extra[:0]}
+}
+
+// Clone returns a copy of r that shares no memory with it, for a sink that
+// keeps a reading past the Deliver that handed it over.
+func (r *Reading) Clone() *Reading {
+	c := *r
+	c.Fields = slices.Clone(r.Fields)
+	c.Extra = slices.Clone(r.Extra)
+	return &c
 }
 
 // Field returns the named field, if present.

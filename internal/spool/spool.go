@@ -97,6 +97,7 @@ type Spool struct {
 	lastCheckpoint time.Time
 	writable       bool
 	full           bool
+	entry          []byte // the commit being written, kept for the next
 }
 
 // Open opens or creates the spool in dir, repairing a torn tail left by a
@@ -284,11 +285,6 @@ func parseHeader(data []byte) (header, bool) {
 // refuses the write, it waits, so the caller's acks (and the broker's
 // deliveries) stop instead of anything being dropped.
 func (s *Spool) Commit(ctx context.Context, lines []byte, points int) error {
-	entry := make([]byte, headerSize, headerSize+len(lines))
-	binary.LittleEndian.PutUint64(entry[4:], uint64(time.Now().UnixNano()))
-	binary.LittleEndian.PutUint32(entry[12:], uint32(points))
-	entry = append(entry, lines...)
-	binary.LittleEndian.PutUint32(entry, crc32.Checksum(entry[4:], castagnoli))
 	need := int64(len(lines))
 
 	stop := context.AfterFunc(ctx, func() {
@@ -321,6 +317,15 @@ func (s *Spool) Commit(ctx context.Context, lines []byte, points int) error {
 		s.m.full.Set(0)
 		s.log.Info("spool has room again; acknowledgements resume")
 	}
+	// The log copies what it is given, so one buffer serves every commit.
+	// It is this commit's until it ends: another that runs while this one
+	// waits to retry a failed write makes its own.
+	entry := append(s.entry[:0], make([]byte, headerSize)...)
+	s.entry = nil
+	binary.LittleEndian.PutUint64(entry[4:], uint64(time.Now().UnixNano()))
+	binary.LittleEndian.PutUint32(entry[12:], uint32(points))
+	entry = append(entry, lines...)
+	binary.LittleEndian.PutUint32(entry, crc32.Checksum(entry[4:], castagnoli))
 	for {
 		if s.closed {
 			return ErrClosed
@@ -354,6 +359,7 @@ func (s *Spool) Commit(ctx context.Context, lines []byte, points int) error {
 		s.m.writable.Set(1)
 		s.log.Info("spool: disk writable again; acknowledgements resume")
 	}
+	s.entry = entry
 	s.pendBytes += need
 	s.pendPoints += int64(points)
 	s.m.appended.Add(float64(points))
