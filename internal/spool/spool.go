@@ -53,7 +53,7 @@ type Options struct {
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
 	return Options{
-		MaxBytes:       1 << 30,
+		MaxBytes: 1 << 30,
 		// With 4 MiB segments, the log's two segments in memory and the
 		// copies made growing the tail took about 12 MiB of facmon's
 		// 62 MiB peak RSS in the ingest benchmark, and a third of what it
