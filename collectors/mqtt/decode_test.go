@@ -190,15 +190,19 @@ func TestDecodeStatus(t *testing.T) {
 	}
 }
 
-func TestDecodeTasmotaFieldMap(t *testing.T) {
-	d := newTestDecoder(t, func(c *config.Config) {
-		c.MQTT.Topics = append(c.MQTT.Topics, config.Topic{
-			Pattern: "tele/{device}/SENSOR",
-			Kind:    "telemetry",
-			Tags:    map[string]string{"ward": "hai-chau-2", "class": "hvac", "room": "waiting-room"},
-			Fields:  map[string]string{"AM2301.Temperature": "temp_c", "AM2301.Humidity": "humidity_pct", "ENERGY.Power": "power_w"},
-		})
+// withTasmota adds the topic of a Tasmota plug in a waiting room, whose
+// payload paths map to the hvac profile's fields.
+func withTasmota(c *config.Config) {
+	c.MQTT.Topics = append(c.MQTT.Topics, config.Topic{
+		Pattern: "tele/{device}/SENSOR",
+		Kind:    "telemetry",
+		Tags:    map[string]string{"ward": "hai-chau-2", "class": "hvac", "room": "waiting-room"},
+		Fields:  map[string]string{"AM2301.Temperature": "temp_c", "AM2301.Humidity": "humidity_pct", "ENERGY.Power": "power_w"},
 	})
+}
+
+func TestDecodeTasmotaFieldMap(t *testing.T) {
+	d := newTestDecoder(t, withTasmota)
 	payload := `{"Time":"2026-11-23T09:14:00","AM2301":{"Temperature":29.4,"Humidity":71},"ENERGY":{"Power":1620},"TempUnit":"C"}`
 	r, rej := d.Decode("tele/tasmota_4F2A1C/SENSOR", []byte(payload), recv)
 	require.Nil(t, rej)
@@ -264,14 +268,7 @@ func BenchmarkDecode(b *testing.B) {
 // the message before (a room tag, more fields, a device timestamp), and a
 // rejection in between must not leak into the next reading either.
 func TestDecodeIntoReusedReading(t *testing.T) {
-	d := newTestDecoder(t, func(c *config.Config) {
-		c.MQTT.Topics = append(c.MQTT.Topics, config.Topic{
-			Pattern: "tele/{device}/SENSOR",
-			Kind:    "telemetry",
-			Tags:    map[string]string{"ward": "hai-chau-2", "class": "hvac", "room": "waiting-room"},
-			Fields:  map[string]string{"AM2301.Temperature": "temp_c", "ENERGY.Power": "power_w"},
-		})
-	})
+	d := newTestDecoder(t, withTasmota)
 	ts := strconv.FormatInt(recv.Add(-time.Minute).UnixMilli(), 10)
 	messages := []struct{ topic, payload string }{
 		{"tele/tasmota_4F2A1C/SENSOR", `{"AM2301":{"Temperature":29.4},"ENERGY":{"Power":1620}}`},
