@@ -61,10 +61,12 @@ const (
 )
 
 // BenchmarkIngestEndToEnd runs, in one invocation, the ceiling (publisher →
-// Mosquitto → bare paho subscriber) and then facmon (publisher → Mosquitto →
-// `facmon run` as its own process → InfluxDB 1.8.3), each against fresh
+// Mosquitto → bare paho subscriber), facmon (publisher → Mosquitto →
+// `facmon run` as its own process → InfluxDB 1.8.3) and the paho floor (the
+// bare subscriber again, running paho as facmon does), each against fresh
 // servers, and reports facmon's stored readings/s, the ratio to the ceiling,
-// facmon's CPU-seconds per 100k readings and its peak RSS.
+// facmon's CPU-seconds per 100k readings and its peak RSS; the floor's CPU
+// is printed next to facmon's.
 //
 // The benchmark timer covers facmon's ingest window only: from the first
 // publish until InfluxDB has accepted the last reading.
