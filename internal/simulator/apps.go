@@ -146,19 +146,7 @@ func NewApps(cfg AppsConfig) (*Apps, error) {
 	if !slugRe.MatchString(cfg.App) {
 		errs = append(errs, fmt.Errorf("app %q: must be an ASCII slug (a-z, 0-9, '-')", cfg.App))
 	}
-	if len(cfg.Wards) == 0 {
-		errs = append(errs, errors.New("wards: at least one ward is needed"))
-	}
-	seen := map[string]bool{}
-	for i, w := range cfg.Wards {
-		switch {
-		case !slugRe.MatchString(w.ID):
-			errs = append(errs, fmt.Errorf("ward %d id %q: must be an ASCII slug (a-z, 0-9, '-')", i+1, w.ID))
-		case seen[w.ID]:
-			errs = append(errs, fmt.Errorf("ward %q listed twice", w.ID))
-		}
-		seen[w.ID] = true
-	}
+	errs = append(errs, validateWards(cfg.Wards)...)
 	fleet := Config{Wards: cfg.Wards}
 	for i, f := range cfg.Faults {
 		if !f.Kind.app() {

@@ -172,18 +172,15 @@ func (c Config) withDefaults() Config {
 // slugRe matches ids that are safe as an MQTT topic level and an InfluxDB tag value.
 var slugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
-// validateModel checks everything the device model depends on.
-func (c Config) validateModel() error {
+// validateWards checks that there are wards, each with a slug id listed
+// once; devices and apps name their topics after them.
+func validateWards(wards []Ward) []error {
 	var errs []error
-	if c.TopicPrefix == "" || strings.ContainsAny(c.TopicPrefix, "+#") ||
-		strings.HasPrefix(c.TopicPrefix, "/") || strings.HasSuffix(c.TopicPrefix, "/") {
-		errs = append(errs, fmt.Errorf("topic prefix %q: must be non-empty, without wildcards or leading/trailing '/'", c.TopicPrefix))
-	}
-	if len(c.Wards) == 0 {
+	if len(wards) == 0 {
 		errs = append(errs, errors.New("wards: at least one ward is needed"))
 	}
 	seen := map[string]bool{}
-	for i, w := range c.Wards {
+	for i, w := range wards {
 		switch {
 		case !slugRe.MatchString(w.ID):
 			errs = append(errs, fmt.Errorf("ward %d id %q: must be an ASCII slug (a-z, 0-9, '-')", i+1, w.ID))
@@ -192,6 +189,17 @@ func (c Config) validateModel() error {
 		}
 		seen[w.ID] = true
 	}
+	return errs
+}
+
+// validateModel checks everything the device model depends on.
+func (c Config) validateModel() error {
+	var errs []error
+	if c.TopicPrefix == "" || strings.ContainsAny(c.TopicPrefix, "+#") ||
+		strings.HasPrefix(c.TopicPrefix, "/") || strings.HasSuffix(c.TopicPrefix, "/") {
+		errs = append(errs, fmt.Errorf("topic prefix %q: must be non-empty, without wildcards or leading/trailing '/'", c.TopicPrefix))
+	}
+	errs = append(errs, validateWards(c.Wards)...)
 	total := 0
 	for class, n := range c.Devices {
 		switch {
