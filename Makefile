@@ -4,7 +4,6 @@
 GO          ?= go
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-FUZZTIME    ?= 5s
 BIN         := bin/facmon
 
 .PHONY: all build run test unit lint fuzz bench deps clean
@@ -36,13 +35,29 @@ lint:
 	@test -x $(GOBIN)/staticcheck || $(GO) install $(STATICCHECK)
 	$(GOBIN)/staticcheck ./...
 
-# A short run of each fuzz target; set FUZZTIME=10m for a real session.
+# A short run of each fuzz target, sized in executions (a few seconds each
+# here). Budgets are counts, not durations, because Go before 1.27 can fail a
+# duration-bounded run that found nothing with a bare "context deadline
+# exceeded" (golang/go#75804); CI hit it. FUZZTIME=10m make fuzz gives every
+# target a long session instead.
+FUZZ_DECODE   ?= 20000x
+FUZZ_TOPIC    ?= 100000x
+FUZZ_CONFIG   ?= 20000x
+FUZZ_RECOVERY ?= 5000x
+FUZZ_SCRAPE   ?= 2000x
+ifdef FUZZTIME
+FUZZ_DECODE   := $(FUZZTIME)
+FUZZ_TOPIC    := $(FUZZTIME)
+FUZZ_CONFIG   := $(FUZZTIME)
+FUZZ_RECOVERY := $(FUZZTIME)
+FUZZ_SCRAPE   := $(FUZZTIME)
+endif
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./collectors/mqtt/
-	$(GO) test -run '^$$' -fuzz '^FuzzTopic$$' -fuzztime $(FUZZTIME) ./collectors/mqtt/topic/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/config/
-	$(GO) test -run '^$$' -fuzz '^FuzzRecovery$$' -fuzztime $(FUZZTIME) ./internal/spool/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./collectors/scrape/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZ_DECODE) ./collectors/mqtt/
+	$(GO) test -run '^$$' -fuzz '^FuzzTopic$$' -fuzztime $(FUZZ_TOPIC) ./collectors/mqtt/topic/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZ_CONFIG) ./internal/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzRecovery$$' -fuzztime $(FUZZ_RECOVERY) ./internal/spool/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZ_SCRAPE) ./collectors/scrape/
 
 # Micro-benchmarks with allocations, then the end-to-end ingest benchmark
 # (publisher -> Mosquitto -> facmon -> InfluxDB against the bare-subscriber ceiling).

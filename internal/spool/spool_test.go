@@ -276,13 +276,18 @@ func FuzzRecovery(f *testing.F) {
 	f.Add(make([]byte, 64))
 	f.Add([]byte{5, 1, 2, 3, 4, 5})
 	f.Add([]byte("\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
-	f.Fuzz(func(t *testing.T, garbage []byte) {
-		dir := t.TempDir()
-		s := openTest(t, dir, nil)
+	// The valid spool is written once and copied into each run: writing it
+	// afresh costs several fsyncs per input, which made minimisation crawl.
+	template := snapshotDir(f, func(dir string) {
+		s := openTest(f, dir, nil)
 		ctx := context.Background()
-		require.NoError(t, s.Commit(ctx, group(0, 3), 3))
-		require.NoError(t, s.Commit(ctx, group(3, 2), 2))
-		require.NoError(t, s.Close())
+		require.NoError(f, s.Commit(ctx, group(0, 3), 3))
+		require.NoError(f, s.Commit(ctx, group(3, 2), 2))
+		require.NoError(f, s.Close())
+	})
+	f.Fuzz(func(t *testing.T, garbage []byte) {
+		dir := scratchDir(t)
+		restoreDir(t, dir, template)
 		fh, err := os.OpenFile(lastSegment(t, dir), os.O_APPEND|os.O_WRONLY, 0)
 		require.NoError(t, err)
 		_, _ = fh.Write(garbage)
@@ -295,11 +300,60 @@ func FuzzRecovery(f *testing.F) {
 		}
 		defer s2.Close()
 		sink := &recordingSink{}
-		require.NoError(t, s2.DrainUntilEmpty(ctx, sink))
+		require.NoError(t, s2.DrainUntilEmpty(context.Background(), sink))
 		got := sink.seqs()
 		require.GreaterOrEqual(t, len(got), 5)
 		assert.Equal(t, seqRange(0, 5), got[:5])
 	})
+}
+
+// snapshotDir runs build on an empty directory and returns the files it
+// left there, by path relative to the directory.
+func snapshotDir(t testing.TB, build func(dir string)) map[string][]byte {
+	t.Helper()
+	dir := t.TempDir()
+	build(dir)
+	files := map[string][]byte{}
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		files[rel] = b
+		return err
+	}))
+	require.NotEmpty(t, files)
+	return files
+}
+
+// scratchDir is a temporary directory on tmpfs when the machine has one.
+// Fuzzing creates and deletes thousands of files a second, and ext4's inode
+// allocator then spends whole seconds skipping recently deleted inodes
+// (find_inode_bit, recently_deleted in a kernel profile), which stalled the
+// fuzz workers. Recovery does not depend on the file system, so nothing is
+// lost by running it in memory.
+func scratchDir(t testing.TB) string {
+	t.Helper()
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		if dir, err := os.MkdirTemp("/dev/shm", "facmon-spool-fuzz-"); err == nil {
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			return dir
+		}
+	}
+	return t.TempDir()
+}
+
+func restoreDir(t testing.TB, dir string, files map[string][]byte) {
+	t.Helper()
+	for rel, b := range files {
+		path := filepath.Join(dir, rel)
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, b, 0o644))
+	}
 }
 
 func BenchmarkCommit(b *testing.B) {
