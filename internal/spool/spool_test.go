@@ -278,16 +278,14 @@ func FuzzRecovery(f *testing.F) {
 	f.Add([]byte("\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
 	// The valid spool is written once and copied into each run: writing it
 	// afresh costs several fsyncs per input, which made minimisation crawl.
-	template := snapshotDir(f, func(dir string) {
-		s := openTest(f, dir, nil)
-		ctx := context.Background()
-		require.NoError(f, s.Commit(ctx, group(0, 3), 3))
-		require.NoError(f, s.Commit(ctx, group(3, 2), 2))
-		require.NoError(f, s.Close())
-	})
+	template := scratchDir(f)
+	s := openTest(f, template, nil)
+	require.NoError(f, s.Commit(context.Background(), group(0, 3), 3))
+	require.NoError(f, s.Commit(context.Background(), group(3, 2), 2))
+	require.NoError(f, s.Close())
 	f.Fuzz(func(t *testing.T, garbage []byte) {
 		dir := scratchDir(t)
-		restoreDir(t, dir, template)
+		require.NoError(t, os.CopyFS(dir, os.DirFS(template)))
 		fh, err := os.OpenFile(lastSegment(t, dir), os.O_APPEND|os.O_WRONLY, 0)
 		require.NoError(t, err)
 		_, _ = fh.Write(garbage)
@@ -307,29 +305,6 @@ func FuzzRecovery(f *testing.F) {
 	})
 }
 
-// snapshotDir runs build on an empty directory and returns the files it
-// left there, by path relative to the directory.
-func snapshotDir(t testing.TB, build func(dir string)) map[string][]byte {
-	t.Helper()
-	dir := t.TempDir()
-	build(dir)
-	files := map[string][]byte{}
-	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		files[rel] = b
-		return err
-	}))
-	require.NotEmpty(t, files)
-	return files
-}
-
 // scratchDir is a temporary directory on tmpfs when the machine has one.
 // Fuzzing creates and deletes thousands of files a second, and ext4's inode
 // allocator then spends whole seconds skipping recently deleted inodes
@@ -345,15 +320,6 @@ func scratchDir(t testing.TB) string {
 		}
 	}
 	return t.TempDir()
-}
-
-func restoreDir(t testing.TB, dir string, files map[string][]byte) {
-	t.Helper()
-	for rel, b := range files {
-		path := filepath.Join(dir, rel)
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		require.NoError(t, os.WriteFile(path, b, 0o644))
-	}
 }
 
 func BenchmarkCommit(b *testing.B) {
