@@ -19,7 +19,7 @@ import (
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/dashboards"
 	"github.com/facmon/facmon/internal/config"
-	"github.com/facmon/facmon/internal/service"
+	"github.com/facmon/facmon/internal/service/servicetest"
 	"github.com/facmon/facmon/internal/simulator"
 	"github.com/facmon/facmon/internal/testenv"
 )
@@ -66,7 +66,7 @@ func TestEveryPanelHasData(t *testing.T) {
 		target.Timeout = config.Duration(time.Second)
 		cfg.Scrape = append(cfg.Scrape, target)
 	}
-	web := startFacmon(t, cfg)
+	web := servicetest.Start(t, cfg, servicetest.Logger(t))
 
 	sc := simulator.DefaultConfig()
 	sc.BrokerURL = broker.URL
@@ -177,47 +177,6 @@ func TestEveryPanelHasData(t *testing.T) {
 		t.Errorf("%d of %d queries have no data.\nMeasurements facmon did not write: %s\n\n%s",
 			len(failures), checked, strings.Join(ms, ", "), strings.Join(failures, "\n"))
 	}
-}
-
-// startFacmon runs the service in-process until the test ends and returns
-// its web address once it is healthy.
-func startFacmon(t *testing.T, cfg config.Config) string {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc, err := service.New(cfg, log, service.NewRegistry())
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("facmon: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("facmon did not stop within 30 s")
-		}
-	})
-	web := "http://" + svc.WebAddr()
-	testenv.Eventually(t, 20*time.Second, "facmon healthy", func() (bool, string) {
-		resp, err := http.Get(web + "/healthz")
-		if err != nil {
-			return false, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode == 200, string(b)
-	})
-	return web
-}
-
-type testLog struct{ t *testing.T }
-
-func (w testLog) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 func get(t *testing.T, url string) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,24 +152,6 @@ func metric(t *testing.T, reg *prometheus.Registry, name string, labels map[stri
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
 	testenv.Eventually(t, 15*time.Second, what, cond)
-}
-
-// logBuffer is a concurrency-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func fast(o DispatcherOptions) DispatcherOptions {
@@ -443,7 +424,7 @@ func TestDispatcherGivesUp(t *testing.T) {
 	})
 	wh, err := NewWebhook(WebhookConfig{Name: "x", URL: rec.URL}, nil)
 	require.NoError(t, err)
-	var logs logBuffer
+	var logs testenv.LogBuffer
 	reg := prometheus.NewRegistry()
 	d := NewDispatcher([]Notifier{wh}, fast(DispatcherOptions{GiveUpAfter: 300 * time.Millisecond, MaxRetryInterval: 50 * time.Millisecond}),
 		slog.New(slog.NewTextHandler(&logs, nil)), reg)
@@ -483,7 +464,7 @@ func TestDispatcherPermanentError(t *testing.T) {
 	wh, err := NewWebhook(WebhookConfig{Name: "x", URL: rec.URL}, nil)
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
-	var logs logBuffer
+	var logs testenv.LogBuffer
 	d := NewDispatcher([]Notifier{wh}, fast(DispatcherOptions{}), slog.New(slog.NewTextHandler(&logs, nil)), reg)
 	startDispatcher(t, d)
 	d.Firing(doorAlert("door-1"))

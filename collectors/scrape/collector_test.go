@@ -1,7 +1,6 @@
 package scrape
 
 import (
-	"bytes"
 	"context"
 	"encoding/pem"
 	"errors"
@@ -87,30 +86,12 @@ func tag(r *reading.Reading, key string) string {
 	return ""
 }
 
-// logBuffer collects log output, to check what reaches the logs.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type running struct {
 	once   sync.Once
 	c      *Collector
 	reg    *prometheus.Registry
 	sink   *recSink
-	logs   *logBuffer
+	logs   *testenv.LogBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -120,7 +101,7 @@ func start(t *testing.T, sink *recSink, targets ...config.ScrapeTarget) *running
 	t.Helper()
 	cfg := config.Default()
 	cfg.Scrape = targets
-	logs := &logBuffer{}
+	logs := &testenv.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
 	c, err := New(cfg, sink, log, reg)

@@ -63,7 +63,7 @@ func alertConfig(t *testing.T, broker *testenv.Broker, db *testenv.Influx, bucke
 
 func runService(t *testing.T, cfg config.Config) (web string, stop func()) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc, err := New(cfg, log, NewRegistry())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

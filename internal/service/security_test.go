@@ -1,14 +1,12 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,23 +18,6 @@ import (
 	"github.com/facmon/facmon/internal/testenv"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func writeSecret(t *testing.T, name, value string) string {
 	p := filepath.Join(t.TempDir(), name)
 	require.NoError(t, os.WriteFile(p, []byte(value+"\n"), 0o600))
@@ -44,7 +25,7 @@ func writeSecret(t *testing.T, name, value string) string {
 }
 
 // startWithLogs runs facmon with every log line captured at debug level.
-func startWithLogs(t *testing.T, cfg config.Config, logs *syncBuffer) (web string, stop func()) {
+func startWithLogs(t *testing.T, cfg config.Config, logs *testenv.LogBuffer) (web string, stop func()) {
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc, err := New(cfg, log, NewRegistry())
@@ -80,7 +61,7 @@ func TestTLSWithClientCertAndPassword(t *testing.T) {
 	cfg.MQTT.ClientID = "facmon-tls"
 	cfg.Spool.Dir = t.TempDir()
 	require.NoError(t, cfg.Validate())
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	web, stop := startWithLogs(t, cfg, &logs)
 	testenv.Eventually(t, 20*time.Second, "connected over TLS", func() (bool, string) {
 		code, body := get(t, web+"/healthz")
@@ -124,7 +105,7 @@ func TestWrongPasswordFailsClearlyWithoutLeaking(t *testing.T) {
 	cfg.MQTT.PasswordFile = writeSecret(t, "pw", wrong)
 	cfg.MQTT.ClientID = "facmon-pw"
 	cfg.Spool.Dir = t.TempDir()
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	web, stop := startWithLogs(t, cfg, &logs)
 	time.Sleep(2 * time.Second)
 	code, body := get(t, web+"/healthz")

@@ -43,7 +43,7 @@ func startService(t *testing.T, broker *testenv.Broker, db *testenv.Influx, muta
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc, err := New(cfg, log, NewRegistry())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -64,13 +64,6 @@ func (r *running) stop() {
 	case <-time.After(20 * time.Second):
 		panic("facmon did not stop within 20 s")
 	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 func get(t *testing.T, url string) (int, string) {

@@ -3,8 +3,6 @@ package uptime_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +11,7 @@ import (
 
 	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/config"
-	"github.com/facmon/facmon/internal/service"
+	"github.com/facmon/facmon/internal/service/servicetest"
 	"github.com/facmon/facmon/internal/simulator"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/testenv"
@@ -21,13 +19,6 @@ import (
 	"github.com/facmon/facmon/reports/i18n"
 	"github.com/facmon/facmon/reports/uptime"
 )
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
 
 // TestReportDowntimeMatchesInjectedFaults runs the simulator with
 // device-offline faults of known start and length against a real
@@ -50,20 +41,8 @@ func TestReportDowntimeMatchesInjectedFaults(t *testing.T) {
 	for c := range cfg.Liveness.Heartbeat {
 		cfg.Liveness.Heartbeat[c] = config.Duration(heartbeat)
 	}
-	log := slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc, err := service.New(cfg, log, service.NewRegistry())
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("facmon did not stop")
-		}
-	})
+	log := servicetest.Logger(t)
+	servicetest.Start(t, cfg, log)
 
 	// Three wards with three devices each; one reading a second.
 	sc := simulator.DefaultConfig()
