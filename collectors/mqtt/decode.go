@@ -71,6 +71,11 @@ type route struct {
 	tags    topic.Captures // fixed values for what the pattern does not capture
 	// fieldMap, when non-empty, lists payload paths to read.
 	fieldMap []mappedField
+	// statusPath, on a status route, is where the value sits in a JSON
+	// object payload; empty, the whole payload is the value.
+	statusPath string
+	online     []string
+	offline    []string
 }
 
 type mappedField struct {
@@ -108,6 +113,11 @@ func NewDecoder(cfg config.Config) (*Decoder, error) {
 			return nil, fmt.Errorf("mqtt.topics[%d].pattern: %w", i, err)
 		}
 		r := route{pattern: p, status: t.Kind == "status"}
+		if r.status {
+			r.statusPath = t.Status.Path
+			r.online = trimmed(t.Status.OnlineWords())
+			r.offline = trimmed(t.Status.OfflineWords())
+		}
 		r.tags = topic.Captures{
 			Ward: t.Tags[topic.Ward], Class: t.Tags[topic.Class], Device: t.Tags[topic.Device],
 			Site: t.Tags[topic.Site], Room: t.Tags[topic.Room],
@@ -199,7 +209,7 @@ func (d *Decoder) DecodeInto(r *reading.Reading, topicName string, payload []byt
 		r.Extra = append(r.Extra, reading.Tag{Key: topic.Site, Value: caps.Site})
 	}
 	if rt.status {
-		return d.decodeStatus(topicName, payload, r)
+		return d.decodeStatus(topicName, payload, rt, r)
 	}
 	prof, ok := d.profiles[caps.Class]
 	if !ok {
@@ -312,24 +322,67 @@ func (d *Decoder) checkIDs(topicName string, c *topic.Captures) *Rejection {
 	return nil
 }
 
-func (d *Decoder) decodeStatus(topicName string, payload []byte, r *reading.Reading) *Rejection {
+func (d *Decoder) decodeStatus(topicName string, payload []byte, rt *route, r *reading.Reading) *Rejection {
 	if _, ok := d.profiles[r.Class]; !ok {
 		return reject(ReasonUnknownClass, "topic %q: no profile for class %q", safeTopic(topicName), r.Class)
 	}
-	var up int64
-	switch string(bytes.ToLower(bytes.TrimSpace(payload))) {
-	case "online", "up", "1", "true":
-		up = 1
-	case "offline", "down", "0", "false":
-		up = 0
-	case "":
+	value := unsafe.String(unsafe.SliceData(payload), len(payload))
+	if strings.TrimSpace(value) == "" {
 		return reject(ReasonEmptyPayload, "topic %q: empty status (a cleared retained message)", safeTopic(topicName))
+	}
+	what := "status"
+	if rt.statusPath != "" {
+		if !gjson.Valid(value) {
+			return reject(ReasonMalformedJSON, "topic %q: status payload is not valid JSON (its value is read from %s)", safeTopic(topicName), rt.statusPath)
+		}
+		doc := gjson.Parse(value)
+		if !doc.IsObject() {
+			return reject(ReasonNotAnObject, "topic %q: status payload must be a JSON object with %s, got %s", safeTopic(topicName), rt.statusPath, describe(doc))
+		}
+		v := doc.Get(rt.statusPath)
+		switch v.Type {
+		case gjson.String:
+			value = v.Str
+		case gjson.True, gjson.False, gjson.Number:
+			value = v.Raw
+		default:
+			if !v.Exists() {
+				return reject(ReasonBadStatus, "topic %q: status payload has no %s", safeTopic(topicName), rt.statusPath)
+			}
+			return reject(ReasonBadStatus, "topic %q: status field %s: want a string, number or boolean, got %s", safeTopic(topicName), rt.statusPath, describe(v))
+		}
+		what = "status field " + rt.statusPath
+	}
+	value = strings.TrimSpace(value)
+	var up int64
+	switch {
+	case matchesAny(value, rt.online):
+		up = 1
+	case matchesAny(value, rt.offline):
+		up = 0
 	default:
-		return reject(ReasonBadStatus, "topic %q: status must be online or offline", safeTopic(topicName))
+		return reject(ReasonBadStatus, "topic %q: %s is neither an online value (%s) nor an offline one (%s)", safeTopic(topicName), what, strings.Join(rt.online, ", "), strings.Join(rt.offline, ", "))
 	}
 	r.Measurement = reading.MeasurementDeviceStatus
 	r.Fields = append(r.Fields, reading.Field{Key: "up", Kind: reading.Int, Int: up})
 	return nil
+}
+
+func matchesAny(v string, words []string) bool {
+	for _, w := range words {
+		if strings.EqualFold(v, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func trimmed(words []string) []string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = strings.TrimSpace(w)
+	}
+	return out
 }
 
 // setTime honours a device timestamp (epoch milliseconds or RFC 3339) when

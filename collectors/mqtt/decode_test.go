@@ -159,7 +159,8 @@ func TestDecodeRejections(t *testing.T) {
 		{"control char in device", "facmon/thuan-phuoc/door/do\x01or/telemetry", `{"cycles":1}`, ReasonBadID, "device id"},
 		{"empty device", "facmon/thuan-phuoc/door//telemetry", `{"cycles":1}`, ReasonBadID, "device id"},
 		{"id too long", "facmon/thuan-phuoc/door/" + strings.Repeat("d", 65) + "/telemetry", `{"cycles":1}`, ReasonBadID, "device"},
-		{"bad status", "facmon/thuan-phuoc/door/door-1/status", `maybe`, ReasonBadStatus, "online or offline"},
+		{"bad status", "facmon/thuan-phuoc/door/door-1/status", `maybe`, ReasonBadStatus, "neither an online value (online, up, 1, true) nor an offline one (offline, down, 0, false)"},
+		{"status as JSON without a path", "facmon/thuan-phuoc/door/door-1/status", `{"state":"online"}`, ReasonBadStatus, "status is neither"},
 		{"cleared retained status", "facmon/thuan-phuoc/door/door-1/status", ``, ReasonEmptyPayload, "status"},
 	}
 	for _, tc := range cases {
@@ -187,6 +188,91 @@ func TestDecodeStatus(t *testing.T) {
 		assert.Equal(t, "camera", r.Class)
 		assert.Equal(t, map[string]any{"up": up}, fieldMap(r), payload)
 		assert.Equal(t, recv, r.Time)
+	}
+}
+
+// The status topics of three device families, configured as
+// collectors/mqtt/README.md documents them, with payloads as each
+// project's own documentation shows them:
+//   - Tasmota: tele/<topic>/LWT, retained, "Online" once connected and
+//     "Offline" as its last will (tasmota/docs, Home-Assistant.md and the
+//     console log in AWS-IoT.md: "tele/tasmota/LWT = Online");
+//   - Zigbee2MQTT: zigbee2mqtt/<friendly name>/availability, retained,
+//     {"state":"online"} / {"state":"offline"} since the legacy plain
+//     payload is off (zigbee2mqtt.io, guide/configuration/device-availability);
+//   - Shelly Gen2: <topic_prefix>/online, retained, "true" once connected and
+//     "false" as its last will (shelly-api-docs, gen2 MQTT component).
+func withDeviceStatusTopics(c *config.Config) {
+	c.MQTT.Topics = append(c.MQTT.Topics,
+		config.Topic{
+			Pattern: "tele/{device}/LWT", Kind: "status",
+			Tags: map[string]string{"ward": "hai-chau-2", "class": "hvac", "room": "waiting-room"},
+		},
+		config.Topic{
+			Pattern: "zigbee2mqtt/{device}/availability", Kind: "status",
+			Tags:   map[string]string{"ward": "thanh-binh", "class": "hvac", "room": "server-room"},
+			Status: config.StatusPayload{Path: "state", Online: []string{"online"}, Offline: []string{"offline"}},
+		},
+		config.Topic{
+			Pattern: "{device}/online", Kind: "status",
+			Tags: map[string]string{"ward": "nam-duong", "class": "door"},
+		},
+	)
+}
+
+func TestDecodeDeviceStatusTopics(t *testing.T) {
+	d := newTestDecoder(t, withDeviceStatusTopics)
+	cases := []struct {
+		name, topic, payload string
+		ward, class, device  string
+		up                   int64
+	}{
+		{"tasmota online", "tele/tasmota_4F2A1C/LWT", "Online", "hai-chau-2", "hvac", "tasmota_4F2A1C", 1},
+		{"tasmota last will", "tele/tasmota_4F2A1C/LWT", "Offline", "hai-chau-2", "hvac", "tasmota_4F2A1C", 0},
+		{"zigbee2mqtt online", "zigbee2mqtt/0x00158d0001a2b3c4/availability", `{"state":"online"}`, "thanh-binh", "hvac", "0x00158d0001a2b3c4", 1},
+		{"zigbee2mqtt offline", "zigbee2mqtt/0x00158d0001a2b3c4/availability", `{"state":"offline"}`, "thanh-binh", "hvac", "0x00158d0001a2b3c4", 0},
+		{"zigbee2mqtt with spaces and more keys", "zigbee2mqtt/server-room-th/availability", "{ \"state\" : \"online\", \"since\": 3 }\n", "thanh-binh", "hvac", "server-room-th", 1},
+		{"shelly gen2 online", "shellyplus1pm-441793a1b2c3/online", "true", "nam-duong", "door", "shellyplus1pm-441793a1b2c3", 1},
+		{"shelly gen2 last will", "shellyplus1pm-441793a1b2c3/online", "false", "nam-duong", "door", "shellyplus1pm-441793a1b2c3", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, rej := d.Decode(tc.topic, []byte(tc.payload), recv)
+			require.Nil(t, rej, "%v", rej)
+			assert.Equal(t, reading.MeasurementDeviceStatus, r.Measurement)
+			assert.Equal(t, [3]string{tc.ward, tc.class, tc.device}, [3]string{r.Ward, r.Class, r.Device})
+			assert.Equal(t, map[string]any{"up": tc.up}, fieldMap(r))
+			assert.Equal(t, recv, r.Time)
+		})
+	}
+}
+
+func TestDecodeStatusPathRejections(t *testing.T) {
+	d := newTestDecoder(t, withDeviceStatusTopics)
+	z2m := "zigbee2mqtt/0x00158d0001a2b3c4/availability"
+	cases := []struct {
+		name, payload string
+		reason        Reason
+		detail        string
+	}{
+		// A Zigbee2MQTT still on the legacy plain payload: the route says JSON.
+		{"plain word", "online", ReasonMalformedJSON, "read from state"},
+		{"cleared retained", "", ReasonEmptyPayload, "cleared retained"},
+		{"array", `["online"]`, ReasonNotAnObject, "an array"},
+		{"no such key", `{"status":"online"}`, ReasonBadStatus, "has no state"},
+		{"object at the path", `{"state":{"value":"online"}}`, ReasonBadStatus, "want a string, number or boolean, got an object"},
+		{"null at the path", `{"state":null}`, ReasonBadStatus, "got null"},
+		{"another word", `{"state":"up"}`, ReasonBadStatus, "status field state is neither an online value (online) nor an offline one (offline)"},
+		{"a secret-looking value stays out", `{"state":"hunter2"}`, ReasonBadStatus, "state"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, rej := d.Decode(z2m, []byte(tc.payload), recv)
+			require.NotNil(t, rej, "accepted: %+v", r)
+			assert.Equal(t, tc.reason, rej.Reason, rej.Detail)
+			assert.Contains(t, rej.Detail, tc.detail)
+			assert.NotContains(t, rej.Detail, "hunter2", "payload values stay out of the log")
+		})
 	}
 }
 
@@ -221,7 +307,11 @@ func TestFilters(t *testing.T) {
 // FuzzDecode feeds arbitrary topics and payloads: the decoder must never
 // panic, and whatever it accepts must be storable.
 func FuzzDecode(f *testing.F) {
-	d := newTestDecoder(f, nil)
+	d := newTestDecoder(f, withDeviceStatusTopics)
+	f.Add("zigbee2mqtt/0x00158d0001a2b3c4/availability", []byte(`{"state":"online"}`))
+	f.Add("zigbee2mqtt/lamp/availability", []byte(`{"state":{"state":"offline"},"x":[1,{"state":true}]}`))
+	f.Add("tele/tasmota_4F2A1C/LWT", []byte("Offline"))
+	f.Add("shellyplus1pm-441793a1b2c3/online", []byte("true"))
 	f.Add("facmon/thanh-binh/door/door-1/telemetry", []byte(`{"state":"open","cycles":18231,"motor_current_a":1.4,"obstruction":false,"fault":0,"seq":3}`))
 	f.Add("facmon/thanh-binh/hvac/hvac-1/telemetry", []byte(`{"temp_c":27.5,"ts":"2026-11-23T09:14:00+07:00"}`))
 	f.Add("facmon/thanh-binh/server/server-1/status", []byte("online"))

@@ -88,8 +88,8 @@ type Topic struct {
 	// ward, class, device, site and room; "+" and a final "#" match
 	// without capturing.
 	Pattern string `yaml:"pattern"`
-	// Kind is "telemetry" (a JSON object of fields) or "status"
-	// ("online"/"offline", the devices' retained status and last will).
+	// Kind is "telemetry" (a JSON object of fields) or "status" (online
+	// or offline, the devices' retained status and last will; see Status).
 	Kind string `yaml:"kind"`
 	// Tags gives fixed tag values for what the topic does not carry,
 	// e.g. the class of every Tasmota plug.
@@ -98,6 +98,48 @@ type Topic struct {
 	// Tasmota's "AM2301.Temperature") to profile field names. When set,
 	// only mapped paths are read.
 	Fields map[string]string `yaml:"fields"`
+	// Status says how a status topic's payload reads as online or
+	// offline. Left out, the whole payload is the value and the built-in
+	// words apply (online/offline, up/down, 1/0, true/false, any case),
+	// which fit Tasmota's LWT and Shelly's online topic as they are.
+	Status StatusPayload `yaml:"status,omitempty"`
+}
+
+// StatusPayload reads a status payload that is not a bare word, e.g.
+// Zigbee2MQTT's {"state":"online"}: {path: state, online: [online],
+// offline: [offline]}.
+type StatusPayload struct {
+	// Path, when set, is where the value sits in a JSON object payload
+	// (dot-separated for nested objects, as in fields). A string value is
+	// compared as it is; a number or boolean by its JSON text (1, true).
+	Path string `yaml:"path,omitempty"`
+	// Online and Offline are the values meaning up and down, compared
+	// without regard to case or surrounding space. Either left out keeps
+	// its built-in words.
+	Online  []string `yaml:"online,omitempty"`
+	Offline []string `yaml:"offline,omitempty"`
+}
+
+// IsZero reports whether nothing was configured, so the plain defaults
+// apply.
+func (s StatusPayload) IsZero() bool {
+	return s.Path == "" && len(s.Online) == 0 && len(s.Offline) == 0
+}
+
+// OnlineWords returns the configured online values or the built-in ones.
+func (s StatusPayload) OnlineWords() []string {
+	if len(s.Online) > 0 {
+		return s.Online
+	}
+	return []string{"online", "up", "1", "true"}
+}
+
+// OfflineWords returns the configured offline values or the built-in ones.
+func (s StatusPayload) OfflineWords() []string {
+	if len(s.Offline) > 0 {
+		return s.Offline
+	}
+	return []string{"offline", "down", "0", "false"}
 }
 
 // Influx configures where readings are stored.

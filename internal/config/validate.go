@@ -192,6 +192,13 @@ func (cfg Config) validateTopic(c *checker, path string, t Topic) {
 			c.add(path, "pattern %q neither captures {%s} nor sets tags.%s", t.Pattern, need, need)
 		}
 	}
+	if !t.Status.IsZero() {
+		if t.Kind != "status" {
+			c.add(path+".status", "only a topic of kind status reads a status payload")
+		} else {
+			validateStatusPayload(c, path+".status", t.Status)
+		}
+	}
 	if len(t.Fields) > 0 {
 		if t.Kind == "status" {
 			c.add(path+".fields", "a status topic has no fields to map")
@@ -207,6 +214,57 @@ func (cfg Config) validateTopic(c *checker, path string, t Topic) {
 				if _, ok := prof.Fields[dst]; !ok {
 					c.add(path+".fields."+src, "%q is not a field of the %s profile", dst, class)
 				}
+			}
+		}
+	}
+}
+
+// validateStatusPayload checks a status topic's path and values. The path
+// is read with the same JSON path lookup as fields, whose wildcard,
+// query and modifier characters would make it match something else than
+// the key the operator wrote, so they are refused.
+func validateStatusPayload(c *checker, path string, s StatusPayload) {
+	if s.Path != "" {
+		for _, seg := range strings.Split(s.Path, ".") {
+			if seg == "" || strings.ContainsAny(seg, "*?#|@!\\{}[]()=<>,\"' \t") {
+				c.add(path+".path", "%q is not a path of plain keys separated by dots (e.g. state or status.online)", s.Path)
+				break
+			}
+		}
+	}
+	seen := map[string]string{}
+	for _, list := range []struct {
+		key  string
+		vals []string
+	}{{"online", s.Online}, {"offline", s.Offline}} {
+		for i, v := range list.vals {
+			at := fmt.Sprintf("%s.%s[%d]", path, list.key, i)
+			w := strings.ToLower(strings.TrimSpace(v))
+			if w == "" {
+				c.add(at, "empty value")
+				continue
+			}
+			if prev, dup := seen[w]; dup {
+				c.add(at, "%q is also listed at %s; a value means online or offline, not both", v, prev)
+				continue
+			}
+			seen[w] = at
+		}
+	}
+	// A list left out keeps the built-in words, which must not contradict
+	// the other list's values either (offline: [up] with the default
+	// online words).
+	for _, def := range []struct {
+		key   string
+		given []string
+		words []string
+	}{{"online", s.Online, s.OnlineWords()}, {"offline", s.Offline, s.OfflineWords()}} {
+		if len(def.given) > 0 {
+			continue
+		}
+		for _, w := range def.words {
+			if prev, dup := seen[w]; dup {
+				c.add(prev, "%q is one of the built-in %s words (%s); list %s values too", w, def.key, strings.Join(def.words, ", "), def.key)
 			}
 		}
 	}
