@@ -103,6 +103,10 @@ func demo(now time.Time) *status.Memory {
 	m.SetAlert(status.Alert{ID: "a2", Name: "DeviceOffline", Severity: "warning", Ward: "hoa-cuong-bac", Class: "camera", Device: "camera-3",
 		Since: now.Add(-11 * time.Minute), Acked: true, AckBy: "kỹ thuật viên Minh",
 		SummaryVI: "Thiết bị camera-3 (camera) tại Hòa Cường Bắc mất kết nối", SummaryEN: "Device camera-3 (camera) at Hòa Cường Bắc is offline"})
+	// Every device of Thanh Bình is up, but its server room is hot.
+	m.SetAlert(status.Alert{ID: "a3", Name: "ServerRoomHot", Severity: "critical", Ward: "thanh-binh", Class: "hvac", Device: "hvac-1",
+		Since:     now.Add(-6 * time.Minute),
+		SummaryVI: "Phòng máy chủ Thanh Bình nóng: 31,5 °C (ngưỡng 28 °C)", SummaryEN: "Thanh Bình server room is hot: 31.5 °C (limit 28 °C)"})
 	return m
 }
 
@@ -154,9 +158,14 @@ func TestBrowserStatusPageAndReport(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("wards")),
 	))
 	assert.Equal(t, "Tình trạng thiết bị các phường", text("h1"))
-	assert.Equal(t, "13 phường: 11 bình thường, 1 suy giảm, 1 ngừng, 0 không rõ", text("#summary"))
-	assert.Equal(t, "Suy giảm", text("#ward-hoa-cuong-bac .badge"))
-	assert.Equal(t, "Ngừng hoạt động", text("#ward-nam-duong .badge"))
+	assert.Equal(t, "13 phường: 10 bình thường, 1 có cảnh báo, 1 suy giảm, 1 ngừng, 0 không rõ", text("#summary"))
+	assert.Equal(t, "Suy giảm · 1 cảnh báo", text("#ward-hoa-cuong-bac .badge"))
+	assert.Equal(t, "Ngừng hoạt động · 1 nghiêm trọng", text("#ward-nam-duong .badge"))
+	assert.Equal(t, "1 nghiêm trọng", text("#ward-thanh-binh .badge"), "devices up, a critical alert: not OK")
+	badge, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("#ward-thanh-binh .badge")).backgroundColor`))
+	require.NoError(t, err)
+	assert.Equal(t, "rgb(198, 40, 40)", badge, "red")
+	assert.Regexp(t, `^Cập nhật lúc 02/04/2026 08:00 \(ICT, UTC\+7\)$`, text("#updated"))
 	assert.Contains(t, text("#ward-hoa-cuong-bac"), "Camera")
 	assert.Contains(t, text("#ward-hoa-cuong-bac"), "3/4 hoạt động")
 	assert.Contains(t, text("#ward-thanh-binh"), "Máy chủ và UPS")
@@ -172,7 +181,7 @@ func TestBrowserStatusPageAndReport(t *testing.T) {
 	// It refreshes itself: a camera comes back, the page says so without a reload.
 	mem.SetDevice(status.DeviceState{Ward: "hoa-cuong-bac", Class: "camera", Device: "camera-3", Up: true, LastSeen: now})
 	mem.Resolve("a2")
-	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("summary").textContent.includes("12 bình thường")`,
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("summary").textContent.includes("11 bình thường")`,
 		chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(200*time.Millisecond)))
 	require.NoError(t, err, "the page did not refresh itself")
 	assert.Equal(t, "Bình thường", text("#ward-hoa-cuong-bac .badge"))
@@ -184,8 +193,9 @@ func TestBrowserStatusPageAndReport(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("wards")),
 	))
 	assert.Equal(t, "Ward equipment status", text("h1"))
-	assert.Equal(t, "13 wards: 12 ok, 0 degraded, 1 down, 0 unknown", text("#summary"))
-	assert.Equal(t, "Down", text("#ward-nam-duong .badge"))
+	assert.Equal(t, "13 wards: 11 ok, 1 alerting, 0 degraded, 1 down, 0 unknown", text("#summary"))
+	assert.Equal(t, "Down · 1 critical", text("#ward-nam-duong .badge"))
+	assert.Equal(t, "1 critical", text("#ward-thanh-binh .badge"))
 	assert.Contains(t, text("#alerts"), "Office Nam Dương is unreachable")
 	shot("status.en.desktop.png")
 

@@ -13,9 +13,11 @@ import (
 	"cmp"
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,6 +83,34 @@ const (
 
 var stateRank = map[string]int{StateOK: 0, StateUnknown: 1, StateDegraded: 2, StateDown: 3}
 
+// severityRank orders severities most severe first; an unknown one comes
+// last.
+func severityRank(s string) int {
+	switch s {
+	case "critical":
+		return 0
+	case "warning":
+		return 1
+	case "info":
+		return 2
+	}
+	return 3
+}
+
+// badgeLevel is the colour of a ward's badge and tile: the worse of its
+// devices' state and its worst alert, critical as red as down and warning
+// as amber as degraded. At equal colour the devices' state names it.
+func badgeLevel(w WardStatus) string {
+	colour := map[string]int{StateOK: 0, StateUnknown: 1, StateDegraded: 2, "warning": 2, StateDown: 3, "critical": 3}
+	level := w.State
+	for _, sev := range []string{"warning", "critical"} {
+		if (sev == "critical" && w.Critical > 0 || sev == "warning" && w.Warning > 0) && colour[sev] > colour[level] {
+			level = sev
+		}
+	}
+	return level
+}
+
 // Options configure the page; the zero value works.
 type Options struct {
 	// Location for the times shown; default Asia/Ho_Chi_Minh.
@@ -119,12 +149,10 @@ func New(src Source, opts Options) *Page {
 	return &Page{src: src, opts: opts}
 }
 
-func vietnam() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Ho_Chi_Minh"); err == nil {
-		return loc
-	}
-	return time.FixedZone("ICT", 7*3600)
-}
+// vietnam is Indochina Time. Asia/Ho_Chi_Minh has been UTC+7 since 1975,
+// but the tz database abbreviates it "+07"; the page names it ICT, as
+// people here do.
+func vietnam() *time.Location { return time.FixedZone("ICT", 7*3600) }
 
 // Snapshot is the state of the fleet, as /api/status returns it.
 type Snapshot struct {
@@ -135,10 +163,12 @@ type Snapshot struct {
 	Alerts     []AlertStatus `json:"alerts"`
 }
 
-// Summary counts the wards per state.
+// Summary counts the wards per state. A ward whose devices are all up but
+// where a critical or warning alert fires counts as Alerting, not OK.
 type Summary struct {
 	Wards    int `json:"wards"`
 	OK       int `json:"ok"`
+	Alerting int `json:"alerting"`
 	Degraded int `json:"degraded"`
 	Down     int `json:"down"`
 	Unknown  int `json:"unknown"`
@@ -152,6 +182,11 @@ type WardStatus struct {
 	LastSeen *time.Time    `json:"last_seen"`
 	Classes  []ClassStatus `json:"classes"`
 	Alerts   int           `json:"alerts"`
+	// Worst is the severity of the ward's worst firing alert, "" when
+	// none fires; Critical and Warning count its alerts of each.
+	Worst    string `json:"worst_alert,omitempty"`
+	Critical int    `json:"critical"`
+	Warning  int    `json:"warning"`
 }
 
 // ClassStatus is one device class of a ward.
@@ -274,10 +309,19 @@ func (p *Page) Snapshot() Snapshot {
 		}
 		snap.Alerts = append(snap.Alerts, as)
 		if i, ok := idx[a.Ward]; ok {
-			snap.Wards[i].Alerts++
+			w := &snap.Wards[i]
+			w.Alerts++
+			switch a.Severity {
+			case "critical":
+				w.Critical++
+			case "warning":
+				w.Warning++
+			}
+			if w.Worst == "" || severityRank(a.Severity) < severityRank(w.Worst) {
+				w.Worst = a.Severity
+			}
 		}
 	}
-	sevRank := map[string]int{"critical": 0, "warning": 1, "info": 2}
 	slices.SortStableFunc(snap.Alerts, func(a, b AlertStatus) int {
 		if a.Acked != b.Acked {
 			if a.Acked {
@@ -285,15 +329,7 @@ func (p *Page) Snapshot() Snapshot {
 			}
 			return -1
 		}
-		ra, okA := sevRank[a.Severity]
-		rb, okB := sevRank[b.Severity]
-		if !okA {
-			ra = 3
-		}
-		if !okB {
-			rb = 3
-		}
-		if ra != rb {
+		if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
 			return ra - rb
 		}
 		return a.Since.Compare(b.Since)
@@ -302,7 +338,11 @@ func (p *Page) Snapshot() Snapshot {
 	for _, w := range snap.Wards {
 		switch w.State {
 		case StateOK:
-			snap.Summary.OK++
+			if w.Critical+w.Warning > 0 {
+				snap.Summary.Alerting++
+			} else {
+				snap.Summary.OK++
+			}
 		case StateDegraded:
 			snap.Summary.Degraded++
 		case StateDown:
@@ -337,9 +377,12 @@ type classView struct {
 }
 
 type wardView struct {
-	ID, Name, State, StateLabel, Last, LastAgo string
-	Classes                                    []classView
-	Alerts                                     int
+	ID, Name, State, Last, LastAgo string
+	// Badge is the colour of the badge and the tile (badgeLevel), and
+	// BadgeLabel its text: the devices' state and the worst alert's count.
+	Badge, BadgeLabel string
+	Classes           []classView
+	Alerts            int
 }
 
 type alertView struct {
@@ -387,7 +430,7 @@ func (p *Page) view(l i18n.Lang) pageView {
 	now := snap.Generated
 	v := pageView{
 		Lang: string(l), Refresh: int(p.opts.Refresh / time.Second), Collecting: snap.Collecting,
-		Updated:    l.T("status.updated", l.DateTime(now.In(loc))),
+		Updated:    l.T("status.updated", l.DateTime(now.In(loc))+" ("+zoneLabel(now.In(loc))+")"),
 		ReportPath: p.opts.ReportPath,
 	}
 	if l == i18n.VI {
@@ -396,9 +439,9 @@ func (p *Page) view(l i18n.Lang) pageView {
 		v.OtherLang, v.OtherLabel = "vi", l.T("status.switch_lang")
 	}
 	s := snap.Summary
-	v.Summary = l.T("status.summary", l.Int(s.Wards), l.Int(s.OK), l.Int(s.Degraded), l.Int(s.Down), l.Int(s.Unknown))
+	v.Summary = l.T("status.summary", l.Int(s.Wards), l.Int(s.OK), l.Int(s.Alerting), l.Int(s.Degraded), l.Int(s.Down), l.Int(s.Unknown))
 	for _, w := range snap.Wards {
-		wv := wardView{ID: w.ID, Name: w.Name, State: w.State, StateLabel: l.T("state." + w.State), Alerts: w.Alerts}
+		wv := wardView{ID: w.ID, Name: w.Name, State: w.State, Badge: badgeLevel(w), BadgeLabel: badgeLabel(l, w), Alerts: w.Alerts}
 		if w.LastSeen != nil {
 			wv.Last = clockOrDate(l, w.LastSeen.In(loc), now.In(loc))
 			wv.LastAgo = l.T("status.ago", l.Duration(now.Sub(*w.LastSeen).Truncate(time.Second)))
@@ -449,6 +492,49 @@ func (p *Page) view(l i18n.Lang) pageView {
 		v.Alerts = append(v.Alerts, av)
 	}
 	return v
+}
+
+// badgeLabel names the devices' state and the count of the worst alerts;
+// "OK" is left out when an alert fires, since it would contradict it.
+func badgeLabel(l i18n.Lang, w WardStatus) string {
+	var alerts string
+	switch {
+	case w.Critical > 0:
+		alerts = l.T("status.n_critical", l.Int(w.Critical))
+	case w.Warning == 1:
+		alerts = l.T("status.one_warning")
+	case w.Warning > 1:
+		alerts = l.T("status.n_warnings", l.Int(w.Warning))
+	}
+	state := l.T("state." + w.State)
+	switch {
+	case alerts == "":
+		return state
+	case w.State == StateOK:
+		return alerts
+	}
+	return state + " · " + alerts
+}
+
+// zoneLabel names t's zone as its abbreviation and its offset from UTC,
+// "ICT, UTC+7"; a zone known only by its offset is "UTC+5:30".
+func zoneLabel(t time.Time) string {
+	name, off := t.Zone()
+	if off == 0 && (name == "UTC" || name == "") {
+		return "UTC"
+	}
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	utc := fmt.Sprintf("UTC%s%d", sign, off/3600)
+	if m := off % 3600 / 60; m != 0 {
+		utc += fmt.Sprintf(":%02d", m)
+	}
+	if name == "" || strings.ContainsAny(name[:1], "+-0123456789") {
+		return utc
+	}
+	return name + ", " + utc
 }
 
 // clockOrDate shows a time of today as 14:05 and an older one with its date.

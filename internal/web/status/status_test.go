@@ -2,6 +2,7 @@ package status
 
 import (
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -87,7 +88,8 @@ func get(t *testing.T, h http.Handler, target string) (int, string, http.Header)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
 	body, _ := io.ReadAll(rec.Result().Body)
-	return rec.Code, string(body), rec.Result().Header
+	// Unescaped as the browser shows it: html/template writes "+" as &#43;.
+	return rec.Code, html.UnescapeString(string(body)), rec.Result().Header
 }
 
 func TestPageLanguages(t *testing.T) {
@@ -100,7 +102,7 @@ func TestPageLanguages(t *testing.T) {
 		"Bình thường", "Suy giảm", "Ngừng hoạt động", "Không rõ", "Cửa tự động", "2/3 hoạt động", "camera-10",
 		"Cảnh báo đang hoạt động", "Nghiêm trọng", "Đã xác nhận bởi anh.nguyen", "Chưa xác nhận", "Camera camera-10 mất kết nối",
 		"từ 13:55", "10 phút", "2 giờ 3 phút", "Số liệu cuối: <span class=\"last\">14:04</span> (15 giây trước)",
-		"4 phường: 1 bình thường, 1 suy giảm, 1 ngừng, 1 không rõ", `href="?lang=en"`, `/reports/uptime?lang=vi`,
+		"4 phường: 1 bình thường, 0 có cảnh báo, 1 suy giảm, 1 ngừng, 1 không rõ", `href="?lang=en"`, `/reports/uptime?lang=vi`,
 	} {
 		assert.Contains(t, vi, want)
 	}
@@ -132,4 +134,81 @@ func TestAPI(t *testing.T) {
 	assert.Equal(t, 4, s.Summary.Wards)
 	assert.Equal(t, "degraded", s.Wards[1].State)
 	assert.True(t, strings.Contains(body, `"summary_vi": "Camera camera-10 mất kết nối"`))
+}
+
+// A ward whose devices are all up is not "OK" while an alert fires there:
+// its badge takes the colour of its worst alert and says how many.
+func TestWardBadgeReflectsWorstAlert(t *testing.T) {
+	up := func(m *Memory) {
+		for _, d := range []string{"door-1", "door-2"} {
+			m.SetDevice(DeviceState{Ward: "a", Class: "door", Device: d, Up: true, LastSeen: fixedNow().Add(-time.Minute)})
+		}
+	}
+	alert := func(id, sev string, acked bool) Alert {
+		return Alert{ID: id, Name: "ServerRoomHot", Severity: sev, Ward: "a", Class: "hvac", Since: fixedNow().Add(-5 * time.Minute), Acked: acked}
+	}
+	cases := []struct {
+		name      string
+		alerts    []Alert
+		downDoor  bool
+		badge     string // the badge's class
+		text      string // its text, Vietnamese
+		textEN    string
+		summaryEN string
+	}{
+		{"no alert", nil, false, "ok", "Bình thường", "OK", "1 wards: 1 ok, 0 alerting, 0 degraded, 0 down, 0 unknown"},
+		{"an info alert leaves it ok", []Alert{alert("1", "info", false)}, false, "ok", "Bình thường", "OK", "1 wards: 1 ok, 0 alerting, 0 degraded, 0 down, 0 unknown"},
+		{"a critical alert", []Alert{alert("1", "critical", false)}, false, "critical", "1 nghiêm trọng", "1 critical", "1 wards: 0 ok, 1 alerting, 0 degraded, 0 down, 0 unknown"},
+		{"an acknowledged critical alert is still active", []Alert{alert("1", "critical", true)}, false, "critical", "1 nghiêm trọng", "1 critical", "1 wards: 0 ok, 1 alerting, 0 degraded, 0 down, 0 unknown"},
+		{"warnings", []Alert{alert("1", "warning", false), alert("2", "warning", false)}, false, "warning", "2 cảnh báo", "2 warnings", "1 wards: 0 ok, 1 alerting, 0 degraded, 0 down, 0 unknown"},
+		{"the worst alert counts", []Alert{alert("1", "warning", false), alert("2", "critical", false), alert("3", "critical", false)}, false, "critical", "2 nghiêm trọng", "2 critical", "1 wards: 0 ok, 1 alerting, 0 degraded, 0 down, 0 unknown"},
+		{"degraded with a critical alert is red", []Alert{alert("1", "critical", false)}, true, "critical", "Suy giảm · 1 nghiêm trọng", "Degraded · 1 critical", "1 wards: 0 ok, 0 alerting, 1 degraded, 0 down, 0 unknown"},
+		{"degraded with a warning stays amber", []Alert{alert("1", "warning", false)}, true, "degraded", "Suy giảm · 1 cảnh báo", "Degraded · 1 warning", "1 wards: 0 ok, 0 alerting, 1 degraded, 0 down, 0 unknown"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := NewMemory(Office{"a", "Thanh Bình"})
+			up(m)
+			if c.downDoor {
+				m.SetDevice(DeviceState{Ward: "a", Class: "door", Device: "door-2", Up: false, LastSeen: fixedNow().Add(-time.Hour)})
+			}
+			for _, a := range c.alerts {
+				m.SetAlert(a)
+			}
+			p := New(m, Options{Now: fixedNow})
+			_, vi, _ := get(t, p, "/")
+			assert.Contains(t, vi, `<span class="badge `+c.badge+`">`+c.text+`</span>`)
+			assert.Contains(t, vi, `class="tile `+c.badge+`"`, "the tile's colour follows the badge")
+			_, en, _ := get(t, p, "/?lang=en")
+			assert.Contains(t, en, `<span class="badge `+c.badge+`">`+c.textEN+`</span>`)
+			assert.Contains(t, en, c.summaryEN)
+		})
+	}
+	s := New(func() *Memory {
+		m := NewMemory(Office{"a", "Thanh Bình"})
+		up(m)
+		m.SetAlert(alert("1", "warning", false))
+		m.SetAlert(alert("2", "critical", true))
+		return m
+	}(), Options{Now: fixedNow}).Snapshot()
+	assert.Equal(t, "critical", s.Wards[0].Worst)
+	assert.Equal(t, 1, s.Wards[0].Critical)
+	assert.Equal(t, 1, s.Wards[0].Warning)
+	assert.Equal(t, StateOK, s.Wards[0].State, "the devices' state is still reported apart")
+}
+
+// The time of the update names its zone: a technician reading the page
+// from elsewhere, or a screenshot later, must not guess.
+func TestUpdatedNamesTheZone(t *testing.T) {
+	p := New(fleet(), Options{Now: fixedNow})
+	_, vi, _ := get(t, p, "/")
+	assert.Contains(t, vi, "Cập nhật lúc 10/03/2026 14:05 (ICT, UTC+7)")
+	_, en, _ := get(t, p, "/?lang=en")
+	assert.Contains(t, en, "Updated at 2026-03-10 14:05 (ICT, UTC+7)")
+	utc := New(fleet(), Options{Now: fixedNow, Location: time.UTC})
+	_, vi, _ = get(t, utc, "/")
+	assert.Contains(t, vi, "Cập nhật lúc 10/03/2026 07:05 (UTC)")
+	odd := New(fleet(), Options{Now: fixedNow, Location: time.FixedZone("", 5*3600+1800)})
+	_, vi, _ = get(t, odd, "/")
+	assert.Contains(t, vi, "Cập nhật lúc 10/03/2026 12:35 (UTC+5:30)")
 }
