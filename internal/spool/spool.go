@@ -102,9 +102,14 @@ type Spool struct {
 	// checkpointed is the s.next last recorded in the checkpoint file.
 	checkpointed   uint64
 	lastCheckpoint time.Time
-	writable       bool
-	full           bool
-	entry          []byte // the commit being written, kept for the next
+	ckpt           *os.File // the checkpoint, kept open and overwritten in place
+	// cutTo is set while the log holds a write the disk refused: the
+	// last good index, to cut the log back to before it is opened again.
+	cutTo    uint64
+	mustCut  bool
+	writable bool
+	full     bool
+	entry    []byte // the commit being written, kept for the next
 }
 
 // Open opens or creates the spool in dir, repairing a torn tail left by a
@@ -137,6 +142,14 @@ func Open(dir string, opts Options, log *slog.Logger, reg prometheus.Registerer)
 	if err := s.open(); err != nil {
 		return nil, err
 	}
+	// Left by versions that wrote the checkpoint to a new file and
+	// renamed it; a full disk left it empty.
+	_ = os.Remove(s.checkpointPath() + ".tmp")
+	s.mu.Lock()
+	if err := s.writeCheckpointLocked(s.next - 1); err != nil {
+		s.log.Warn("spool: cannot write the drain checkpoint; a restart will send drained readings again", "err", err)
+	}
+	s.mu.Unlock()
 	s.m.maxBytes.Set(float64(opts.MaxBytes))
 	s.m.writable.Set(1)
 	s.m.collect(s)
@@ -222,14 +235,97 @@ func openRepaired(dir string, segBytes int, log *slog.Logger, m *metrics) (*wal.
 		good--
 	}
 	if good < last {
-		if err := l.TruncateBack(good); err != nil {
-			l.Close()
+		// Cut the files, not through the log's TruncateBack, which writes
+		// a copy of the tail segment first: a full disk refuses that.
+		closeLog(l)
+		if err := cutAfter(dir, good); err != nil {
 			return nil, fmt.Errorf("spool: cut bad tail: %w", err)
 		}
 		m.torn.Add(float64(last - good))
 		log.Warn("spool: skipped damaged records at the end of the log (never acknowledged)", "records", last-good)
+		if l, err = wal.Open(dir, opts); err != nil {
+			return nil, fmt.Errorf("spool: open %s: %w", dir, err)
+		}
 	}
 	return l, nil
+}
+
+// closeLog closes l. Its Close syncs first and, when that fails, returns
+// without closing the tail file; the kernel reports a writeback error once
+// per file, so a second Close gets through and no descriptor is left
+// holding a file that is deleted later (its space would never come back).
+func closeLog(l *wal.Log) {
+	if err := l.Close(); err != nil && !errors.Is(err, wal.ErrClosed) && !errors.Is(err, wal.ErrCorrupt) {
+		_ = l.Close()
+	}
+}
+
+type segmentFile struct {
+	index uint64
+	path  string
+}
+
+// segments lists the log's segment files, oldest first. Each is named
+// after the index of its first entry.
+func segments(dir string) ([]segmentFile, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []segmentFile
+	for _, e := range entries {
+		n := e.Name()
+		if len(n) != 20 || e.IsDir() {
+			continue
+		}
+		i, err := strconv.ParseUint(n, 10, 64)
+		if err != nil || i == 0 {
+			continue
+		}
+		out = append(out, segmentFile{i, filepath.Join(dir, n)})
+	}
+	return out, nil // ReadDir sorts by name, and the names are zero-padded
+}
+
+// cutAfter shortens the closed log in dir so that last is its last entry,
+// by truncating and removing files: that only ever frees space, so it
+// works on a full disk. Segments that begin after last+1 can only hold
+// entries past it; the one holding last keeps its frames up to it.
+func cutAfter(dir string, last uint64) error {
+	segs, err := segments(dir)
+	if err != nil {
+		return err
+	}
+	for i := len(segs) - 1; i > 0 && segs[i].index > last+1; i-- {
+		if err := os.Remove(segs[i].path); err != nil {
+			return err
+		}
+		segs = segs[:i]
+	}
+	if len(segs) == 0 {
+		return nil
+	}
+	tail := segs[len(segs)-1]
+	keep := int64(0)
+	if last+1 > tail.index {
+		keep = int64(last + 1 - tail.index)
+	}
+	data, err := os.ReadFile(tail.path)
+	if err != nil {
+		return err
+	}
+	pos := 0
+	for n := int64(0); n < keep && pos < len(data); n++ {
+		size, w := binary.Uvarint(data[pos:])
+		if w <= 0 || uint64(len(data)-pos-w) < size {
+			break // the file ends before last: keep every whole frame
+		}
+		pos += w + int(size)
+	}
+	if pos == len(data) {
+		return nil
+	}
+	return os.Truncate(tail.path, int64(pos))
 }
 
 // repairTail truncates the last segment file after its last complete frame.
@@ -357,6 +453,9 @@ func (s *Spool) Commit(ctx context.Context, lines []byte, points int) error {
 		case <-time.After(s.opts.RetryInterval):
 		}
 		s.mu.Lock()
+		// What the drain has sent may be all the room there is: free it
+		// now rather than at the next truncation.
+		s.freeDrainedLocked()
 		if rerr := s.reopenLocked(); rerr != nil {
 			s.log.Debug("spool: reopen failed", "err", rerr)
 		}
@@ -385,16 +484,12 @@ func (s *Spool) appendLocked(entry []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := s.wal.Write(last+1, entry); err != nil {
-		// The log's memory may now be ahead of its file: reopen before
-		// the next try, which also cuts any partial write.
-		s.wal.Close()
-		s.wal = nil
-		return err
+	err = s.wal.Write(last+1, entry)
+	if err == nil {
+		err = s.wal.Sync()
 	}
-	if err := s.wal.Sync(); err != nil {
-		s.wal.Close()
-		s.wal = nil
+	if err != nil {
+		s.abandonLocked(last)
 		return err
 	}
 	if s.nextAppended == 0 {
@@ -403,9 +498,31 @@ func (s *Spool) appendLocked(entry []byte) error {
 	return nil
 }
 
+// abandonLocked closes the log after a write the disk refused, and cuts
+// whatever part of it reached the file: the log's memory is ahead of its
+// file by then, and the bytes were never acknowledged. Cut here, they are
+// not mistaken for a crash's torn record when the log is opened again.
+func (s *Spool) abandonLocked(good uint64) {
+	closeLog(s.wal)
+	s.wal = nil
+	s.cutTo, s.mustCut = good, true
+	if err := cutAfter(s.walDir(), good); err == nil {
+		s.mustCut = false
+	}
+}
+
 func (s *Spool) reopenLocked() error {
 	if s.wal != nil {
 		return nil
+	}
+	if s.closed {
+		return ErrClosed
+	}
+	if s.mustCut {
+		if err := cutAfter(s.walDir(), s.cutTo); err != nil {
+			return fmt.Errorf("spool: cut a refused write: %w", err)
+		}
+		s.mustCut = false
 	}
 	l, err := openRepaired(s.walDir(), s.opts.SegmentBytes, s.log, s.m)
 	if err != nil {
@@ -558,43 +675,96 @@ func (s *Spool) markDrained(from, upto uint64, bytes, points int64) {
 	s.maybeTruncate()
 }
 
-// checkpointEvery spaces the checkpoint writes (a file written and renamed
-// each time). A crash loses at most this much of the drain's progress, and
-// those entries are sent again: InfluxDB overwrites each point with itself.
+// checkpointEvery spaces the checkpoint writes. A crash loses at most
+// this much of the drain's progress, and those entries are sent again:
+// InfluxDB overwrites each point with itself.
 const checkpointEvery = time.Second
 
 // maybeCheckpoint records the drain's progress if it moved and the last
 // record is old enough, or at once with force (on close).
 func (s *Spool) maybeCheckpoint(force bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	done := s.next
-	due := done > 0 && done != s.checkpointed && (force || time.Since(s.lastCheckpoint) >= checkpointEvery)
-	if due {
-		s.checkpointed, s.lastCheckpoint = done, time.Now()
+	if s.closed || done == 0 || done == s.checkpointed || (!force && time.Since(s.lastCheckpoint) < checkpointEvery) {
+		return
 	}
-	s.mu.Unlock()
-	if due {
-		s.writeCheckpoint(done - 1)
+	s.lastCheckpoint = time.Now()
+	if err := s.writeCheckpointLocked(done - 1); err != nil {
+		s.log.Debug("spool: checkpoint not written", "err", err)
+		return
 	}
+	s.checkpointed = done
 }
 
-// maybeTruncate removes drained entries from disk now and then; doing it
-// after every batch would rewrite the head segment each time.
+// maybeTruncate frees drained entries' space now and then.
 func (s *Spool) maybeTruncate() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.wal == nil || time.Since(s.lastTrunc) < s.opts.TruncateEvery {
+	if time.Since(s.lastTrunc) < s.opts.TruncateEvery {
 		return
 	}
 	s.lastTrunc = time.Now()
-	first, err := s.wal.FirstIndex()
-	if err != nil || s.next <= first {
+	s.freeDrainedLocked()
+}
+
+// freeDrainedLocked deletes the segment files whose entries have all been
+// drained. Deleting needs no free space, where the log's TruncateFront
+// first copies what stays of the head segment to a new file: on a full
+// disk, when freeing space matters most, that copy is refused and nothing
+// is freed. Drained entries at the start of the segment the drain is in
+// stay until it is drained through; the checkpoint keeps a restart from
+// sending them again. It works whether or not the log is open: a commit
+// retrying a refused write keeps it closed between tries.
+func (s *Spool) freeDrainedLocked() {
+	if s.wal == nil {
+		if err := s.reopenLocked(); err != nil {
+			s.log.Debug("spool: reopen failed", "err", err)
+		}
+	}
+	segs, err := segments(s.walDir())
+	if err != nil {
+		s.log.Warn("spool: cannot list the log; drained entries stay on disk for now", "err", err)
 		return
 	}
-	if err := s.wal.TruncateFront(s.next); err != nil {
-		s.log.Warn("spool: truncate failed; will retry", "err", err)
-		s.wal.Close()
+	drained := 0 // segs[:drained] hold only drained entries
+	for drained+1 < len(segs) && segs[drained+1].index <= s.next {
+		drained++
+	}
+	// When all is drained the tail segment goes too, replaced by an empty
+	// one that begins where the next entry will be: creating an empty
+	// file takes no room.
+	var last uint64
+	replaceTail := false
+	if s.wal != nil && len(segs) > 0 {
+		l, err := s.wal.LastIndex()
+		replaceTail = err == nil && l+1 == s.next && segs[len(segs)-1].index < s.next
+		last = l
+	}
+	if drained == 0 && !replaceTail {
+		return
+	}
+	if s.wal != nil {
+		closeLog(s.wal)
 		s.wal = nil
+	}
+	if replaceTail {
+		name := filepath.Join(s.walDir(), fmt.Sprintf("%020d", last+1))
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+		if err == nil {
+			f.Close()
+			drained = len(segs)
+		}
+	}
+	// Oldest first, so a crash half-way leaves the log whole.
+	for _, sg := range segs[:drained] {
+		if err := os.Remove(sg.path); err != nil {
+			s.log.Warn("spool: cannot remove a drained segment; will retry", "file", sg.path, "err", err)
+			break
+		}
+	}
+	if err := s.reopenLocked(); err != nil {
+		s.log.Debug("spool: reopen failed", "err", err)
 	}
 }
 
@@ -603,7 +773,16 @@ func (s *Spool) readCheckpoint() uint64 {
 	if err != nil {
 		return 0
 	}
-	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	text := strings.TrimSpace(string(b))
+	num, sum, withSum := strings.Cut(text, " ")
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err == nil && withSum {
+		var want uint64
+		want, err = strconv.ParseUint(sum, 16, 32)
+		if err == nil && uint32(want) != crc32.Checksum([]byte(num), castagnoli) {
+			err = errors.New("checksum mismatch")
+		}
+	}
 	if err != nil {
 		s.log.Warn("spool: unreadable checkpoint; replaying from the start of the log", "err", err)
 		return 0
@@ -611,14 +790,28 @@ func (s *Spool) readCheckpoint() uint64 {
 	return n
 }
 
-// writeCheckpoint records the last drained index. It is not fsynced: if it
-// is lost, drained entries are replayed, which InfluxDB absorbs.
-func (s *Spool) writeCheckpoint(idx uint64) {
-	tmp := s.checkpointPath() + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(idx, 10)+"\n"), 0o640); err != nil {
-		return
+// writeCheckpointLocked records the last drained index: 20 digits, a
+// space, their CRC-32C in hex and a newline, always 30 bytes. The file is
+// written once at its full size and then overwritten in place, so the
+// room it needs is kept from the first write on: a checkpoint is never
+// refused for lack of space, which is when the spool needs it to drop
+// drained entries. It is not fsynced: if it is lost, or torn by a crash
+// (the checksum says so), drained entries are replayed, which InfluxDB
+// absorbs.
+func (s *Spool) writeCheckpointLocked(idx uint64) error {
+	if s.ckpt == nil {
+		f, err := os.OpenFile(s.checkpointPath(), os.O_CREATE|os.O_RDWR, 0o640)
+		if err != nil {
+			return err
+		}
+		s.ckpt = f
 	}
-	_ = os.Rename(tmp, s.checkpointPath())
+	num := fmt.Sprintf("%020d", idx)
+	rec := fmt.Sprintf("%s %08x\n", num, crc32.Checksum([]byte(num), castagnoli))
+	if _, err := s.ckpt.WriteAt([]byte(rec), 0); err != nil {
+		return err
+	}
+	return nil
 }
 
 // Stats is a snapshot for metrics and tests.
@@ -652,6 +845,10 @@ func (s *Spool) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.room.Broadcast()
+	if s.ckpt != nil {
+		s.ckpt.Close()
+		s.ckpt = nil
+	}
 	if s.wal == nil {
 		return nil
 	}

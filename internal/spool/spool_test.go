@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/facmon/facmon/internal/testenv"
 )
 
 func openTest(t testing.TB, dir string, mutate func(*Options)) *Spool {
@@ -226,20 +227,9 @@ func TestDrainStopsWithContextAndKeepsEntries(t *testing.T) {
 // spool: commits must wait (no ack), the spool must report itself
 // unwritable, and everything must go through once space returns.
 func TestDiskFullPausesAndRecovers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tiny tmpfs; CI and `make test` run as root")
-	}
-	mnt := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt).CombinedOutput()
-	require.NoError(t, err, "mount tmpfs: %s", out)
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
-
+	mnt := testenv.TinyFS(t, 512<<10)
 	s := openTest(t, filepath.Join(mnt, "spool"), func(o *Options) { o.SegmentBytes = 64 << 10 })
-	filler := filepath.Join(mnt, "filler")
-	f, err := os.Create(filler)
-	require.NoError(t, err)
-	_, _ = f.Write(make([]byte, 512<<10)) // fill until ENOSPC
-	f.Close()
+	filler := testenv.FillFS(t, mnt, 1<<20)
 
 	ctx := context.Background()
 	done := make(chan error, 1)
@@ -253,7 +243,7 @@ func TestDiskFullPausesAndRecovers(t *testing.T) {
 		t.Fatalf("commit on a full disk returned %v; it must wait", err)
 	default:
 	}
-	require.NoError(t, os.Remove(filler))
+	filler.Free(t)
 	select {
 	case err := <-done:
 		require.NoError(t, err)
@@ -266,6 +256,154 @@ func TestDiskFullPausesAndRecovers(t *testing.T) {
 	require.NoError(t, s.DrainUntilEmpty(ctx, sink))
 	assert.Equal(t, seqRange(0, 400), sink.seqs())
 	assert.Zero(t, testutil.ToFloat64(s.m.dropped))
+}
+
+// A write the disk refused is cut from the log before the next try: it was
+// never acknowledged, and it is not a crash's torn record. Before, every
+// retry reopened the log, found the refused write's partial frame, cut it
+// as "torn" and counted it (137 warnings in a few minutes of full disk).
+func TestRefusedWriteIsCutNotCountedAsTorn(t *testing.T) {
+	mnt := testenv.TinyFS(t, 256<<10)
+	dir := filepath.Join(mnt, "spool")
+	logs := &testenv.LogBuffer{}
+	s, err := Open(dir, Options{SegmentBytes: 64 << 10, TruncateEvery: time.Millisecond, RetryInterval: 20 * time.Millisecond, MaxBytes: 1 << 30},
+		slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry())
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	for g := range 3 {
+		require.NoError(t, s.Commit(ctx, group(g*10, 10), 10))
+	}
+	filler := testenv.FillFS(t, mnt, 1<<20)
+	done := make(chan error, 1)
+	go func() { done <- s.Commit(ctx, group(30, 400), 400) }()
+	require.Eventually(t, func() bool { return testutil.ToFloat64(s.m.writeErrors) >= 5 }, 10*time.Second, 10*time.Millisecond, "the commit retries")
+	filler.Free(t)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("commit did not resume when space returned")
+	}
+	assert.Zero(t, testutil.ToFloat64(s.m.torn), "a refused write is not a torn record")
+	assert.NotContains(t, logs.String(), "torn")
+	assert.EqualValues(t, 430, s.Stats().Readings)
+	require.NoError(t, s.Close())
+
+	s2 := openTest(t, dir, nil)
+	assert.Zero(t, testutil.ToFloat64(s2.m.torn), "nothing left to cut at the next start either")
+	sink := &recordingSink{}
+	require.NoError(t, s2.DrainUntilEmpty(ctx, sink))
+	assert.Equal(t, seqRange(0, 430), sink.seqs(), "each reading once, in order")
+	assert.Zero(t, testutil.ToFloat64(s2.m.dropped))
+}
+
+// limitSink accepts batches until it has taken max points, then fails as
+// if its ctx had ended, so a test can drain a spool part of the way.
+type limitSink struct {
+	recordingSink
+	max int
+}
+
+func (l *limitSink) Commit(ctx context.Context, lines []byte, points int) error {
+	if len(l.seqs())+points > l.max {
+		return context.Canceled
+	}
+	return l.recordingSink.Commit(ctx, lines, points)
+}
+
+// strayFiles lists the spool's files other than its segments and checkpoint:
+// leftovers of copies made while truncating.
+func strayFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, sub := range []string{dir, filepath.Join(dir, "wal")} {
+		entries, err := os.ReadDir(sub)
+		require.NoError(t, err)
+		for _, e := range entries {
+			n := e.Name()
+			if e.IsDir() || n == "drained" || len(n) == 20 {
+				continue
+			}
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// The spool alone fills the disk while InfluxDB is away; InfluxDB takes
+// most of it back, but not all. The waiting commit must go through on the
+// space of the drained segments, with the disk still full of other things
+// and the commit still retrying (the log closed between tries): freeing
+// drained entries must need no free space and no open log. Before, the
+// truncation returned early whenever a retrying commit had closed the log,
+// and otherwise rewrote the head segment through a copy the full disk
+// refused.
+func TestDrainedSegmentsFreeTheFullDisk(t *testing.T) {
+	mnt := testenv.TinyFS(t, 512<<10)
+	dir := filepath.Join(mnt, "spool")
+	s := openTest(t, dir, func(o *Options) { o.SegmentBytes = 16 << 10; o.MaxDrainPoints = 50 })
+	testenv.FillFS(t, mnt, 256<<10) // the rest of the disk is someone else's, and stays taken
+	ctx := context.Background()
+	n := 0
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		err := s.Commit(cctx, group(n, 50), 50)
+		cancel()
+		if err != nil {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			break
+		}
+		n += 50
+		require.Less(t, n, 100000, "the disk never filled")
+	}
+	require.Greater(t, n, 1000, "the spool filled the disk")
+	waiting := make(chan error, 1)
+	go func() { waiting <- s.Commit(ctx, group(n, 50), 50) }()
+
+	// InfluxDB takes all but the last two groups, then goes away again.
+	sink := &limitSink{max: n - 100}
+	require.ErrorIs(t, s.DrainUntilEmpty(ctx, sink), context.Canceled)
+	select {
+	case err := <-waiting:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the commit still waits 10 s after InfluxDB took %d of %d readings: the drained segments were not removed (spool files: %v)", n-100, n, strayFiles(t, dir))
+	}
+	assert.NoError(t, s.Health())
+	assert.Empty(t, strayFiles(t, dir), "no copies left behind")
+	sink.max = n + 50
+	require.NoError(t, s.DrainUntilEmpty(ctx, sink))
+	assert.Equal(t, seqRange(0, n+50), sink.seqs())
+	assert.Zero(t, testutil.ToFloat64(s.m.dropped))
+	assert.Zero(t, testutil.ToFloat64(s.m.torn))
+}
+
+// The drain's checkpoint is written on a full disk: its room is kept from
+// the start, and it is overwritten in place. Before, it was a new file
+// renamed over the old one, and the full disk left an empty drained.tmp,
+// so a restart replayed everything InfluxDB had already taken.
+func TestCheckpointWrittenOnFullDisk(t *testing.T) {
+	mnt := testenv.TinyFS(t, 256<<10)
+	dir := filepath.Join(mnt, "spool")
+	s := openTest(t, dir, func(o *Options) { o.MaxDrainPoints = 10 })
+	ctx := context.Background()
+	for g := range 5 {
+		require.NoError(t, s.Commit(ctx, group(g*10, 10), 10))
+	}
+	testenv.FillFS(t, mnt, 1<<20)
+	sink := &limitSink{max: 40}
+	require.ErrorIs(t, s.DrainUntilEmpty(ctx, sink), context.Canceled)
+	require.Equal(t, seqRange(0, 40), sink.seqs())
+	require.NoError(t, s.Close())
+	assert.Empty(t, strayFiles(t, dir))
+
+	s2 := openTest(t, dir, nil)
+	assert.EqualValues(t, 10, s2.Stats().Readings, "what InfluxDB took is not replayed")
+	assert.Equal(t, 10.0, testutil.ToFloat64(s2.m.replayed))
+	again := &recordingSink{}
+	require.NoError(t, s2.DrainUntilEmpty(ctx, again))
+	assert.Equal(t, seqRange(40, 50), again.seqs())
 }
 
 // FuzzRecovery opens a spool whose last segment holds arbitrary bytes
