@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -115,7 +116,12 @@ func (h *Handler) ack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req AckRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&req); err != nil {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAckBody)).Decode(&req); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, apiError{fmt.Sprintf("request body too large: at most %d bytes", tooLarge.Limit)})
+			return
+		}
 		writeJSON(w, http.StatusBadRequest, apiError{"body: want JSON {\"by\": \"name\", \"comment\": \"...\"}"})
 		return
 	}
@@ -140,6 +146,13 @@ func (h *Handler) authorized(r *http.Request) bool {
 	if h.token == "" {
 		return false
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) == 1
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	// The scheme is case-insensitive (RFC 7235 section 2.1), the token is not.
+	got = strings.TrimLeft(got, " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && got != "" &&
+		subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) == 1
 }
+
+// maxAckBody bounds an acknowledgement: a name of 100 characters and a
+// comment of 2000 fit even with every character escaped as \uXXXX.
+const maxAckBody = 16 << 10

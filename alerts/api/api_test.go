@@ -97,3 +97,41 @@ func TestAckNeedsTokenAndName(t *testing.T) {
 	code, _ = do(t, "POST", open.URL+"/api/alerts/a1/ack", "", `{"by":"An"}`)
 	assert.Equal(t, 401, code)
 }
+
+// RFC 7235: the auth scheme is case-insensitive, and one or more spaces
+// may separate it from the token.
+func TestBearerSchemeInAnyCase(t *testing.T) {
+	_, srv := serve(t, "tok")
+	cases := []struct {
+		header string
+		want   int
+	}{
+		{"Bearer tok", 200},
+		{"bearer tok", 200},
+		{"BEARER tok", 200},
+		{"bEaReR   tok", 200},
+		{"Basic tok", 401},
+		{"Bearertok", 401},
+		{"Bearer", 401},
+		{"tok", 401},
+		{"Bearer TOK", 401},
+	}
+	for _, c := range cases {
+		req, err := http.NewRequest("POST", srv.URL+"/api/alerts/a1/ack", strings.NewReader(`{"by":"An"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", c.header)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, c.want, resp.StatusCode, "Authorization: %s", c.header)
+	}
+}
+
+// A body too large is 413 with the limit, not a "want JSON" 400.
+func TestAckBodyTooLarge(t *testing.T) {
+	_, srv := serve(t, "tok")
+	body := `{"by":"An","comment":"` + strings.Repeat("x", 20<<10) + `"}`
+	code, out := do(t, "POST", srv.URL+"/api/alerts/a1/ack", "tok", body)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, code)
+	assert.Equal(t, "request body too large: at most 16384 bytes", out["error"])
+}

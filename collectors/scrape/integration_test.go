@@ -246,7 +246,7 @@ func TestScrapeIntoInfluxDB(t *testing.T) {
 	go func() { batcherDone <- batcher.Run(ctx) }()
 
 	// facmon's own /metrics, as its web server serves it.
-	srv := web.New("127.0.0.1:0", reg, nil, log)
+	srv := web.New("127.0.0.1:0", web.Limits{}, reg, nil, log)
 	ln, err := srv.Listen()
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(ctx, ln) }()

@@ -12,6 +12,7 @@ import (
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/duration"
+	"github.com/facmon/facmon/internal/web"
 	"github.com/facmon/facmon/reports"
 )
 
@@ -171,9 +172,31 @@ type Spool struct {
 	ShutdownDrain Duration `yaml:"shutdown_drain"`
 }
 
-// Web configures the HTTP server.
+// Web configures the HTTP server and the limits that keep slow or idle
+// clients from holding it.
 type Web struct {
-	Listen string `yaml:"listen"`
+	Listen            string   `yaml:"listen"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	WriteTimeout      Duration `yaml:"write_timeout"`
+	// ReportTimeout replaces WriteTimeout for the uptime report download.
+	ReportTimeout  Duration `yaml:"report_timeout"`
+	IdleTimeout    Duration `yaml:"idle_timeout"`
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	MaxBodyBytes   ByteSize `yaml:"max_body_bytes"`
+}
+
+// Limits are the web server's limits as configured.
+func (w Web) Limits() web.Limits {
+	return web.Limits{
+		ReadHeaderTimeout: w.ReadHeaderTimeout.D(),
+		ReadTimeout:       w.ReadTimeout.D(),
+		WriteTimeout:      w.WriteTimeout.D(),
+		LongWriteTimeout:  w.ReportTimeout.D(),
+		IdleTimeout:       w.IdleTimeout.D(),
+		MaxHeaderBytes:    int(w.MaxHeaderBytes),
+		MaxBodyBytes:      int64(w.MaxBodyBytes),
+	}
 }
 
 // Ingest bounds what is accepted from devices.

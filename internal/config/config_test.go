@@ -272,3 +272,32 @@ func TestIncludedRulesReportTheirOwnFileAndLine(t *testing.T) {
 	assert.Len(t, rules, len(rule.Defaults())+1, "included rules add to the built-in ones")
 	assert.Equal(t, "Extra", rules[len(rules)-1].Name)
 }
+
+// The web limits: the example file states the built-in defaults, a file
+// can change them, and nonsense is refused with its line.
+func TestWebLimits(t *testing.T) {
+	ex, err := Load(filepath.Join("..", "..", "deploy", "facmon.example.yaml"), Overrides{})
+	require.NoError(t, err)
+	assert.Equal(t, Default().Web, ex.Web, "deploy/facmon.example.yaml states the built-in web limits")
+
+	cfg, err := Parse("w.yaml", []byte("web:\n  read_timeout: 2s\n  idle_timeout: 90s\n  max_body_bytes: 1MiB\n"), Overrides{})
+	require.NoError(t, err)
+	l := cfg.Web.Limits()
+	assert.Equal(t, 2*time.Second, l.ReadTimeout)
+	assert.Equal(t, 90*time.Second, l.IdleTimeout)
+	assert.Equal(t, int64(1<<20), l.MaxBodyBytes)
+	assert.Equal(t, 10*time.Minute, l.LongWriteTimeout, "the rest keeps its default")
+
+	_, err = Parse("w.yaml", []byte("web:\n  write_timeout: 0s\n  max_header_bytes: 1KiB\n  max_body_bytes: 100\n"), Overrides{})
+	ps, ok := AsProblems(err)
+	require.True(t, ok, "%v", err)
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.Error())
+	}
+	assert.Equal(t, []string{
+		"w.yaml:2: web.write_timeout: must be positive",
+		"w.yaml:3: web.max_header_bytes: must be at least 4KiB",
+		"w.yaml:4: web.max_body_bytes: must be at least 16KiB (an acknowledgement's body may take that)",
+	}, got)
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/internal/calendar"
+	"github.com/facmon/facmon/internal/web"
 	"github.com/facmon/facmon/reports"
 )
 
@@ -100,7 +101,7 @@ func Default() Config {
 			CommitInterval: Duration(20 * time.Millisecond),
 			ShutdownDrain:  Duration(10 * time.Second),
 		},
-		Web: Web{Listen: "127.0.0.1:8080"},
+		Web: defaultWeb(),
 		Ingest: Ingest{
 			MaxPast:   Duration(7 * 24 * time.Hour),
 			MaxFuture: Duration(5 * time.Minute),
@@ -120,5 +121,20 @@ func Default() Config {
 			"app": Duration(time.Minute),
 		}},
 		Offices: DefaultOffices(),
+	}
+}
+
+// defaultWeb takes its limits from the web server's own defaults.
+func defaultWeb() Web {
+	l := web.DefaultLimits()
+	return Web{
+		Listen:            "127.0.0.1:8080",
+		ReadHeaderTimeout: Duration(l.ReadHeaderTimeout),
+		ReadTimeout:       Duration(l.ReadTimeout),
+		WriteTimeout:      Duration(l.WriteTimeout),
+		ReportTimeout:     Duration(l.LongWriteTimeout),
+		IdleTimeout:       Duration(l.IdleTimeout),
+		MaxHeaderBytes:    ByteSize(l.MaxHeaderBytes),
+		MaxBodyBytes:      ByteSize(l.MaxBodyBytes),
 	}
 }

@@ -64,6 +64,24 @@ func (cfg Config) Validate() error {
 	if _, _, err := net.SplitHostPort(cfg.Web.Listen); err != nil {
 		c.add("web.listen", "want host:port, got %q", cfg.Web.Listen)
 	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"web.read_header_timeout", cfg.Web.ReadHeaderTimeout}, {"web.read_timeout", cfg.Web.ReadTimeout},
+		{"web.write_timeout", cfg.Web.WriteTimeout}, {"web.report_timeout", cfg.Web.ReportTimeout},
+		{"web.idle_timeout", cfg.Web.IdleTimeout},
+	} {
+		if d.v <= 0 {
+			c.add(d.key, "must be positive")
+		}
+	}
+	if cfg.Web.MaxHeaderBytes < 4<<10 {
+		c.add("web.max_header_bytes", "must be at least 4KiB")
+	}
+	if cfg.Web.MaxBodyBytes < 16<<10 {
+		c.add("web.max_body_bytes", "must be at least 16KiB (an acknowledgement's body may take that)")
+	}
 	if cfg.Ingest.MaxPast <= 0 {
 		c.add("ingest.max_past", "must be positive")
 	}

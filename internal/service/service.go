@@ -178,7 +178,7 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		s.spool.Close()
 		return nil, err
 	}
-	s.web = web.New(cfg.Web.Listen, reg, []web.Check{
+	s.web = web.New(cfg.Web.Listen, cfg.Web.Limits(), reg, []web.Check{
 		{Name: "mqtt", Probe: func(context.Context) error { return s.collector.Health() }},
 		{Name: "influxdb", Probe: s.influx.Ping},
 		{Name: "spool", Probe: func(context.Context) error { return s.spool.Health() }},
@@ -199,7 +199,7 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		s.spool.Close()
 		return nil, err
 	}
-	s.web.Handle("GET /reports/uptime", gen.Handler(log.With("component", "reports")))
+	s.web.HandleLong("GET /reports/uptime", gen.Handler(log.With("component", "reports")))
 	s.ln, err = s.web.Listen()
 	if err != nil {
 		s.spool.Close()
