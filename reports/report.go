@@ -47,8 +47,30 @@ type Settings struct {
 // Period is the time a report covers, [From, To).
 type Period struct{ From, To time.Time }
 
-// Previous is the period of the same length just before p.
-func (p Period) Previous() Period { return Period{p.From.Add(-p.To.Sub(p.From)), p.From} }
+// Previous is the period a report compares p with. Leaders compare a
+// month with the month before, not with "the 30 days before": a whole
+// calendar month gives the previous calendar month, a whole year the
+// previous year and an ISO week (Monday to Monday) the week before, all in
+// the location of p.From; any other span gives the span of the same length
+// just before it.
+func (p Period) Previous() Period {
+	from := p.From
+	to := p.To.In(from.Location())
+	if from.Hour() == 0 && from.Minute() == 0 && from.Second() == 0 && from.Nanosecond() == 0 {
+		switch {
+		case from.YearDay() == 1 && to.Equal(from.AddDate(1, 0, 0)):
+			return Period{from.AddDate(-1, 0, 0), from}
+		case from.Day() == 1 && to.Equal(from.AddDate(0, 1, 0)):
+			return Period{from.AddDate(0, -1, 0), from}
+		case from.Weekday() == time.Monday && to.Equal(from.AddDate(0, 0, 7)):
+			return Period{from.AddDate(0, 0, -7), from}
+		}
+	}
+	return Period{from.Add(-to.Sub(from)), from}
+}
+
+// In is p with its bounds in loc, where Previous finds calendar months.
+func (p Period) In(loc *time.Location) Period { return Period{p.From.In(loc), p.To.In(loc)} }
 
 // Report is a computed uptime report, ready for the renderers.
 type Report struct {
@@ -226,7 +248,7 @@ func Build(ds *Dataset, p Period, s Settings) (*Report, error) {
 	if heartbeat == nil {
 		heartbeat = func(string, string, string) time.Duration { return time.Minute }
 	}
-	prev := p.Previous()
+	prev := p.In(loc).Previous()
 	end := earlier(p.To, ds.To)
 	r := &Report{
 		From: p.From, To: p.To, End: end,

@@ -87,7 +87,7 @@ func continuous(from, to time.Time, gaps []reports.Interval) reports.Telemetry {
 func iv(a, b string) reports.Interval { return reports.Interval{Start: At(a), End: At(b)} }
 
 // March2026 is the fixed dataset: 13 wards × 10 devices over March 2026
-// and the previous 31 days, with a few random outages per device (fixed
+// and February (its comparison period), with a few random outages per device (fixed
 // seed) and one of each case: an outage across the lunch break, a ward
 // network outage, an outage inside maintenance, a collection gap, a
 // device that never reported, flapping, a device new in the month, an

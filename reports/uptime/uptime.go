@@ -283,7 +283,7 @@ func (g *Generator) Report(ctx context.Context, req Request, progress reports.Pr
 		return nil, ctx.Err()
 	}
 	now := g.now()
-	prev := req.Period.Previous()
+	prev := req.Period.In(g.Location()).Previous()
 	ds, err := g.loader.Load(ctx, reports.LoadRequest{
 		From: prev.From, To: req.Period.To, Now: now, Ward: req.Ward,
 		MinHeartbeat: g.minHB, MaxHeartbeat: g.maxHB, Inventory: g.inventory,

@@ -66,7 +66,7 @@ func TestHandlerFormatsAndLanguages(t *testing.T) {
 	assert.Contains(t, string(body), "Báo cáo thời gian hoạt động thiết bị")
 	// The handler reads the period and the previous one.
 	require.Len(t, l.got, 1)
-	assert.Equal(t, reporttest.At("2026-01-29"), l.got[0].From)
+	assert.Equal(t, reporttest.At("2026-02-01"), l.got[0].From, "March and February, its previous calendar month")
 	assert.Equal(t, reporttest.At("2026-04-01"), l.got[0].To)
 
 	// Same bytes as the renderer on the same report.
@@ -136,7 +136,7 @@ func TestThisMonthByDefault(t *testing.T) {
 	res, body := call(t, g.Handler(nil), http.MethodGet, "/reports/uptime")
 	require.Equal(t, 200, res.StatusCode, string(body))
 	require.Len(t, l.got, 1)
-	assert.Equal(t, reporttest.At("2026-01-29"), l.got[0].From, "March and the 31 days before it")
+	assert.Equal(t, reporttest.At("2026-02-01"), l.got[0].From, "March and February before it")
 	assert.Equal(t, reporttest.At("2026-04-01"), l.got[0].To)
 }
 
