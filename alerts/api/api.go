@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 
 // Engine is what the API needs of the alert engine.
 type Engine interface {
-	Active() []engine.Instance
+	Alerts(q engine.Query) (engine.Page, error)
 	History(from, to time.Time) ([]engine.HistoryEvent, error)
 	Ack(id, by, comment string) (engine.Instance, error)
 }
@@ -53,12 +54,56 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
+// Page sizes of GET /api/alerts: a page is a bounded answer however many
+// alerts fire.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// AlertsPage is the answer of GET /api/alerts.
+type AlertsPage struct {
+	Alerts []engine.Instance `json:"alerts"`
+	// Total is how many alerts match the filters, over all pages.
+	Total int `json:"total"`
+	// NextCursor, passed as cursor, gives the next page; absent on the last.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// active serves a page of the firing and pending alerts, most severe
+// first (then by ward, rule, class and device), filtered by ward, rule and
+// state.
 func (h *Handler) active(w http.ResponseWriter, r *http.Request) {
-	alerts := h.eng.Active()
-	if alerts == nil {
-		alerts = []engine.Instance{}
+	qs := r.URL.Query()
+	q := engine.Query{Ward: qs.Get("ward"), Rule: qs.Get("rule"), Limit: DefaultLimit, After: qs.Get("cursor")}
+	if s := qs.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxLimit {
+			writeJSON(w, http.StatusBadRequest, apiError{fmt.Sprintf("limit: want a number from 1 to %d, got %q", MaxLimit, s)})
+			return
+		}
+		q.Limit = n
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
+	switch s := engine.State(qs.Get("state")); s {
+	case "", engine.StateFiring, engine.StatePending:
+		q.State = s
+	default:
+		writeJSON(w, http.StatusBadRequest, apiError{fmt.Sprintf("state: want firing or pending, got %q", s)})
+		return
+	}
+	page, err := h.eng.Alerts(q)
+	if errors.Is(err, engine.ErrBadCursor) {
+		writeJSON(w, http.StatusBadRequest, apiError{"cursor: " + err.Error() + " (pass next_cursor of the previous page)"})
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		return
+	}
+	if page.Alerts == nil {
+		page.Alerts = []engine.Instance{}
+	}
+	writeJSON(w, http.StatusOK, AlertsPage{Alerts: page.Alerts, Total: page.Total, NextCursor: page.Next})
 }
 
 // history takes from and to as RFC 3339 or YYYY-MM-DD; default the last 7 days.

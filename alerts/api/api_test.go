@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,9 +19,10 @@ import (
 type fake struct {
 	from, to time.Time
 	acked    []string
+	alerts   []engine.Instance
 }
 
-func (f *fake) Active() []engine.Instance { return nil }
+func (f *fake) Alerts(q engine.Query) (engine.Page, error) { return engine.PageOf(f.alerts, q) }
 func (f *fake) History(from, to time.Time) ([]engine.HistoryEvent, error) {
 	f.from, f.to = from, to
 	return nil, nil
@@ -32,8 +35,8 @@ func (f *fake) Ack(id, by, comment string) (engine.Instance, error) {
 	return engine.Instance{ID: id, Acked: true, AckBy: by}, nil
 }
 
-func serve(t *testing.T, token string) (*fake, *httptest.Server) {
-	f := &fake{}
+func serve(t *testing.T, token string, alerts ...engine.Instance) (*fake, *httptest.Server) {
+	f := &fake{alerts: alerts}
 	mux := http.NewServeMux()
 	New(f, token).Register(mux)
 	srv := httptest.NewServer(mux)
@@ -134,4 +137,107 @@ func TestAckBodyTooLarge(t *testing.T) {
 	code, out := do(t, "POST", srv.URL+"/api/alerts/a1/ack", "tok", body)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, code)
 	assert.Equal(t, "request body too large: at most 16384 bytes", out["error"])
+}
+
+func fleetAlerts(n int) []engine.Instance {
+	out := make([]engine.Instance, n)
+	for i := range out {
+		sev, rule := "warning", "DeviceOffline"
+		if i%10 == 0 {
+			sev, rule = "critical", "ACRoomTooHot"
+		}
+		out[i] = engine.Instance{ID: fmt.Sprintf("a%05d", i), Rule: rule, Severity: sev, Ward: fmt.Sprintf("ward-%d", i%13),
+			Class: "camera", Device: fmt.Sprintf("camera-%d", i), State: engine.StateFiring, FiringSince: time.Now(),
+			SummaryVI: "Thiết bị mất kết nối", SummaryEN: "Device offline"}
+		if i%7 == 0 {
+			out[i].State = engine.StatePending
+		}
+	}
+	return out
+}
+
+func getPage(t *testing.T, url string) (int, AlertsPage, int) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var p AlertsPage
+	if resp.StatusCode == 200 {
+		require.NoError(t, json.Unmarshal(b, &p))
+	}
+	return resp.StatusCode, p, len(b)
+}
+
+// Walking the pages with the cursor returns every alert once; the
+// filters narrow it; a page stays small however many alerts fire.
+func TestAlertsPages(t *testing.T) {
+	all := fleetAlerts(50_000)
+	_, srv := serve(t, "tok", all...)
+
+	code, p, size := getPage(t, srv.URL+"/api/alerts")
+	require.Equal(t, 200, code)
+	assert.Len(t, p.Alerts, DefaultLimit, "a default limit")
+	assert.Equal(t, 50_000, p.Total)
+	assert.NotEmpty(t, p.NextCursor)
+	assert.Equal(t, "critical", p.Alerts[0].Severity, "most severe first")
+	assert.Less(t, size, 100<<10, "the default page of 50,000 alerts")
+	t.Logf("default page of 50,000 alerts: %d bytes", size)
+
+	seen := map[string]int{}
+	url := srv.URL + "/api/alerts?limit=1000&ward=ward-4"
+	pages := 0
+	for {
+		code, p, size := getPage(t, url)
+		require.Equal(t, 200, code)
+		assert.Less(t, size, 1<<20, "a page of 1,000")
+		pages++
+		for _, a := range p.Alerts {
+			assert.Equal(t, "ward-4", a.Ward)
+			seen[a.ID]++
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		url = srv.URL + "/api/alerts?limit=1000&ward=ward-4&cursor=" + p.NextCursor
+	}
+	want := 0
+	for _, a := range all {
+		if a.Ward == "ward-4" {
+			want++
+			assert.Equal(t, 1, seen[a.ID], a.ID)
+		}
+	}
+	assert.Len(t, seen, want)
+	assert.Equal(t, (want+999)/1000, pages)
+
+	for _, c := range []struct {
+		query string
+		keep  func(engine.Instance) bool
+	}{
+		{"rule=ACRoomTooHot", func(a engine.Instance) bool { return a.Rule == "ACRoomTooHot" }},
+		{"state=pending", func(a engine.Instance) bool { return a.State == engine.StatePending }},
+		{"state=firing&rule=DeviceOffline&ward=ward-0", func(a engine.Instance) bool {
+			return a.State == engine.StateFiring && a.Rule == "DeviceOffline" && a.Ward == "ward-0"
+		}},
+	} {
+		code, p, _ := getPage(t, srv.URL+"/api/alerts?limit=1&"+c.query)
+		require.Equal(t, 200, code, c.query)
+		n := 0
+		for _, a := range all {
+			if c.keep(a) {
+				n++
+			}
+		}
+		assert.Equal(t, n, p.Total, c.query)
+		require.Len(t, p.Alerts, 1, c.query)
+		assert.True(t, c.keep(p.Alerts[0]), c.query)
+	}
+
+	for _, q := range []string{"limit=0", "limit=1001", "limit=ten", "state=inactive", "state=resolved", "cursor=garbage!"} {
+		code, out := do(t, "GET", srv.URL+"/api/alerts?"+q, "", "")
+		assert.Equal(t, 400, code, q)
+		assert.NotEmpty(t, out["error"], q)
+	}
 }

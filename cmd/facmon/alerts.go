@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,7 +24,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	const synopsis = "alerts list|history|ack ID|rules [--url URL] [--token-file F] [--by NAME] [--comment TEXT]"
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stdout, "Usage: facmon "+synopsis)
-		fmt.Fprintln(stdout, "\n  list               active alerts")
+		fmt.Fprintln(stdout, "\n  list               active alerts, most severe first (--ward, --rule, --state firing|pending)")
 		fmt.Fprintln(stdout, "  history            incidents of the last 7 days (--from/--to for another range)")
 		fmt.Fprintln(stdout, "  ack ID             acknowledge a firing alert (needs the API token)")
 		fmt.Fprintln(stdout, "  rules              the rules in force, from --config (no server needed)")
@@ -49,6 +50,9 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	to := fs.String("to", "", "history to (RFC 3339 or YYYY-MM-DD)")
 	cfgPath := fs.String("config", "", "configuration file (for rules)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	ward := fs.String("ward", "", "list: only this ward's alerts")
+	ruleName := fs.String("rule", "", "list: only this rule's alerts")
+	state := fs.String("state", "", "list: only firing or only pending alerts")
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
@@ -58,8 +62,23 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		var out struct {
 			Alerts []engine.Instance `json:"alerts"`
 		}
-		if err := getJSON(ctx, client, *base+"/api/alerts", &out); err != nil {
-			return err
+		// Page by page: the server answers at most api.MaxLimit at a time.
+		q := url.Values{"limit": {strconv.Itoa(api.MaxLimit)}}
+		for k, v := range map[string]string{"ward": *ward, "rule": *ruleName, "state": *state} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		for {
+			var page api.AlertsPage
+			if err := getJSON(ctx, client, *base+"/api/alerts?"+q.Encode(), &page); err != nil {
+				return err
+			}
+			out.Alerts = append(out.Alerts, page.Alerts...)
+			if page.NextCursor == "" {
+				break
+			}
+			q.Set("cursor", page.NextCursor)
 		}
 		if *asJSON {
 			return json.NewEncoder(stdout).Encode(out)

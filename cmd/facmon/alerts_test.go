@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +23,7 @@ type fakeEngine struct {
 	acks   []string
 }
 
-func (f *fakeEngine) Active() []engine.Instance { return f.active }
+func (f *fakeEngine) Alerts(q engine.Query) (engine.Page, error) { return engine.PageOf(f.active, q) }
 func (f *fakeEngine) History(from, to time.Time) ([]engine.HistoryEvent, error) {
 	return []engine.HistoryEvent{{Time: from.Add(time.Hour), ID: "a1", Rule: "DoorStuckOpen", Ward: "thanh-binh", Device: "door-1", State: "firing", SummaryVI: "Cửa mở"}}, nil
 }
@@ -76,4 +79,44 @@ func TestAlertsCommand(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "WardUnreachable")
 	assert.Contains(t, out, "DoorStuckOpen")
+}
+
+// list walks every page: 2,500 alerts come in three.
+func TestAlertsListWalksThePages(t *testing.T) {
+	eng := &fakeEngine{}
+	for i := range 2500 {
+		ward := "thanh-binh"
+		if i%2 == 1 {
+			ward = "nam-duong"
+		}
+		eng.active = append(eng.active, engine.Instance{ID: fmt.Sprintf("a%04d", i), Rule: "DeviceOffline", Severity: "warning", Ward: ward,
+			Class: "camera", Device: fmt.Sprintf("camera-%04d", i), State: engine.StateFiring, FiringSince: time.Now()})
+	}
+	var queries []string
+	mux := http.NewServeMux()
+	api.New(eng, "").Register(mux)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.RawQuery)
+		mux.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	code, out, errs := runCLI("alerts", "list", "--url", srv.URL, "--json")
+	require.Equal(t, 0, code, errs)
+	var got struct{ Alerts []engine.Instance }
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	ids := map[string]bool{}
+	for _, a := range got.Alerts {
+		ids[a.ID] = true
+	}
+	assert.Len(t, got.Alerts, 2500)
+	assert.Len(t, ids, 2500, "each once")
+	assert.Len(t, queries, 3)
+
+	queries = nil
+	code, out, errs = runCLI("alerts", "list", "--url", srv.URL, "--ward", "nam-duong", "--state", "firing")
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, 1+1250, strings.Count(out, "\n"), "a header and the ward's alerts")
+	assert.NotContains(t, out, "thanh-binh")
+	assert.Contains(t, queries[0], "ward=nam-duong")
 }
