@@ -3,12 +3,14 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/facmon/facmon/alerts/rule"
 )
@@ -300,4 +302,33 @@ func TestWebLimits(t *testing.T) {
 		"w.yaml:3: web.max_header_bytes: must be at least 4KiB",
 		"w.yaml:4: web.max_body_bytes: must be at least 16KiB (an acknowledgement's body may take that)",
 	}, got)
+}
+
+// deploy/facmon.example.yaml says it shows every key with its default: it
+// must load into exactly what facmon uses with no file, section by
+// section, so the file cannot drift from the code again.
+func TestExampleFileStatesEveryDefault(t *testing.T) {
+	def, err := Load("", Overrides{})
+	require.NoError(t, err)
+	ex, err := Load(filepath.Join("..", "..", "deploy", "facmon.example.yaml"), Overrides{})
+	require.NoError(t, err)
+	// No rules configured means the built-in rules, which the file lists.
+	if def.Alerts.Rules == nil {
+		def.Alerts.Rules = rule.Defaults()
+	}
+	// Compared as YAML, section by section, so an empty list in the file
+	// equals a nil one in the code and a drift names its section and key.
+	dv, ev := reflect.ValueOf(def), reflect.ValueOf(ex)
+	for i := range dv.NumField() {
+		f := dv.Type().Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		want, err := yaml.Marshal(dv.Field(i).Interface())
+		require.NoError(t, err)
+		got, err := yaml.Marshal(ev.Field(i).Interface())
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got), "section %q of deploy/facmon.example.yaml differs from the built-in default", name)
+	}
 }

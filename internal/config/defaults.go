@@ -114,7 +114,9 @@ func Default() Config {
 		},
 		Reports:   reports.DefaultConfig(),
 		Profiles:  DefaultProfiles(),
-		Calendars: map[string]calendar.Config{DefaultCalendar: {}},
+		Calendars: map[string]calendar.Config{DefaultCalendar: {
+			Timezone: "Asia/Ho_Chi_Minh", Weekly: calendar.DefaultWeekly(),
+		}},
 		Liveness: Liveness{SampleInterval: Duration(time.Minute), Heartbeat: map[string]Duration{
 			"door": Duration(time.Minute), "hvac": Duration(time.Minute),
 			"server": Duration(time.Minute), "camera": Duration(time.Minute),
