@@ -112,8 +112,8 @@ func Default() Config {
 			FlapWindow:   Duration(10 * time.Minute),
 			Notifiers:    notify.DefaultConfig(),
 		},
-		Reports:   reports.DefaultConfig(),
-		Profiles:  DefaultProfiles(),
+		Reports:  reports.DefaultConfig(),
+		Profiles: DefaultProfiles(),
 		Calendars: map[string]calendar.Config{DefaultCalendar: {
 			Timezone: "Asia/Ho_Chi_Minh", Weekly: calendar.DefaultWeekly(),
 		}},
