@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/facmon/facmon/internal/logging"
 	"io"
 	"os"
 	"strings"
@@ -43,7 +44,7 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if sub == "list" {
 		return listQuarantine(q.Path(), stdout)
 	}
-	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	log := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
 	influx, err := service.NewInflux(cfg, q, log, prometheus.NewRegistry())
 	if err != nil {
 		return err

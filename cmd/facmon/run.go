@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/facmon/facmon/internal/logging"
 	"io"
 	"log/slog"
 	"os"
@@ -27,7 +28,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{err}
 	}
-	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	log := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
 	if !*demoMode {
 		if procs, ok := serviceProcs(os.Getenv("GOMAXPROCS"), runtime.NumCPU()); ok {
 			runtime.GOMAXPROCS(procs)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/facmon/facmon/internal/logging"
 	"io"
 	"log/slog"
 	"strings"
@@ -87,7 +88,7 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		cfg.TLS = tc
 	}
-	log := newLogger(stderr, *logLevel, "text")
+	log := logging.New(stderr, *logLevel, "text")
 	sim, err := simulator.New(cfg, log)
 	if err != nil {
 		return usageError{err}

@@ -5,6 +5,7 @@ package servicetest
 
 import (
 	"context"
+	"github.com/facmon/facmon/internal/logging"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,7 +21,7 @@ import (
 
 // Logger logs warnings and errors into the test's output.
 func Logger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return logging.New(t.Output(), "warn", "text")
 }
 
 // Start runs facmon with cfg until the test ends and returns its web
