@@ -75,6 +75,14 @@ type Options struct {
 	Registerer   prometheus.Registerer
 	// QueueSize bounds readings waiting for evaluation.
 	QueueSize int
+	// OutboxSize bounds the alert events waiting for Events, and the
+	// history lines waiting for Store, each: beyond it they are dropped
+	// and counted. They wait while the sink is stuck (a full spool, a full
+	// disk), so that the engine never does.
+	OutboxSize int
+	// RetryInterval is the wait before a history line the store refused
+	// is written again.
+	RetryInterval time.Duration
 }
 
 // State of an alert instance.
@@ -177,6 +185,14 @@ type Engine struct {
 	lastAny  time.Time
 	dirty    bool
 	firing   atomic.Int64 // alerts in StateFiring
+	// saveFailing is set while the state cannot be saved, so it is
+	// logged once, not at every tick.
+	saveFailing bool
+
+	// What the engine records goes out through these, never from under
+	// mu straight to a sink that can block.
+	events  *outbox[eventRecord]
+	history *outbox[HistoryEvent]
 
 	m engineMetrics
 }
@@ -186,6 +202,8 @@ type engineMetrics struct {
 	dropped     prometheus.Counter
 	transitions *prometheus.CounterVec
 	firing      prometheus.GaugeFunc
+	saveErrors  prometheus.Counter
+	outboxes    *outboxMetrics
 }
 
 // New builds an engine and restores the state of the last run.
@@ -204,6 +222,15 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.FlapWindow <= 0 {
 		opts.FlapWindow = 10 * time.Minute
+	}
+	if opts.OutboxSize <= 0 {
+		// Enough for every device of a large district changing state at
+		// once while the sink is stuck, in a few MiB (a record is some
+		// 200 bytes, its strings shared with the alert).
+		opts.OutboxSize = 16384
+	}
+	if opts.RetryInterval <= 0 {
+		opts.RetryInterval = time.Second
 	}
 	e := &Engine{
 		opts:          opts,
@@ -231,8 +258,12 @@ func New(opts Options) (*Engine, error) {
 	e.m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "facmon_alert_readings_dropped_total", Help: "Readings the alert engine could not keep up with (its queue was full). Storage is not affected."})
 	e.m.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "facmon_alert_transitions_total", Help: "Alert state changes by rule and new state."}, []string{"rule", "state"})
 	e.m.firing = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "facmon_alerts_firing", Help: "Alerts firing now."}, func() float64 { return float64(e.firingCount()) })
+	e.m.saveErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "facmon_alert_state_save_errors_total", Help: "Failed saves of the alert state (alerts.state_dir); each is retried at the next tick."})
+	e.m.outboxes = newOutboxMetrics()
+	e.events = newOutbox("events", opts.OutboxSize, opts.RetryInterval, e.log, e.deliverEvents, e.m.outboxes)
+	e.history = newOutbox("history", opts.OutboxSize, opts.RetryInterval, e.log, e.writeHistory, e.m.outboxes)
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(e.m.evaluated, e.m.dropped, e.m.transitions, e.m.firing)
+		opts.Registerer.MustRegister(e.m.evaluated, e.m.dropped, e.m.transitions, e.m.firing, e.m.saveErrors, e.m.outboxes)
 	}
 	if opts.Store != nil {
 		restored, err := opts.Store.Load()
@@ -297,12 +328,25 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
 	defer t.Stop()
 	due := time.NewTimer(time.Hour)
 	defer due.Stop()
+	var sinks sync.WaitGroup
+	sinks.Go(func() { e.events.run(ctx) })
+	sinks.Go(func() { e.history.run(ctx) })
 	for {
 		select {
 		case <-ctx.Done():
 			e.mu.Lock()
 			err := e.saveLocked()
 			e.mu.Unlock()
+			// One last pass: the storage pipeline stops waiting for room
+			// once shutdown begins, and what is still refused is counted
+			// and said.
+			sinks.Wait()
+			e.flushOutboxes()
+			for _, q := range e.m.outboxes.queues {
+				if what, n := q(); n > 0 {
+					e.log.Warn("shutdown: alert records not written", "what", what, "records", n)
+				}
+			}
 			return err
 		case <-e.kick:
 			e.processInbox()
@@ -478,9 +522,7 @@ func (e *Engine) Tick(now time.Time) {
 		e.housekeep(c, in, now)
 	}
 	if e.dirty {
-		if err := e.saveLocked(); err != nil {
-			e.log.Error("alerts: could not save state", "err", err)
-		}
+		e.save()
 	}
 }
 
@@ -795,7 +837,7 @@ func (e *Engine) fire(c *rule.Compiled, in *Instance, now time.Time) {
 	e.noteTransition(in, now)
 	in.Suppressed = e.suppression(c, in, now)
 	e.event(in, "firing", now)
-	e.opts.Store.AppendHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "firing", Value: in.Value, SummaryVI: in.SummaryVI, SummaryEN: in.SummaryEN, Suppressed: in.Suppressed})
+	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "firing", Value: in.Value, SummaryVI: in.SummaryVI, SummaryEN: in.SummaryEN, Suppressed: in.Suppressed})
 	if in.heldResolve {
 		// A flapping alert fired again before its held resolution went
 		// out: the receivers still think it fires; nothing to send.
@@ -823,7 +865,7 @@ func (e *Engine) resolve(c *rule.Compiled, in *Instance, now time.Time) {
 	e.m.transitions.WithLabelValues(c.Name, "resolved").Inc()
 	e.noteTransition(in, now)
 	e.event(in, "resolved", now)
-	e.opts.Store.AppendHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "resolved", Value: in.Value, Since: in.FiringSince, AckBy: in.AckBy, Suppressed: in.Suppressed})
+	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "resolved", Value: in.Value, Since: in.FiringSince, AckBy: in.AckBy, Suppressed: in.Suppressed})
 	if in.Notified {
 		if in.Flapping {
 			in.heldResolve = true // sent once the alert has been quiet for the flap window
@@ -958,10 +1000,8 @@ func (e *Engine) Ack(id, by, comment string) (Instance, error) {
 	in.Acked, in.AckBy, in.AckComment, in.AckAt = true, by, comment, now
 	e.dirty = true
 	e.event(in, "acknowledged", now)
-	e.opts.Store.AppendHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "acknowledged", AckBy: by, AckComment: comment})
-	if err := e.saveLocked(); err != nil {
-		e.log.Error("alerts: could not save state", "err", err)
-	}
+	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "acknowledged", AckBy: by, AckComment: comment})
+	e.save()
 	return in.public(), nil
 }
 
@@ -1036,27 +1076,67 @@ func (e *Engine) toNotify(in *Instance, escalation bool) notify.Alert {
 	}
 }
 
-// event records an alert_event point.
+// eventRecord is an alert_event point waiting for Events: the alert's
+// fields at the transition (strings shared with the alert), made into a
+// reading only when it is handed over.
+type eventRecord struct {
+	id, rule, severity, ward, class, device string
+	summaryVI, summaryEN, suppressed, state string
+	value                                   float64
+	at                                      time.Time
+}
+
+// event records an alert_event point. It only queues it: the storage
+// pipeline blocks while the spool cannot take a batch, and e.mu is held.
 func (e *Engine) event(in *Instance, state string, now time.Time) {
 	if e.opts.Events == nil {
 		return
 	}
-	r := &reading.Reading{
-		Measurement: "alert_event", Ward: in.Ward, Class: in.Class, Device: in.Device,
-		Extra: []reading.Tag{{Key: "alertname", Value: in.Rule}, {Key: "severity", Value: in.Severity}},
-		Fields: []reading.Field{
-			{Key: "state", Kind: reading.String, Str: state},
-			{Key: "id", Kind: reading.String, Str: in.ID},
-			{Key: "value", Kind: reading.Float, Float: in.Value},
-			{Key: "summary_vi", Kind: reading.String, Str: trim(in.SummaryVI)},
-			{Key: "summary_en", Kind: reading.String, Str: trim(in.SummaryEN)},
-			{Key: "suppressed", Kind: reading.String, Str: in.Suppressed},
-		},
-		Time: now, Received: now,
+	e.events.push(eventRecord{
+		id: in.ID, rule: in.Rule, severity: in.Severity, ward: in.Ward, class: in.Class, device: in.Device,
+		summaryVI: in.SummaryVI, summaryEN: in.SummaryEN, suppressed: in.Suppressed, state: state,
+		value: in.Value, at: now,
+	})
+}
+
+// deliverEvents hands alert_event points to Events, waiting as long as
+// it makes them wait; it runs on the outbox's goroutine.
+func (e *Engine) deliverEvents(recs []eventRecord) (int, error) {
+	for _, ev := range recs {
+		r := &reading.Reading{
+			Measurement: "alert_event", Ward: ev.ward, Class: ev.class, Device: ev.device,
+			Extra: []reading.Tag{{Key: "alertname", Value: ev.rule}, {Key: "severity", Value: ev.severity}},
+			Fields: []reading.Field{
+				{Key: "state", Kind: reading.String, Str: ev.state},
+				{Key: "id", Kind: reading.String, Str: ev.id},
+				{Key: "value", Kind: reading.Float, Float: ev.value},
+				{Key: "summary_vi", Kind: reading.String, Str: trim(ev.summaryVI)},
+				{Key: "summary_en", Kind: reading.String, Str: trim(ev.summaryEN)},
+				{Key: "suppressed", Kind: reading.String, Str: ev.suppressed},
+			},
+			Time: ev.at, Received: ev.at,
+		}
+		if err := e.opts.Events.Deliver(r, noAck{}); err != nil {
+			// It cannot be encoded: trying again would not help.
+			e.log.Warn("alert event not stored", "err", err)
+		}
 	}
-	if err := e.opts.Events.Deliver(r, noAck{}); err != nil {
-		e.log.Warn("alert event not stored", "err", err)
+	return len(recs), nil
+}
+
+// writeHistory appends history lines to the store, all or none.
+func (e *Engine) writeHistory(evs []HistoryEvent) (int, error) {
+	if err := e.opts.Store.AppendHistory(evs...); err != nil {
+		return 0, err
 	}
+	return len(evs), nil
+}
+
+// flushOutboxes hands over what is queued, once, on the caller's
+// goroutine: at shutdown, and in tests that drive the engine without Run.
+func (e *Engine) flushOutboxes() {
+	e.events.flush()
+	e.history.flush()
 }
 
 func trim(s string) string {

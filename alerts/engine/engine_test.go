@@ -137,8 +137,9 @@ func newFixture(t *testing.T, start time.Time, rules []rule.Rule, mutate func(*O
 	return fx
 }
 
-// at moves the clock and ticks.
-func (fx *fixture) at(t time.Time) { fx.now = t; fx.e.Tick(t) }
+// at moves the clock and ticks, then hands what the engine recorded to
+// its sinks (Run's goroutines do that in service).
+func (fx *fixture) at(t time.Time) { fx.now = t; fx.e.Tick(t); fx.e.flushOutboxes() }
 
 func (fx *fixture) send(t time.Time, measurement, ward, device string, fields ...reading.Field) {
 	fx.now = t
@@ -148,6 +149,7 @@ func (fx *fixture) send(t time.Time, measurement, ward, device string, fields ..
 	}
 	fx.e.Process(&reading.Reading{Measurement: measurement, Ward: ward, Class: class, Device: device, Fields: fields, Time: t, Received: t})
 	fx.e.Tick(t)
+	fx.e.flushOutboxes()
 }
 
 // alive sends a telemetry reading of the device's class (door-1 → door).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -83,37 +84,60 @@ func (s *Store) Save(ins []*Instance) error {
 		return err
 	}
 	tmp := s.statePath() + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
+	if err := writeSynced(tmp, b); err != nil {
+		os.Remove(tmp) // a full disk leaves it empty; the old state stays
 		return fmt.Errorf("alerts store: %w", err)
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("alerts store: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("alerts store: %w", err)
-	}
-	f.Close()
 	return os.Rename(tmp, s.statePath())
 }
 
-// AppendHistory adds an event; errors are rare and not worth failing an
-// evaluation for, so they are swallowed after the state save reports them.
-func (s *Store) AppendHistory(ev HistoryEvent) {
-	if s == nil {
-		return
+func writeSynced(path string, b []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// AppendHistory adds events, all or none: a write the disk refuses part
+// of the way is cut off again, so a retry neither repeats the events that
+// got through nor leaves half a line for the next one to join.
+func (s *Store) AppendHistory(evs ...HistoryEvent) error {
+	if s == nil || len(evs) == 0 {
+		return nil
+	}
+	var b []byte
+	for _, ev := range evs {
+		line, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("alerts history: %w", err)
+		}
+		b = append(append(b, line...), '\n')
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, err := os.OpenFile(s.historyPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	f, err := os.OpenFile(s.historyPath(), os.O_CREATE|os.O_WRONLY, 0o640)
 	if err != nil {
-		return
+		return fmt.Errorf("alerts history: %w", err)
 	}
 	defer f.Close()
-	b, _ := json.Marshal(ev)
-	_, _ = f.Write(append(b, '\n'))
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("alerts history: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		_ = f.Truncate(end)
+		return fmt.Errorf("alerts history: %w", err)
+	}
+	return nil
 }
 
 // History returns the events within [from, to), oldest first.
@@ -146,10 +170,12 @@ func (s *Store) History(from, to time.Time) ([]HistoryEvent, error) {
 	return out, sc.Err()
 }
 
-// saveLocked writes the alerts worth remembering; e.mu is held.
+// saveLocked writes the alerts worth remembering; e.mu is held. A state
+// that could not be written stays dirty, so the next tick tries again: a
+// full disk must not make a restart forget the alerts that fired during it.
 func (e *Engine) saveLocked() error {
-	e.dirty = false
 	if e.opts.Store == nil {
+		e.dirty = false
 		return nil
 	}
 	var keep []*Instance
@@ -159,10 +185,48 @@ func (e *Engine) saveLocked() error {
 			keep = append(keep, &cp)
 		}
 	}
-	return e.opts.Store.Save(keep)
+	if err := e.opts.Store.Save(keep); err != nil {
+		e.dirty = true
+		e.m.saveErrors.Inc()
+		return err
+	}
+	e.dirty = false
+	return nil
 }
 
-// History serves the incident history.
+// save is saveLocked for the tick and the API: it logs when saving starts
+// failing and when it works again, not at every tick in between.
+func (e *Engine) save() {
+	err := e.saveLocked()
+	switch {
+	case err != nil && !e.saveFailing:
+		e.saveFailing = true
+		e.log.Error("alerts: could not save state; retried at every tick", "err", err)
+	case err == nil && e.saveFailing:
+		e.saveFailing = false
+		e.log.Info("alerts: state saved again")
+	}
+}
+
+// recordHistory queues an incident history line for the store.
+func (e *Engine) recordHistory(ev HistoryEvent) {
+	if e.opts.Store != nil {
+		e.history.push(ev)
+	}
+}
+
+// History serves the incident history: the store's, and the lines still
+// waiting to be written (a full disk), which are the newest.
 func (e *Engine) History(from, to time.Time) ([]HistoryEvent, error) {
-	return e.opts.Store.History(from, to)
+	// Between reading the file and the queue, no line may move from one
+	// to the other.
+	e.history.sending.Lock()
+	defer e.history.sending.Unlock()
+	out, err := e.opts.Store.History(from, to)
+	for _, ev := range e.history.queued() {
+		if !ev.Time.Before(from) && ev.Time.Before(to) {
+			out = append(out, ev)
+		}
+	}
+	return out, err
 }
