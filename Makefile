@@ -1,5 +1,6 @@
 # facmon: `make run` starts the zero-setup demo, `make test` runs every test.
-# Both install what they need (Debian packages, influxd 1.8.3) on first use.
+# Both install what they need (Debian packages, influxd 1.8.3) on first use;
+# the demo needs mosquitto-clients and curl for the commands its banner prints.
 
 GO          ?= go
 GOBIN       := $(shell $(GO) env GOPATH)/bin
@@ -19,7 +20,7 @@ deps:
 # The demo: embedded broker, simulator of the 13 wards, InfluxDB 1.8.3 at
 # 127.0.0.1:8086 (started here, data under ./var, when nothing answers there).
 run: build
-	scripts/deps.sh influxd
+	scripts/deps.sh influxd mosquitto
 	scripts/run-demo.sh $(BIN)
 
 # Every test, against the real Mosquitto and InfluxDB, then a short run of

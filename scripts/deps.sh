@@ -154,6 +154,8 @@ install_mosquitto() {
 		! command -v mosquitto_passwd >/dev/null 2>&1; then
 		apt_install mosquitto mosquitto-clients
 	fi
+	# The demo's banner and scripts/run-demo.sh talk to InfluxDB with curl.
+	command -v curl >/dev/null 2>&1 || apt_install curl
 	disable_service mosquitto
 }
 

@@ -167,6 +167,7 @@ func TestDemoStoresAllWards(t *testing.T) {
 	assert.Contains(t, body, "go_goroutines")
 	assert.Contains(t, body, "process_resident_memory_bytes")
 	assert.Contains(t, logs.String(), "13 simulated ward offices")
+	runBannerCommands(t, logs.String())
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
@@ -184,4 +185,29 @@ func TestDemoStoresAllWards(t *testing.T) {
 	}
 	assert.Equal(t, 130, offline, "every device's last status is offline after a clean stop")
 	assert.False(t, strings.Contains(logs.String(), "panic"))
+}
+
+// runBannerCommands runs every "$ " command of the demo's banner as a user
+// would paste it, and wants each to succeed with output.
+func runBannerCommands(t *testing.T, out string) {
+	t.Helper()
+	var cmds []string
+	for _, line := range strings.Split(out, "\n") {
+		if c, ok := strings.CutPrefix(strings.TrimSpace(line), "$ "); ok {
+			cmds = append(cmds, c)
+		}
+	}
+	require.GreaterOrEqual(t, len(cmds), 4, "the banner prints the commands to try")
+	for _, c := range cmds {
+		assert.NotContains(t, c, "PORT", "a placeholder in %q", c)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		res, err := exec.CommandContext(ctx, "sh", "-c", c).CombinedOutput()
+		cancel()
+		if assert.NoError(t, err, "banner command %q: %s", c, res) {
+			assert.NotEmpty(t, strings.TrimSpace(string(res)), "banner command %q printed nothing", c)
+		}
+		if strings.Contains(c, "/query") {
+			assert.Contains(t, string(res), `"ward"`, "the InfluxDB query of the banner returns rows per ward: %s", res)
+		}
+	}
 }

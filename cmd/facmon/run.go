@@ -6,8 +6,10 @@ import (
 	"github.com/facmon/facmon/internal/logging"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/facmon/facmon/internal/config"
@@ -141,20 +143,38 @@ func (h levelFloor) WithGroup(n string) slog.Handler {
 	return levelFloor{h.Handler.WithGroup(n), h.min}
 }
 
+// printDemoBanner tells a new user where to look. Every line starting with
+// "$ " is a command that works as printed on the machine `make run` set up
+// (it installs mosquitto-clients and curl); a test runs each of them.
 func printDemoBanner(w io.Writer, cfg config.Config, web string) {
+	host, port := "127.0.0.1", "1883"
+	if u, err := url.Parse(cfg.MQTT.URL); err == nil {
+		if h := u.Hostname(); h != "" {
+			host = h
+		}
+		if p := u.Port(); p != "" {
+			port = p
+		}
+	}
+	query := "SELECT count(*) FROM door WHERE time > now() - 10m GROUP BY ward"
 	fmt.Fprintf(w, `
 facmon demo: 13 simulated ward offices of Hải Châu are publishing telemetry.
 
-  MQTT broker (embedded)  %s     e.g. mosquitto_sub -h 127.0.0.1 -p PORT -t 'facmon/#' -v
-  InfluxDB                %s  database %q
-                          e.g. influx -database facmon -execute 'SELECT count(*) FROM door'
-  Status page             http://%s/            (?lang=en for English)
-  Uptime report           http://%s/reports/uptime
-  Active alerts           http://%s/api/alerts
-  Health                  http://%s/healthz
-  Metrics                 http://%s/metrics
+  Status page     http://%[1]s/   (?lang=en for English)
+  Uptime report   http://%[1]s/reports/uptime   (?lang=en, ?format=csv or xlsx)
+  Active alerts   http://%[1]s/api/alerts
+  Health          http://%[1]s/healthz
+  Metrics         http://%[1]s/metrics
+  MQTT broker     %[2]s (embedded)
+  InfluxDB        %[3]s, database %[4]q
+
+Try:
+  $ mosquitto_sub -h %[5]s -p %[6]s -t 'facmon/#' -v -C 10
+  $ curl -sG %[3]s/query --data-urlencode db=%[4]s --data-urlencode "q=%[7]s"
+  $ curl -s http://%[1]s/api/alerts
+  $ curl -s http://%[1]s/healthz
 
 Ctrl-C stops it.
 
-`, cfg.MQTT.URL, cfg.Influx.URL, cfg.Influx.Bucket, web, web, web, web, web)
+`, web, cfg.MQTT.URL, strings.TrimRight(cfg.Influx.URL, "/"), cfg.Influx.Bucket, host, port, query)
 }
