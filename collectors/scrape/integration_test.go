@@ -220,7 +220,7 @@ func TestSimulatedAppsFaultsInScrapedReadings(t *testing.T) {
 
 type quarantined struct{ n int }
 
-func (q *quarantined) Poison([]byte, int, string) { q.n++ }
+func (q *quarantined) Poison([]byte, int, string) error { q.n++; return nil }
 
 // Node exporter, facmon's own /metrics and the simulated apps, scraped
 // through the storage batcher into a real InfluxDB 1.8.

@@ -49,9 +49,10 @@ type Influx struct {
 }
 
 // PoisonHandler takes a point InfluxDB will never accept (400/422), so it
-// can be set aside instead of retried forever.
+// can be set aside instead of retried forever. An error means the point
+// was not set aside; it is offered again.
 type PoisonHandler interface {
-	Poison(line []byte, status int, msg string)
+	Poison(line []byte, status int, msg string) error
 }
 
 type influxMetrics struct {
@@ -61,6 +62,7 @@ type influxMetrics struct {
 	latency    prometheus.Histogram
 	batchSize  prometheus.Histogram
 	poisonedBy *prometheus.CounterVec
+	poisonErrs prometheus.Counter
 }
 
 func newInfluxMetrics(reg prometheus.Registerer) *influxMetrics {
@@ -93,6 +95,10 @@ func newInfluxMetrics(reg prometheus.Registerer) *influxMetrics {
 			Name: "facmon_points_quarantined_total",
 			Help: "Points InfluxDB refused for good (400/422), set aside and not retried.",
 		}, []string{"status"}),
+		poisonErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "facmon_quarantine_write_errors_total",
+			Help: "Failed writes of refused points to the quarantine file; the drain waits and retries, the points stay in the spool.",
+		}),
 	}
 	for _, k := range []string{"network", "timeout", "http_429", "http_5xx", "http_4xx"} {
 		m.errors.WithLabelValues(k)
@@ -100,7 +106,7 @@ func newInfluxMetrics(reg prometheus.Registerer) *influxMetrics {
 	for _, s := range []string{"400", "422"} {
 		m.poisonedBy.WithLabelValues(s)
 	}
-	reg.MustRegister(m.written, m.lastWrite, m.errors, m.latency, m.batchSize, m.poisonedBy)
+	reg.MustRegister(m.written, m.lastWrite, m.errors, m.latency, m.batchSize, m.poisonedBy, m.poisonErrs)
 	return m
 }
 
@@ -206,10 +212,10 @@ func (w *Influx) splitPoison(ctx context.Context, lines []byte, points int, stat
 	body := bytes.TrimRight(lines, "\n")
 	if points <= 1 || bytes.IndexByte(body, '\n') < 0 {
 		msg := w.clean(err)
-		w.metrics.poisonedBy.WithLabelValues(strconv.Itoa(status)).Inc()
-		if w.poison != nil {
-			w.poison.Poison(body, status, msg)
+		if err := w.setAside(ctx, body, status, msg); err != nil {
+			return err
 		}
+		w.metrics.poisonedBy.WithLabelValues(strconv.Itoa(status)).Inc()
 		w.log.Error("influxdb refused a point for good; set aside", "status", status, "err", msg)
 		return nil
 	}
@@ -222,6 +228,34 @@ func (w *Influx) splitPoison(ctx context.Context, lines []byte, points int, stat
 		return err
 	}
 	return w.commit(ctx, body[mid:], n-n/2)
+}
+
+// setAside hands a refused point to the poison handler until it takes it
+// or ctx ends. Until then the commit does not return, so the drain waits
+// and the point stays in the spool: counted as quarantined only once it is
+// in the quarantine file, never lost between the two.
+func (w *Influx) setAside(ctx context.Context, line []byte, status int, msg string) error {
+	if w.poison == nil {
+		return nil
+	}
+	backoff := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := w.poison.Poison(line, status, msg)
+		if err == nil {
+			if attempt > 0 {
+				w.log.Info("refused point set aside after all; the drain goes on", "attempts", attempt+1)
+			}
+			return nil
+		}
+		w.metrics.poisonErrs.Inc()
+		if attempt == 0 || attempt%10 == 0 {
+			w.log.Error("cannot set a refused point aside; the drain waits and retries, the point stays in the spool", "status", status, "err", err, "attempt", attempt+1, "retry_in", backoff)
+		}
+		if err := w.sleep(ctx, backoff); err != nil {
+			return err
+		}
+		backoff = max(min(backoff*2, w.opts.MaxRetryInterval), 100*time.Millisecond)
+	}
 }
 
 // ensureDatabase creates the database on 1.x (CREATE DATABASE is

@@ -27,21 +27,35 @@ func NewQuarantine(path string) *Quarantine { return &Quarantine{path: path} }
 // Path is the quarantine file.
 func (q *Quarantine) Path() string { return q.path }
 
-// Poison records one refused point durably: it has already left the spool.
-func (q *Quarantine) Poison(line []byte, status int, msg string) {
+// Poison records one refused point durably. It returns an error when the
+// point is not on disk (a full disk, a read-only directory): the caller
+// then keeps it where it was and tries again. A write that fails part of
+// the way is cut off again, so the retry leaves no half record.
+func (q *Quarantine) Poison(line []byte, status int, msg string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(q.path), 0o750); err != nil {
-		return
+		return fmt.Errorf("quarantine: %w", err)
 	}
 	f, err := os.OpenFile(q.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 	if err != nil {
-		return
+		return fmt.Errorf("quarantine: %w", err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
 	msg = strings.Join(strings.Fields(msg), " ") // one comment line, whatever the server said
-	fmt.Fprintf(f, "# %s status=%d %s\n%s\n", time.Now().UTC().Format(time.RFC3339), status, msg, bytes.TrimRight(line, "\n"))
-	_ = f.Sync()
+	rec := fmt.Appendf(nil, "# %s status=%d %s\n%s\n", time.Now().UTC().Format(time.RFC3339), status, msg, bytes.TrimRight(line, "\n"))
+	if _, err = f.Write(rec); err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		_ = f.Truncate(st.Size())
+		return fmt.Errorf("quarantine: write %s: %w", q.path, err)
+	}
+	return nil
 }
 
 // Replay sends every quarantined point to c again. Points refused again

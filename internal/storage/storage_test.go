@@ -205,11 +205,12 @@ type poisonRecorder struct {
 	codes []int
 }
 
-func (p *poisonRecorder) Poison(line []byte, status int, _ string) {
+func (p *poisonRecorder) Poison(line []byte, status int, _ string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.lines = append(p.lines, string(line))
 	p.codes = append(p.codes, status)
+	return nil
 }
 
 func TestInfluxCommitCreatesDatabaseAndWrites(t *testing.T) {
