@@ -147,6 +147,8 @@ type WardRow struct {
 	Classes []Row
 	// DayUp and DayDown are the summed device up and down time per day.
 	DayUp, DayDown []time.Duration
+	// DayKinds tells, per day, why a day without availability has none.
+	DayKinds []DayKind
 	// Network is how long the ward was unreachable within office hours.
 	Network time.Duration
 }
@@ -161,6 +163,29 @@ func (w WardRow) Pass() (pass, ok bool) {
 		}
 	}
 	return pass, ok
+}
+
+// DayKind is what a day of a ward's row holds.
+type DayKind uint8
+
+const (
+	// DayCounted has counted device time: it has an availability.
+	DayCounted DayKind = iota
+	// DayNoData is an open day, begun, with no counted time: no device
+	// reported, or facmon was not collecting.
+	DayNoData
+	// DayClosed is a day the office does not open (weekend, holiday).
+	DayClosed
+	// DayFuture has not begun, or its office hours have not begun yet.
+	DayFuture
+)
+
+// DayKind returns what day i holds.
+func (w WardRow) DayKind(i int) DayKind {
+	if i < 0 || i >= len(w.DayKinds) {
+		return DayNoData
+	}
+	return w.DayKinds[i]
 }
 
 // Day returns the availability of day i in percent.
@@ -347,10 +372,7 @@ func Build(ds *Dataset, p Period, s Settings) (*Report, error) {
 	openCache := map[*calendar.Calendar][]Interval{}
 	var defaultCal *calendar.Calendar
 	allDay := []Interval{{ds.From, ds.To}}
-	openOf := func(ward string) []Interval {
-		if s.AlwaysOpen {
-			return allDay
-		}
+	calOf := func(ward string) *calendar.Calendar {
 		c := s.Calendars[ward]
 		if c == nil {
 			if defaultCal == nil {
@@ -358,6 +380,13 @@ func Build(ds *Dataset, p Period, s Settings) (*Report, error) {
 			}
 			c = defaultCal
 		}
+		return c
+	}
+	openOf := func(ward string) []Interval {
+		if s.AlwaysOpen {
+			return allDay
+		}
+		c := calOf(ward)
 		if ivs, ok := openCache[c]; ok {
 			return ivs
 		}
@@ -506,7 +535,41 @@ func Build(ds *Dataset, p Period, s Settings) (*Report, error) {
 	}
 	slices.SortStableFunc(r.Maintenance, func(a, b Planned) int { return a.Start.Compare(b.Start) })
 	r.CollectionGaps = clip(unknown, p.From, end)
+	for i := range r.Wards {
+		r.Wards[i].DayKinds = dayKinds(r.Wards[i], days, end, s.AlwaysOpen, calOf(r.Wards[i].ID))
+	}
 	return r, nil
+}
+
+// dayKinds tells the days of a ward apart, so a leader can see a weekend
+// from a working day nobody reported on, and either from a day to come.
+// The calendar is asked directly, not the open intervals of the data,
+// which stop at the data's end.
+func dayKinds(w WardRow, days dayIndex, end time.Time, alwaysOpen bool, cal *calendar.Calendar) []DayKind {
+	kinds := make([]DayKind, days.days())
+	for i := range kinds {
+		from, to := days.bounds[i], days.bounds[i+1]
+		openAll, openSoFar := to.Sub(from), earlier(to, end).Sub(from)
+		if !alwaysOpen {
+			openAll, openSoFar = cal.OpenDuration(from, to), 0
+			if end.After(from) {
+				openSoFar = cal.OpenDuration(from, earlier(to, end))
+			}
+		}
+		switch {
+		case openAll <= 0:
+			kinds[i] = DayClosed
+		case !end.After(from):
+			kinds[i] = DayFuture
+		case w.DayUp[i]+w.DayDown[i] > 0:
+			kinds[i] = DayCounted
+		case openSoFar <= 0:
+			kinds[i] = DayFuture
+		default:
+			kinds[i] = DayNoData
+		}
+	}
+	return kinds
 }
 
 // District pass: every class meets its target.

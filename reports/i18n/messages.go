@@ -124,7 +124,9 @@ var catalogue = map[string]entry{
 
 	// ------------------------------------------------------------ report: charts
 	"chart.target":   {"Mục tiêu", "Target"},
-	"chart.no_data":  {"Không có số liệu (ngoài giờ làm việc)", "No data (closed)"},
+	"chart.no_data":  {"Ngày làm việc không có số liệu", "Working day, no data"},
+	"chart.closed":   {"Nghỉ (cuối tuần, ngày lễ)", "Closed (weekend, holiday)"},
+	"chart.future":   {"Chưa đến", "Not yet"},
 	"chart.legend":   {"Chú giải", "Legend"},
 	"chart.day":      {"Ngày", "Day"},
 	"chart.count":    {"Số sự cố", "Incidents"},

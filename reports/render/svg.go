@@ -55,7 +55,22 @@ var heatSteps = []struct {
 	{0, "#e53935"},
 }
 
-const heatNone = "#eceff1"
+// The three days without an availability, told apart: a closed day is
+// pale, a day to come is white with a dashed edge, and an open working day
+// with no data is a dark grey that stands out as something to look into.
+var heatEmpty = []struct {
+	kind   reports.DayKind
+	fill   string
+	stroke string
+	dash   string
+	label  string
+}{
+	{reports.DayNoData, "#78909c", "#78909c", "", "chart.no_data"},
+	{reports.DayClosed, "#eceff1", "#b0bec5", "", "chart.closed"},
+	{reports.DayFuture, "#ffffff", "#b0bec5", "2,2", "chart.future"},
+}
+
+const heatNone = "#78909c"
 
 func heatColor(v float64, ok bool) string {
 	if !ok {
@@ -166,12 +181,22 @@ func heatMap(r *reports.Report, l i18n.Lang) template.HTML {
 		b.f(`<text x="%.0f" y="%.1f" text-anchor="end" fill="#263238">%s</text>`, left-6, y+rowH/2+3.5, esc(w.Name))
 		for i := range r.Days {
 			v, ok := w.Day(i)
-			label := l.T("chart.no_data")
+			fill, stroke, dash, label := heatColor(v, ok), "#fff", "", ""
 			if ok {
 				label = l.Percent(v, 2)
+			} else {
+				for _, e := range heatEmpty {
+					if e.kind == w.DayKind(i) {
+						fill, stroke, dash, label = e.fill, e.stroke, e.dash, l.T(e.label)
+					}
+				}
 			}
-			b.f(`<rect x="%.2f" y="%.1f" width="%.2f" height="%.1f" fill="%s" stroke="#fff" stroke-width="1"><title>%s %s: %s</title></rect>`,
-				left+cellW*float64(i), y, cellW, rowH, heatColor(v, ok), esc(w.Name), esc(l.Date(r.Days[i].In(r.Location))), esc(label))
+			dashAttr := ""
+			if dash != "" {
+				dashAttr = ` stroke-dasharray="` + dash + `"`
+			}
+			b.f(`<rect x="%.2f" y="%.1f" width="%.2f" height="%.1f" fill="%s" stroke="%s" stroke-width="1"%s><title>%s %s: %s</title></rect>`,
+				left+cellW*float64(i), y, cellW, rowH, fill, stroke, dashAttr, esc(w.Name), esc(l.Date(r.Days[i].In(r.Location))), esc(label))
 		}
 	}
 	// legend
@@ -186,8 +211,16 @@ func heatMap(r *reports.Report, l i18n.Lang) template.HTML {
 		b.f(`<text x="%.0f" y="%.0f" fill="#37474f">%s</text>`, lx+16, ly+10, esc(label))
 		lx += 84
 	}
-	b.f(`<rect x="%.0f" y="%.0f" width="12" height="12" fill="%s" stroke="#b0bec5" stroke-width="0.5"/>`, left, ly+16, heatNone)
-	b.f(`<text x="%.0f" y="%.0f" fill="#37474f">%s</text>`, left+16, ly+26, esc(l.T("chart.no_data")))
+	lx = left
+	for _, e := range heatEmpty {
+		dashAttr := ""
+		if e.dash != "" {
+			dashAttr = ` stroke-dasharray="` + e.dash + `"`
+		}
+		b.f(`<rect x="%.0f" y="%.0f" width="12" height="12" fill="%s" stroke="%s" stroke-width="0.8"%s/>`, lx, ly+16, e.fill, e.stroke, dashAttr)
+		b.f(`<text x="%.0f" y="%.0f" fill="#37474f">%s</text>`, lx+16, ly+26, esc(l.T(e.label)))
+		lx += 168
+	}
 	b.f(`</svg>`)
 	return template.HTML(b.String())
 }
