@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/facmon/facmon/internal/redact"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -37,7 +38,7 @@ func NewAlertmanager(cfg AlertmanagerConfig, log *slog.Logger) (*Alertmanager, e
 	for _, raw := range cfg.URLs {
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("alertmanager: bad URL %q", redact(raw))
+			return nil, fmt.Errorf("alertmanager: bad URL %q", redact.Endpoint(raw))
 		}
 		u.Path = strings.TrimRight(u.Path, "/") + "/api/v2/alerts"
 		u.RawPath = ""

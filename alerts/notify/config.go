@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"github.com/facmon/facmon/internal/redact"
 	"log/slog"
 	"net/url"
 	"os"
@@ -311,7 +312,7 @@ func (v *validator) client(p string, urls []string, timeout Duration, tokenFile 
 		u, err := url.Parse(raw)
 		switch {
 		case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-			v.add(path, "want an http:// or https:// URL, got %q", redact(raw))
+			v.add(path, "want an http:// or https:// URL, got %q", redact.Endpoint(raw))
 			continue
 		case u.User != nil:
 			v.add(path, "must not carry credentials; use %s.basic_auth or %s.bearer_token_file", v.full(p), v.full(p))

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/facmon/facmon/internal/redact"
 	"io"
 	"net"
 	"net/http"
@@ -106,7 +107,7 @@ func (c *httpClient) post(ctx context.Context, u string, body []byte, header htt
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return Permanent(fmt.Errorf("%s: %v", redact(u), redactErr(err, u)))
+		return Permanent(fmt.Errorf("%s: %v", redact.Endpoint(u), redactErr(err, u)))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
@@ -129,7 +130,7 @@ func (c *httpClient) post(ctx context.Context, u string, body []byte, header htt
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: %v", redact(u), redactErr(err, u))
+		return fmt.Errorf("%s: %v", redact.Endpoint(u), redactErr(err, u))
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -138,33 +139,19 @@ func (c *httpClient) post(ctx context.Context, u string, body []byte, header htt
 		return nil
 	}
 	return &HTTPError{
-		URL:        redact(u),
+		URL:        redact.Endpoint(u),
 		StatusCode: resp.StatusCode,
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		Body:       strings.TrimSpace(strings.ToValidUTF8(string(snippet), "?")),
 	}
 }
 
-// redact drops credentials, query and fragment from a URL for logs.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "…"
-	}
-	u.Fragment = ""
-	return u.String()
-}
-
 // redactErr strips the request URL from a transport error (url.Error
-// quotes it whole, query included): the caller prefixes the redacted URL.
+// quotes it whole, query included): the caller prefixes the endpoint.
 func redactErr(err error, u string) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Err
+		return redact.Error(ue.Err, u)
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), u, redact(u)))
+	return redact.Error(err, u)
 }

@@ -103,3 +103,29 @@ func TestWebhookErrors(t *testing.T) {
 	require.Error(t, wh.Notify(context.Background(), []Alert{doorAlert("door-1")}))
 	assert.Len(t, rec.requests(), 1)
 }
+
+// Webhook services carry their token in the path (Slack, Teams, Telegram):
+// a failing webhook's error names only its scheme and host.
+func TestWebhookErrorsHideThePathToken(t *testing.T) {
+	for _, hook := range []string{
+		"http://127.0.0.1:1/services/T000/B000/PATHSECRET",
+		"http://127.0.0.1:1/bot123:PATHSECRET/sendMessage?chat_id=QUERYSECRET",
+	} {
+		wh, err := NewWebhook(WebhookConfig{Name: "chat", URL: hook}, nil)
+		require.NoError(t, err)
+		err = wh.Notify(context.Background(), []Alert{doorAlert("door-1")})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "http://127.0.0.1:1")
+		assert.NotContains(t, err.Error(), "PATHSECRET")
+		assert.NotContains(t, err.Error(), "QUERYSECRET")
+	}
+	rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusForbidden)
+		return true
+	})
+	wh, err := NewWebhook(WebhookConfig{Name: "chat", URL: rec.URL + "/hook/PATHSECRET"}, nil)
+	require.NoError(t, err)
+	err = wh.Notify(context.Background(), []Alert{doorAlert("door-1")})
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "PATHSECRET", "an HTTP error status names the endpoint only")
+}

@@ -45,6 +45,14 @@ func TestConfigCheck(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "influx.bukket", "file problems are reported before flags are applied")
 
+	secret := filepath.Join(t.TempDir(), "creds.yaml")
+	require.NoError(t, os.WriteFile(secret, []byte("influx:\n  url: http://admin:S3CRET@127.0.0.1:8086\n"), 0o600))
+	code, out, errs = runCLI("config", "check", "--config", secret)
+	assert.Equal(t, 2, code, "credentials in influx.url are refused")
+	assert.Contains(t, errs, "influx.url: must not carry credentials")
+	assert.Contains(t, errs, "influx.token_file")
+	assert.NotContains(t, out+errs, "S3CRET", "the password is never echoed")
+
 	code, _, errs = runCLI("config", "check", "--config", "testdata/missing.yaml")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "no such file")

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/facmon/facmon/internal/redact"
 	"log/slog"
 	"net/url"
 	"os"
@@ -161,10 +162,10 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 				return
 			}
 			c.metrics.connFails.Inc()
-			c.limited.Log(slog.LevelWarn, "connect-failed", "mqtt connect failed; retrying", "broker", redact(m.URL), "err", reason)
+			c.limited.Log(slog.LevelWarn, "connect-failed", "mqtt connect failed; retrying", "broker", redact.URL(m.URL), "err", reason)
 		}).
 		SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
-			c.log.Debug("mqtt reconnecting", "broker", redact(m.URL))
+			c.log.Debug("mqtt reconnecting", "broker", redact.URL(m.URL))
 		})
 	if u, err := url.Parse(brokerURL); err == nil {
 		Transport(opts, u.Scheme, m.ConnectTimeout.D())
@@ -233,13 +234,13 @@ func TLSConfig(t config.TLS) (*tls.Config, error) {
 
 // Run connects (retrying until it succeeds) and collects until ctx ends.
 func (c *Collector) Run(ctx context.Context) error {
-	c.log.Info("connecting to mqtt broker", "broker", redact(c.cfg.URL), "client_id", c.cfg.ClientID, "filters", c.decoder.Filters())
+	c.log.Info("connecting to mqtt broker", "broker", redact.URL(c.cfg.URL), "client_id", c.cfg.ClientID, "filters", c.decoder.Filters())
 	tok := c.client.Connect()
 	select {
 	case <-ctx.Done():
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
-			return fmt.Errorf("mqtt connect to %s: %w", redact(c.cfg.URL), err)
+			return fmt.Errorf("mqtt connect to %s: %w", redact.URL(c.cfg.URL), err)
 		}
 		<-ctx.Done()
 	}
@@ -293,7 +294,7 @@ func (c *Collector) onConnect(cl paho.Client) {
 	}
 	c.connected.Store(true)
 	c.metrics.connected.Set(1)
-	c.log.Info("mqtt connected and subscribed", "broker", redact(c.cfg.URL))
+	c.log.Info("mqtt connected and subscribed", "broker", redact.URL(c.cfg.URL))
 }
 
 func (c *Collector) handle(_ paho.Client, msg paho.Message) {
@@ -319,15 +320,6 @@ func (c *Collector) handle(_ paho.Client, msg paho.Message) {
 	}
 }
 
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	u.User = nil
-	return u.String()
-}
-
 // ErrNotConnected is what health checks report while the broker is away.
 var ErrNotConnected = errors.New("mqtt broker not connected")
 
@@ -336,5 +328,5 @@ func (c *Collector) Health() error {
 	if c.Connected() {
 		return nil
 	}
-	return fmt.Errorf("%w (%s)", ErrNotConnected, strings.TrimSpace(redact(c.cfg.URL)))
+	return fmt.Errorf("%w (%s)", ErrNotConnected, strings.TrimSpace(redact.URL(c.cfg.URL)))
 }

@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/facmon/facmon/internal/redact"
 	"hash/fnv"
 	"io"
 	"log/slog"
@@ -194,7 +195,7 @@ func newTarget(i int, st config.ScrapeTarget, in config.Ingest) (*target, error)
 		cfg:    st,
 		path:   path,
 		client: &http.Client{Transport: tr},
-		logURL: redact(u),
+		logURL: redact.URL(u.String()),
 		offset: time.Duration(h.Sum64() % uint64(st.Interval.D())),
 		mt: mapTarget{
 			Ward: st.Ward, App: st.App, Labels: labels, MaxSeries: st.MaxSeries,
@@ -227,13 +228,6 @@ func tlsConfig(t config.TLS, path string) (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
-}
-
-// redact keeps scheme, host and path: credentials and query strings
-// (where some apps take tokens) never reach a log.
-func redact(u *url.URL) string {
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return r.String()
 }
 
 // Run scrapes every target until ctx ends.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/facmon/facmon/internal/redact"
 	"net/url"
 	"regexp"
 	"slices"
@@ -119,7 +120,7 @@ func (cfg Config) validateScrape(c *checker) {
 		case t.URL == "":
 			c.add(path+".url", "must be set, e.g. http://10.0.1.5:9100/metrics")
 		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			c.add(path+".url", "want an http:// or https:// URL, got %q", t.URL)
+			c.add(path+".url", "want an http:// or https:// URL, got %q", redact.URL(t.URL))
 		case u.User != nil:
 			c.add(path+".url", "must not carry credentials; use basic_auth or bearer_token_file")
 		case u.Scheme == "http" && t.TLS.Enabled():

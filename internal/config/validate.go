@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/facmon/facmon/internal/redact"
 	"net"
 	"net/url"
 	"regexp"
@@ -132,7 +133,7 @@ func (cfg Config) validateMQTT(c *checker) {
 	u, err := url.Parse(m.URL)
 	switch {
 	case err != nil || u.Host == "":
-		c.add("mqtt.url", "want a URL such as tcp://host:1883 or ssl://host:8883, got %q", m.URL)
+		c.add("mqtt.url", "want a URL such as tcp://host:1883 or ssl://host:8883, got %q", redact.URL(m.URL))
 	default:
 		switch u.Scheme {
 		case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
@@ -292,7 +293,9 @@ func (cfg Config) validateInflux(c *checker) {
 	in := cfg.Influx
 	u, err := url.Parse(in.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		c.add("influx.url", "want an http:// or https:// URL, got %q", in.URL)
+		c.add("influx.url", "want an http:// or https:// URL, got %q", redact.URL(in.URL))
+	} else if u.User != nil {
+		c.add("influx.url", "must not carry credentials; put the token (or user:password on InfluxDB 1.8) in influx.token_file")
 	}
 	if in.Bucket == "" {
 		c.add("influx.bucket", "must be set (on InfluxDB 1.8: database or database/retention-policy)")

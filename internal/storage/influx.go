@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/facmon/facmon/internal/redact"
 	"io"
 	"log/slog"
 	"net"
@@ -136,10 +137,10 @@ func (w *Influx) Close() { w.client.Close() }
 func (w *Influx) Ping(ctx context.Context) error {
 	ok, err := w.client.Ping(ctx)
 	if err != nil {
-		return fmt.Errorf("influxdb at %s: %w", redactURL(w.opts.URL), err)
+		return fmt.Errorf("influxdb at %s: %w", redact.URL(w.opts.URL), err)
 	}
 	if !ok {
-		return fmt.Errorf("influxdb at %s: not ready", redactURL(w.opts.URL))
+		return fmt.Errorf("influxdb at %s: not ready", redact.URL(w.opts.URL))
 	}
 	return nil
 }
@@ -358,15 +359,6 @@ func errorKind(err error) string {
 		return "timeout"
 	}
 	return "network"
-}
-
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	u.User = nil
-	return u.String()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
