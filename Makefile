@@ -63,7 +63,7 @@ fuzz:
 # Micro-benchmarks with allocations, then the end-to-end ingest benchmark
 # (publisher -> Mosquitto -> facmon -> InfluxDB against the bare-subscriber ceiling).
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./collectors/... ./alerts/engine/ ./internal/storage/ ./internal/spool/ ./reports/...
+	$(GO) test -run '^$$' -bench . -benchmem ./collectors/... ./alerts/engine/ ./internal/service/ ./internal/storage/ ./internal/spool/ ./reports/...
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 clean:

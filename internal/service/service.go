@@ -191,7 +191,7 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		}
 	}
 	alertsapi.New(s.alerts, token).Register(s.web)
-	page := status.New(statusSource{s}, status.Options{ReportPath: "/reports/uptime"})
+	page := status.New(statusSource{s}, status.Options{ReportPath: "/reports/uptime", AlertsPath: "/api/alerts"})
 	s.web.Handle("GET /{$}", page)
 	s.web.Handle("GET /api/status", page.API())
 	gen, err := uptime.New(cfg, cfg.Reports)

@@ -3,7 +3,6 @@ package service
 import (
 	"time"
 
-	"github.com/facmon/facmon/alerts/engine"
 	"github.com/facmon/facmon/internal/web/status"
 )
 
@@ -41,16 +40,18 @@ func (src statusSource) Devices() []status.DeviceState {
 	return out
 }
 
-func (src statusSource) ActiveAlerts() []status.Alert {
-	var out []status.Alert
-	for _, a := range src.s.alerts.Active() {
-		if a.State != engine.StateFiring {
-			continue
+func (src statusSource) AlertGroups(maxGroups, perGroup int) []status.AlertGroup {
+	groups := src.s.alerts.Overview(maxGroups, perGroup)
+	out := make([]status.AlertGroup, 0, len(groups))
+	for _, g := range groups {
+		sg := status.AlertGroup{Ward: g.Ward, Rule: g.Rule, Severity: g.Severity, Count: g.Firing, Acked: g.Acked, Since: g.Since}
+		for _, a := range g.Alerts {
+			sg.Alerts = append(sg.Alerts, status.Alert{
+				ID: a.ID, Name: a.Rule, Severity: a.Severity, Ward: a.Ward, Class: a.Class, Device: a.Device,
+				Since: a.FiringSince, Acked: a.Acked, AckBy: a.AckBy, SummaryVI: a.SummaryVI, SummaryEN: a.SummaryEN,
+			})
 		}
-		out = append(out, status.Alert{
-			ID: a.ID, Name: a.Rule, Severity: a.Severity, Ward: a.Ward, Class: a.Class, Device: a.Device,
-			Since: a.FiringSince, Acked: a.Acked, AckBy: a.AckBy, SummaryVI: a.SummaryVI, SummaryEN: a.SummaryEN,
-		})
+		out = append(out, sg)
 	}
 	return out
 }

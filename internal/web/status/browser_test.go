@@ -3,6 +3,7 @@ package status_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -103,6 +104,14 @@ func demo(now time.Time) *status.Memory {
 	m.SetAlert(status.Alert{ID: "a2", Name: "DeviceOffline", Severity: "warning", Ward: "hoa-cuong-bac", Class: "camera", Device: "camera-3",
 		Since: now.Add(-11 * time.Minute), Acked: true, AckBy: "kỹ thuật viên Minh",
 		SummaryVI: "Thiết bị camera-3 (camera) tại Hòa Cường Bắc mất kết nối", SummaryEN: "Device camera-3 (camera) at Hòa Cường Bắc is offline"})
+	// Nam Dương's devices, each offline (their alerts held back by the
+	// ward's): one group of ten.
+	for i, class := range []string{"door", "door", "hvac", "hvac", "hvac", "server", "camera", "camera", "camera", "camera"} {
+		dev := fmt.Sprintf("%s-%d", class, i+1)
+		m.SetAlert(status.Alert{ID: "nd-" + dev, Name: "DeviceOffline", Severity: "warning", Ward: "nam-duong", Class: class, Device: dev,
+			Since:     now.Add(-25*time.Minute + time.Duration(i)*time.Second),
+			SummaryVI: "Thiết bị " + dev + " tại Nam Dương mất kết nối", SummaryEN: "Device " + dev + " at Nam Dương is offline"})
+	}
 	// Every device of Thanh Bình is up, but its server room is hot.
 	m.SetAlert(status.Alert{ID: "a3", Name: "ServerRoomHot", Severity: "critical", Ward: "thanh-binh", Class: "hvac", Device: "hvac-1",
 		Since:     now.Add(-6 * time.Minute),
@@ -119,7 +128,7 @@ func TestBrowserStatusPageAndReport(t *testing.T) {
 	now := reporttest.At("2026-04-02 08:00")
 	mem := demo(now)
 	clock := func() time.Time { return now }
-	page1 := status.New(mem, status.Options{Now: clock, Refresh: time.Second, ReportPath: "/reports/uptime"})
+	page1 := status.New(mem, status.Options{Now: clock, Refresh: time.Second, ReportPath: "/reports/uptime", AlertsPath: "/api/alerts"})
 
 	gen := uptime.NewWith(fixedLoader{}, reporttest.Settings())
 	gen.SetClock(clock)
@@ -170,7 +179,8 @@ func TestBrowserStatusPageAndReport(t *testing.T) {
 	assert.Contains(t, text("#ward-hoa-cuong-bac"), "3/4 hoạt động")
 	assert.Contains(t, text("#ward-thanh-binh"), "Máy chủ và UPS")
 	alerts := text("#alerts")
-	for _, want := range []string{"WardUnreachable", "Nghiêm trọng", "Mất kết nối toàn bộ trụ sở Nam Dương", "Chưa xác nhận", "Đã xác nhận bởi kỹ thuật viên Minh", "24 phút"} {
+	for _, want := range []string{"WardUnreachable", "Nghiêm trọng", "Mất kết nối toàn bộ trụ sở Nam Dương", "Chưa xác nhận", "Đã xác nhận bởi kỹ thuật viên Minh", "24 phút",
+		"10 cảnh báo", "và 5 cảnh báo khác trong nhóm này"} {
 		assert.Contains(t, alerts, want)
 	}
 	width, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth"))
@@ -206,7 +216,7 @@ func TestBrowserStatusPageAndReport(t *testing.T) {
 	))
 	assert.Equal(t, "Báo cáo thời gian hoạt động thiết bị", text("h1"))
 	assert.Equal(t, i18n.VI.Percent(avail, 2), text("#district-availability .value"))
-	assert.Equal(t, "98,93 %", text("#district-availability .value"))
+	assert.Equal(t, "98,95 %", text("#district-availability .value"))
 	assert.Equal(t, i18n.VI.Int(r.District.Cur.Incidents), text("#incidents .value"))
 	assert.Equal(t, "130", text("#devices .value"))
 	meta := text("dl.meta")
@@ -236,7 +246,7 @@ func TestBrowserStatusPageAndReport(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("district-availability")),
 	))
 	assert.Equal(t, "Equipment uptime report", text("h1"))
-	assert.Equal(t, "98.93%", text("#district-availability .value"))
+	assert.Equal(t, "98.95%", text("#district-availability .value"))
 	assert.Contains(t, text("dl.meta"), "2026-03-01 to 2026-03-31 inclusive")
 	assert.Contains(t, text("table.classes"), "Missed")
 	shot("report.en.png")

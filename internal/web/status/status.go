@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -58,12 +59,31 @@ type Alert struct {
 	SummaryEN string `json:"summary_en"`
 }
 
+// AlertGroup is the firing alerts of one rule in one ward.
+type AlertGroup struct {
+	Ward     string `json:"ward"`
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	Count    int    `json:"count"`
+	Acked    int    `json:"acked"`
+	// Since is when its oldest alert fired.
+	Since time.Time `json:"since"`
+	// Alerts are its first alerts in full: unacknowledged, then oldest,
+	// first.
+	Alerts []Alert `json:"alerts,omitempty"`
+}
+
 // Source gives the page its data. Calls may come from many requests at
 // once.
 type Source interface {
 	Offices() []Office
 	Devices() []DeviceState
-	ActiveAlerts() []Alert
+	// AlertGroups groups the firing alerts per ward and rule, most urgent
+	// first: the most severe, then those with an unacknowledged alert,
+	// then the oldest. Every group comes with its counts; the first
+	// maxGroups with up to perGroup of their alerts in full. So however
+	// many alerts fire, the page costs the same.
+	AlertGroups(maxGroups, perGroup int) []AlertGroup
 }
 
 // CollectingSource is a Source that also says whether facmon is
@@ -124,6 +144,13 @@ type Options struct {
 	Classes []string
 	// ReportPath, when set, links the uptime report (e.g. "/reports/uptime").
 	ReportPath string
+	// MaxGroups alert groups are shown, each with up to PerGroup alerts in
+	// full (default 30 and 5); the rest are counted. MaxDown device ids
+	// are named per class (default 10).
+	MaxGroups, PerGroup, MaxDown int
+	// AlertsPath, when set, links the alert API for the alerts not shown
+	// in full (e.g. "/api/alerts").
+	AlertsPath string
 }
 
 // Page is the status page handler.
@@ -143,6 +170,15 @@ func New(src Source, opts Options) *Page {
 	if opts.Refresh <= 0 {
 		opts.Refresh = 15 * time.Second
 	}
+	if opts.MaxGroups <= 0 {
+		opts.MaxGroups = 30
+	}
+	if opts.PerGroup <= 0 {
+		opts.PerGroup = 5
+	}
+	if opts.MaxDown <= 0 {
+		opts.MaxDown = 10
+	}
 	if len(opts.Classes) == 0 {
 		opts.Classes = []string{"door", "hvac", "server", "camera"}
 	}
@@ -156,11 +192,14 @@ func vietnam() *time.Location { return time.FixedZone("ICT", 7*3600) }
 
 // Snapshot is the state of the fleet, as /api/status returns it.
 type Snapshot struct {
-	Generated  time.Time     `json:"generated"`
-	Collecting bool          `json:"collecting"`
-	Summary    Summary       `json:"summary"`
-	Wards      []WardStatus  `json:"wards"`
-	Alerts     []AlertStatus `json:"alerts"`
+	Generated  time.Time    `json:"generated"`
+	Collecting bool         `json:"collecting"`
+	Summary    Summary      `json:"summary"`
+	Wards      []WardStatus `json:"wards"`
+	// Firing counts the firing alerts; Groups gives them per ward and
+	// rule, the first groups with their first alerts in full.
+	Firing int                `json:"firing"`
+	Groups []AlertGroupStatus `json:"alert_groups"`
 }
 
 // Summary counts the wards per state. A ward whose devices are all up but
@@ -195,7 +234,23 @@ type ClassStatus struct {
 	State string   `json:"state"`
 	Up    int      `json:"up"`
 	Total int      `json:"total"`
-	Down  []string `json:"down,omitempty"` // devices down, by id
+	Down  []string `json:"down,omitempty"` // devices down, by id, the first MaxDown
+	// DownMore counts the devices down beyond those named.
+	DownMore int `json:"down_more,omitempty"`
+}
+
+// AlertGroupStatus is a group of alerts with its ward's name and age.
+type AlertGroupStatus struct {
+	Ward     string    `json:"ward"`
+	WardName string    `json:"ward_name"`
+	Rule     string    `json:"rule"`
+	Severity string    `json:"severity"`
+	Count    int       `json:"count"`
+	Acked    int       `json:"acked"`
+	Since    time.Time `json:"since"`
+	// AgeSeconds is the age of its oldest alert.
+	AgeSeconds int64         `json:"age_seconds"`
+	Alerts     []AlertStatus `json:"alerts,omitempty"`
 }
 
 // AlertStatus is an active alert with its age.
@@ -280,6 +335,9 @@ func (p *Page) Snapshot() Snapshot {
 			}
 			slices.SortFunc(a.down, i18n.NaturalCompare)
 			cs := ClassStatus{Class: c, Up: a.up, Total: a.total, Down: a.down}
+			if len(cs.Down) > p.opts.MaxDown {
+				cs.Down, cs.DownMore = cs.Down[:p.opts.MaxDown], len(cs.Down)-p.opts.MaxDown
+			}
 			down := a.known - a.up
 			switch {
 			case !snap.Collecting, a.known == 0:
@@ -302,38 +360,30 @@ func (p *Page) Snapshot() Snapshot {
 			w.State = StateUnknown
 		}
 	}
-	for _, a := range p.src.ActiveAlerts() {
-		as := AlertStatus{Alert: a, WardName: cmp.Or(names[a.Ward], a.Ward), AgeSeconds: int64(now.Sub(a.Since) / time.Second)}
-		if as.AgeSeconds < 0 {
-			as.AgeSeconds = 0
+	age := func(t time.Time) int64 { return max(0, int64(now.Sub(t)/time.Second)) }
+	for _, g := range p.src.AlertGroups(p.opts.MaxGroups, p.opts.PerGroup) {
+		wardName := cmp.Or(names[g.Ward], g.Ward)
+		gs := AlertGroupStatus{Ward: g.Ward, WardName: wardName, Rule: g.Rule, Severity: g.Severity,
+			Count: g.Count, Acked: g.Acked, Since: g.Since, AgeSeconds: age(g.Since)}
+		for _, a := range g.Alerts {
+			gs.Alerts = append(gs.Alerts, AlertStatus{Alert: a, WardName: wardName, AgeSeconds: age(a.Since)})
 		}
-		snap.Alerts = append(snap.Alerts, as)
-		if i, ok := idx[a.Ward]; ok {
+		snap.Groups = append(snap.Groups, gs)
+		snap.Firing += g.Count
+		if i, ok := idx[g.Ward]; ok {
 			w := &snap.Wards[i]
-			w.Alerts++
-			switch a.Severity {
+			w.Alerts += g.Count
+			switch g.Severity {
 			case "critical":
-				w.Critical++
+				w.Critical += g.Count
 			case "warning":
-				w.Warning++
+				w.Warning += g.Count
 			}
-			if w.Worst == "" || severityRank(a.Severity) < severityRank(w.Worst) {
-				w.Worst = a.Severity
+			if w.Worst == "" || severityRank(g.Severity) < severityRank(w.Worst) {
+				w.Worst = g.Severity
 			}
 		}
 	}
-	slices.SortStableFunc(snap.Alerts, func(a, b AlertStatus) int {
-		if a.Acked != b.Acked {
-			if a.Acked {
-				return 1
-			}
-			return -1
-		}
-		if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
-			return ra - rb
-		}
-		return a.Since.Compare(b.Since)
-	})
 	snap.Summary.Wards = len(snap.Wards)
 	for _, w := range snap.Wards {
 		switch w.State {
@@ -387,7 +437,22 @@ type wardView struct {
 
 type alertView struct {
 	Name, Severity, SeverityLabel, Where, Summary, Since, Age, Ack string
-	Acked                                                          bool
+	// What is the class and device without the ward, for a group's rows.
+	What  string
+	Acked bool
+}
+
+// groupView is a group of a ward's alerts of one rule; a group of one is
+// shown as that alert alone.
+type groupView struct {
+	Name, Severity, SeverityLabel, Where, Count, Since, Age string
+	// Unacked is set while one of its alerts is not acknowledged, and
+	// UnackedLabel counts them.
+	Unacked      bool
+	UnackedLabel string
+	Alerts       []alertView
+	// More says how many of its alerts are not shown; MoreLink lists them.
+	More, MoreLink string
 }
 
 type pageView struct {
@@ -395,7 +460,9 @@ type pageView struct {
 	Refresh                                                   int
 	Collecting                                                bool
 	Wards                                                     []wardView
-	Alerts                                                    []alertView
+	Groups                                                    []groupView
+	// Firing counts the firing alerts; MoreGroups says what is not shown.
+	Firing, MoreGroups string
 }
 
 // ServeHTTP serves the page: GET /?lang=en. With ?partial=1 it serves
@@ -451,47 +518,96 @@ func (p *Page) view(l i18n.Lang) pageView {
 		for _, c := range w.Classes {
 			cv := classView{Name: l.Class(c.Class), State: c.State, StateLabel: l.T("state." + c.State),
 				Count: l.T("status.up_of", l.Int(c.Up), l.Int(c.Total))}
-			for i, d := range c.Down {
-				if i > 0 {
-					cv.Down += ", "
-				}
-				cv.Down += d
+			cv.Down = strings.Join(c.Down, ", ")
+			if c.DownMore > 0 {
+				cv.Down += " " + l.T("status.down_more", l.Int(c.DownMore))
 			}
 			wv.Classes = append(wv.Classes, cv)
 		}
 		v.Wards = append(v.Wards, wv)
 	}
-	for _, a := range snap.Alerts {
-		av := alertView{Name: a.Name, Severity: a.Severity, Acked: a.Acked,
-			SeverityLabel: a.Severity,
-			Summary:       a.SummaryVI,
-			Since:         l.T("status.since", clockOrDate(l, a.Since.In(loc), now.In(loc))),
-			Age:           l.Duration(time.Duration(a.AgeSeconds) * time.Second),
+	if snap.Firing > 0 {
+		v.Firing = l.Int(snap.Firing)
+	}
+	shown, hidden := 0, 0
+	for i, g := range snap.Groups {
+		if i >= p.opts.MaxGroups {
+			hidden += g.Count
+			continue
 		}
-		if i18n.Has("severity." + a.Severity) {
-			av.SeverityLabel = l.T("severity." + a.Severity)
+		shown++
+		gv := groupView{Name: g.Rule, Severity: g.Severity, SeverityLabel: severityLabel(l, g.Severity),
+			Where: g.WardName, Count: l.T("status.group_count", l.Int(g.Count)),
+			Since: l.T("status.since", clockOrDate(l, g.Since.In(loc), now.In(loc))),
+			Age:   ageText(l, g.AgeSeconds), Unacked: g.Acked < g.Count}
+		if g.Acked > 0 {
+			gv.Count += " · " + l.T("status.group_acked", l.Int(g.Acked))
 		}
-		if (l == i18n.EN && a.SummaryEN != "") || a.SummaryVI == "" {
-			av.Summary = a.SummaryEN
+		if gv.Unacked {
+			gv.UnackedLabel = l.T("status.group_unacked", l.Int(g.Count-g.Acked))
 		}
-		av.Where = a.WardName
-		if a.Class != "" {
-			av.Where += " · " + l.Class(a.Class)
+		for _, a := range g.Alerts {
+			gv.Alerts = append(gv.Alerts, alertOf(l, a, loc, now))
 		}
-		if a.Device != "" {
-			av.Where += " · " + a.Device
+		if more := g.Count - len(g.Alerts); more > 0 {
+			gv.More = l.T("status.group_more", l.Int(more))
+			if p.opts.AlertsPath != "" {
+				gv.MoreLink = p.opts.AlertsPath + "?" + url.Values{"ward": {g.Ward}, "rule": {g.Rule}, "state": {"firing"}}.Encode()
+			}
 		}
-		switch {
-		case a.Acked && a.AckBy != "":
-			av.Ack = l.T("status.acked", a.AckBy)
-		case a.Acked:
-			av.Ack = l.T("status.acked_anon")
-		default:
-			av.Ack = l.T("status.unacked")
-		}
-		v.Alerts = append(v.Alerts, av)
+		v.Groups = append(v.Groups, gv)
+	}
+	if n := len(snap.Groups) - shown; n > 0 {
+		v.MoreGroups = l.T("status.more_groups", l.Int(n), l.Int(hidden))
 	}
 	return v
+}
+
+// ageText is an alert's age to the minute: its seconds are noise once it
+// is older than one.
+func ageText(l i18n.Lang, seconds int64) string {
+	d := time.Duration(seconds) * time.Second
+	if d >= time.Minute {
+		d = d.Truncate(time.Minute)
+	}
+	return l.Duration(d)
+}
+
+func severityLabel(l i18n.Lang, sev string) string {
+	if i18n.Has("severity." + sev) {
+		return l.T("severity." + sev)
+	}
+	return sev
+}
+
+func alertOf(l i18n.Lang, a AlertStatus, loc *time.Location, now time.Time) alertView {
+	av := alertView{Name: a.Name, Severity: a.Severity, Acked: a.Acked,
+		SeverityLabel: severityLabel(l, a.Severity),
+		Summary:       a.SummaryVI,
+		Since:         l.T("status.since", clockOrDate(l, a.Since.In(loc), now.In(loc))),
+		Age:           ageText(l, a.AgeSeconds),
+	}
+	if (l == i18n.EN && a.SummaryEN != "") || a.SummaryVI == "" {
+		av.Summary = a.SummaryEN
+	}
+	var what []string
+	if a.Class != "" {
+		what = append(what, l.Class(a.Class))
+	}
+	if a.Device != "" {
+		what = append(what, a.Device)
+	}
+	av.What = strings.Join(what, " · ")
+	av.Where = strings.Join(append([]string{a.WardName}, what...), " · ")
+	switch {
+	case a.Acked && a.AckBy != "":
+		av.Ack = l.T("status.acked", a.AckBy)
+	case a.Acked:
+		av.Ack = l.T("status.acked_anon")
+	default:
+		av.Ack = l.T("status.unacked")
+	}
+	return av
 }
 
 // badgeLabel names the devices' state and the count of the worst alerts;
@@ -581,15 +697,49 @@ func (m *Memory) Devices() []DeviceState {
 	return out
 }
 
-// ActiveAlerts implements Source.
-func (m *Memory) ActiveAlerts() []Alert {
+// AlertGroups implements Source, in the order the alert engine uses.
+func (m *Memory) AlertGroups(maxGroups, perGroup int) []AlertGroup {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]Alert, 0, len(m.alerts))
+	// A rule has one severity; the key holds it so a test that gives one
+	// name two severities still sees both.
+	type key struct{ ward, rule, severity string }
+	members := map[key][]Alert{}
 	for _, a := range m.alerts {
-		out = append(out, a)
+		k := key{a.Ward, a.Name, a.Severity}
+		members[k] = append(members[k], a)
 	}
-	slices.SortFunc(out, func(a, b Alert) int { return cmp.Or(a.Since.Compare(b.Since), cmp.Compare(a.ID, b.ID)) })
+	m.mu.Unlock()
+	out := make([]AlertGroup, 0, len(members))
+	for k, as := range members {
+		g := AlertGroup{Ward: k.ward, Rule: k.rule, Severity: k.severity, Count: len(as), Since: as[0].Since}
+		for _, a := range as {
+			if a.Acked {
+				g.Acked++
+			}
+			if a.Since.Before(g.Since) {
+				g.Since = a.Since
+			}
+		}
+		out = append(out, g)
+	}
+	unacked := func(g AlertGroup) int { return min(g.Count-g.Acked, 1) }
+	slices.SortFunc(out, func(a, b AlertGroup) int {
+		return cmp.Or(severityRank(a.Severity)-severityRank(b.Severity), unacked(b)-unacked(a),
+			a.Since.Compare(b.Since), cmp.Compare(a.Ward, b.Ward), cmp.Compare(a.Rule, b.Rule))
+	})
+	acked := func(a Alert) int {
+		if a.Acked {
+			return 1
+		}
+		return 0
+	}
+	for i := range out[:min(maxGroups, len(out))] {
+		as := members[key{out[i].Ward, out[i].Rule, out[i].Severity}]
+		slices.SortFunc(as, func(a, b Alert) int {
+			return cmp.Or(acked(a)-acked(b), a.Since.Compare(b.Since), cmp.Compare(a.Class, b.Class), i18n.NaturalCompare(a.Device, b.Device))
+		})
+		out[i].Alerts = as[:min(perGroup, len(as))]
+	}
 	return out
 }
 

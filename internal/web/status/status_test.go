@@ -2,6 +2,7 @@ package status
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -69,10 +70,15 @@ func TestSnapshotStates(t *testing.T) {
 	require.NotNil(t, s.Wards[0].LastSeen)
 	assert.Equal(t, fixedNow().Add(-15*time.Second), *s.Wards[0].LastSeen)
 
-	require.Len(t, s.Alerts, 2)
-	assert.Equal(t, "1", s.Alerts[0].ID, "unacknowledged first")
-	assert.Equal(t, int64(600), s.Alerts[0].AgeSeconds)
-	assert.Equal(t, "Hòa Cường Bắc", s.Alerts[0].WardName)
+	require.Len(t, s.Groups, 2)
+	assert.Equal(t, 2, s.Firing)
+	assert.Equal(t, "DoorsDown", s.Groups[0].Rule, "most severe first")
+	assert.Equal(t, "DeviceOffline", s.Groups[1].Rule)
+	require.Len(t, s.Groups[1].Alerts, 1)
+	assert.Equal(t, "1", s.Groups[1].Alerts[0].ID)
+	assert.Equal(t, int64(600), s.Groups[1].Alerts[0].AgeSeconds)
+	assert.Equal(t, int64(600), s.Groups[1].AgeSeconds)
+	assert.Equal(t, "Hòa Cường Bắc", s.Groups[1].WardName)
 	assert.Equal(t, 1, s.Wards[1].Alerts)
 
 	m := fleet()
@@ -211,4 +217,77 @@ func TestUpdatedNamesTheZone(t *testing.T) {
 	odd := New(fleet(), Options{Now: fixedNow, Location: time.FixedZone("", 5*3600+1800)})
 	_, vi, _ = get(t, odd, "/")
 	assert.Contains(t, vi, "Cập nhật lúc 10/03/2026 12:35 (UTC+5:30)")
+}
+
+// floodOf is 13 wards where n devices fell silent: a DeviceOffline alert
+// each, a critical ServerRoomHot in one ward, a few acknowledged.
+func floodOf(n int) *Memory {
+	var offices []Office
+	for w := range 13 {
+		offices = append(offices, Office{fmt.Sprintf("w%d", w), fmt.Sprintf("Phường %d", w)})
+	}
+	m := NewMemory(offices...)
+	now := fixedNow()
+	for i := range n {
+		ward := fmt.Sprintf("w%d", i%13)
+		dev := fmt.Sprintf("cam-%05d", i)
+		m.SetDevice(DeviceState{Ward: ward, Class: "camera", Device: dev, LastSeen: now.Add(-time.Hour)})
+		m.SetAlert(Alert{ID: dev, Name: "DeviceOffline", Severity: "warning", Ward: ward, Class: "camera", Device: dev,
+			Since: now.Add(-time.Duration(i%3000) * time.Second), Acked: i%50 == 0, AckBy: "Minh",
+			SummaryVI: "Thiết bị " + dev + " (camera) mất kết nối", SummaryEN: "Device " + dev + " (camera) is offline"})
+	}
+	m.SetAlert(Alert{ID: "hot", Name: "ServerRoomHot", Severity: "critical", Ward: "w3", Class: "hvac", Device: "hvac-1", Since: now.Add(-time.Minute)})
+	return m
+}
+
+// With 50,000 alerts firing the page stays small: alerts are grouped per
+// ward and rule, the most severe first, a bounded number in full.
+func TestPageBoundedWith50000Alerts(t *testing.T) {
+	p := New(floodOf(50_000), Options{Now: fixedNow, AlertsPath: "/api/alerts"})
+	for _, target := range []string{"/", "/?partial=1", "/?lang=en"} {
+		code, body, _ := get(t, p, target)
+		require.Equal(t, 200, code)
+		assert.Less(t, len(body), 1<<20, target)
+		t.Logf("%s: %d bytes", target, len(body))
+	}
+	_, body, _ := get(t, p.API(), "/api/status")
+	assert.Less(t, len(body), 1<<20, "/api/status")
+	t.Logf("/api/status: %d bytes", len(body))
+
+	s := p.Snapshot()
+	assert.Equal(t, 50_001, s.Firing)
+	require.Len(t, s.Groups, 14, "13 wards' DeviceOffline and one ServerRoomHot")
+	assert.Equal(t, "ServerRoomHot", s.Groups[0].Rule, "the critical one first")
+	total := 0
+	for _, w := range s.Wards {
+		total += w.Alerts
+		for _, c := range w.Classes {
+			assert.Len(t, c.Down, 10, "down devices named: the first ten")
+			assert.Equal(t, c.Total-10, c.DownMore)
+		}
+	}
+	assert.Equal(t, 50_001, total, "the badges count every alert")
+	assert.Equal(t, 1, s.Wards[3].Critical)
+
+	_, vi, _ := get(t, p, "/")
+	assert.Contains(t, vi, "Cảnh báo đang hoạt động (50.001)")
+	assert.Contains(t, vi, "3.847 cảnh báo · 77 đã xác nhận", "a group's counts")
+	assert.Contains(t, vi, "và 3.842 cảnh báo khác trong nhóm này")
+	assert.Contains(t, vi, `href="/api/alerts?rule=DeviceOffline&state=firing&ward=w0"`)
+	assert.Contains(t, vi, "và 3.837 thiết bị khác")
+	assert.Equal(t, 13*5, strings.Count(vi, `<span class="summary-text">`), "five alerts in full per group")
+	assert.Contains(t, vi, "3.770 chưa xác nhận")
+}
+
+// A group of one is its alert; beyond MaxGroups the rest are counted.
+func TestAlertGroupsOnThePage(t *testing.T) {
+	m := floodOf(26) // two DeviceOffline per ward
+	p := New(m, Options{Now: fixedNow, MaxGroups: 4, PerGroup: 1})
+	_, en, _ := get(t, p, "/?lang=en")
+	assert.Contains(t, en, "Active alerts (27)")
+	assert.Equal(t, 1, strings.Count(en, `class="alert critical"`), "ServerRoomHot alone, as itself")
+	assert.Equal(t, 3, strings.Count(en, `class="alert group warning`), "three groups of two")
+	assert.Equal(t, 3, strings.Count(en, "and 1 more in this group"))
+	assert.Contains(t, en, "10 more alert groups (20 alerts), less severe or newer, are not shown here.")
+	assert.NotContains(t, en, "see them all", "no API link unless configured")
 }
