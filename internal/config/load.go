@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -111,7 +112,7 @@ func Parse(name string, data []byte, o Overrides) (Config, error) {
 		problems[i].File = name
 	}
 	if len(problems) > 0 {
-		return Config{}, problems
+		return Config{}, append(problems, checkRest(name, doc, problems, lines, o)...).sorted()
 	}
 	if err := doc.Decode(&cfg); err != nil {
 		return Config{}, Problems{{File: name, Line: yamlErrorLine(err), Msg: cleanYAMLError(err)}}
@@ -126,6 +127,95 @@ func Parse(name string, data []byte, o Overrides) (Config, error) {
 		return Config{}, ps
 	}
 	return finish(name, cfg, lines, o)
+}
+
+// checkRest validates what the file says apart from the values that could
+// not be read, so one run of `config check` lists a semantic problem (a
+// field not in its class profile) together with a misspelled key or a bad
+// duration instead of hiding it until those are fixed. A problem under a
+// removed value is left out: it would be about the default standing in.
+func checkRest(name string, doc *yaml.Node, unreadable Problems, lines map[string]int, o Overrides) Problems {
+	for _, p := range unreadable {
+		if p.Path != "" {
+			removePath(doc, p.Path)
+		}
+	}
+	cfg := Default()
+	if err := doc.Decode(&cfg); err != nil {
+		return nil
+	}
+	if ps := cfg.loadIncludes(name); len(ps) > 0 {
+		return nil
+	}
+	_, err := finish(name, cfg, lines, o)
+	ps, _ := AsProblems(err)
+	var out Problems
+	for _, p := range ps {
+		if !slices.ContainsFunc(unreadable, func(u Problem) bool { return under(p.Path, u.Path) }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// under reports whether path is base or lies inside it.
+func under(path, base string) bool {
+	return base != "" && (path == base || strings.HasPrefix(path, base+".") || strings.HasPrefix(path, base+"["))
+}
+
+// removePath deletes the value at path (as walk names it: a.b[2].c) from a
+// YAML tree. Map keys may hold dots, so keys are matched against the path
+// rather than the path split at its dots.
+func removePath(n *yaml.Node, path string) bool {
+	for n.Kind == yaml.AliasNode || n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+		} else {
+			n = n.Content[0]
+		}
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		if !strings.HasPrefix(path, "[") {
+			return false
+		}
+		end := strings.IndexByte(path, ']')
+		i, err := strconv.Atoi(path[1:max(end, 1)])
+		if end < 0 || err != nil || i < 0 || i >= len(n.Content) {
+			return false
+		}
+		rest := strings.TrimPrefix(path[end+1:], ".")
+		if rest == "" {
+			n.Content = slices.Delete(n.Content, i, i+1)
+			return true
+		}
+		return removePath(n.Content[i], rest)
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			switch {
+			case path == k:
+				n.Content = slices.Delete(n.Content, i, i+2)
+				return true
+			case strings.HasPrefix(path, k+"."):
+				return removePath(n.Content[i+1], path[len(k)+1:])
+			case strings.HasPrefix(path, k+"["):
+				return removePath(n.Content[i+1], path[len(k):])
+			}
+		}
+	}
+	return false
+}
+
+// sorted orders problems by file and line, as a reader goes down the file.
+func (ps Problems) sorted() Problems {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	return ps
 }
 
 // finish applies the overrides and validates. A problem in a value a flag
