@@ -145,9 +145,10 @@ type Options struct {
 	// ReportPath, when set, links the uptime report (e.g. "/reports/uptime").
 	ReportPath string
 	// MaxGroups alert groups are shown, each with up to PerGroup alerts in
-	// full (default 30 and 5); the rest are counted. MaxDown device ids
-	// are named per class (default 10).
-	MaxGroups, PerGroup, MaxDown int
+	// full and MaxFull in all (default 30, 5 and 20), so that in a flood
+	// the ward tiles stay within reach; the rest are counted. MaxDown
+	// device ids are named per class (default 10).
+	MaxGroups, PerGroup, MaxFull, MaxDown int
 	// AlertsPath, when set, links the alert API for the alerts not shown
 	// in full (e.g. "/api/alerts").
 	AlertsPath string
@@ -175,6 +176,9 @@ func New(src Source, opts Options) *Page {
 	}
 	if opts.PerGroup <= 0 {
 		opts.PerGroup = 5
+	}
+	if opts.MaxFull <= 0 {
+		opts.MaxFull = 20
 	}
 	if opts.MaxDown <= 0 {
 		opts.MaxDown = 10
@@ -529,7 +533,7 @@ func (p *Page) view(l i18n.Lang) pageView {
 	if snap.Firing > 0 {
 		v.Firing = l.Int(snap.Firing)
 	}
-	shown, hidden := 0, 0
+	shown, hidden, budget := 0, 0, p.opts.MaxFull
 	for i, g := range snap.Groups {
 		if i >= p.opts.MaxGroups {
 			hidden += g.Count
@@ -546,11 +550,14 @@ func (p *Page) view(l i18n.Lang) pageView {
 		if gv.Unacked {
 			gv.UnackedLabel = l.T("status.group_unacked", l.Int(g.Count-g.Acked))
 		}
-		for _, a := range g.Alerts {
+		for _, a := range g.Alerts[:min(budget, len(g.Alerts))] {
 			gv.Alerts = append(gv.Alerts, alertOf(l, a, loc, now))
 		}
-		if more := g.Count - len(g.Alerts); more > 0 {
-			gv.More = l.T("status.group_more", l.Int(more))
+		budget -= len(gv.Alerts)
+		if more := g.Count - len(gv.Alerts); more > 0 {
+			if len(gv.Alerts) > 0 {
+				gv.More = l.T("status.group_more", l.Int(more))
+			}
 			if p.opts.AlertsPath != "" {
 				gv.MoreLink = p.opts.AlertsPath + "?" + url.Values{"ward": {g.Ward}, "rule": {g.Rule}, "state": {"firing"}}.Encode()
 			}

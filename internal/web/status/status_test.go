@@ -275,7 +275,8 @@ func TestPageBoundedWith50000Alerts(t *testing.T) {
 	assert.Contains(t, vi, "và 3.842 cảnh báo khác trong nhóm này")
 	assert.Contains(t, vi, `href="/api/alerts?rule=DeviceOffline&state=firing&ward=w0"`)
 	assert.Contains(t, vi, "và 3.837 thiết bị khác")
-	assert.Equal(t, 13*5, strings.Count(vi, `<span class="summary-text">`), "five alerts in full per group")
+	assert.Equal(t, 20-1, strings.Count(vi, `<span class="summary-text">`), "20 alerts in full: ServerRoomHot (no summary), then five per group")
+	assert.Equal(t, 13, strings.Count(vi, `class="more-link"`), "every group links the rest")
 	assert.Contains(t, vi, "3.770 chưa xác nhận")
 }
 
