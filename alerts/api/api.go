@@ -20,6 +20,7 @@ type Engine interface {
 	Alerts(q engine.Query) (engine.Page, error)
 	History(from, to time.Time) ([]engine.HistoryEvent, error)
 	Ack(id, by, comment string) (engine.Instance, error)
+	Unack(id, by string) (engine.Instance, error)
 }
 
 // Handler serves /api/alerts.
@@ -39,6 +40,7 @@ func (h *Handler) Register(mux interface {
 	mux.HandleFunc("GET /api/alerts", h.active)
 	mux.HandleFunc("GET /api/alerts/history", h.history)
 	mux.HandleFunc("POST /api/alerts/{id}/ack", h.ack)
+	mux.HandleFunc("DELETE /api/alerts/{id}/ack", h.unack)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -185,6 +187,32 @@ func (h *Handler) ack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, in)
+}
+
+// unack withdraws an acknowledgement; ?by= names who did (optional). The
+// Alertmanager silence of the ack is expired.
+func (h *Handler) unack(w http.ResponseWriter, r *http.Request) {
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="facmon"`)
+		writeJSON(w, http.StatusUnauthorized, apiError{"a valid bearer token is required (alerts.api_token_file)"})
+		return
+	}
+	by := strings.TrimSpace(r.URL.Query().Get("by"))
+	if len(by) > 100 {
+		writeJSON(w, http.StatusBadRequest, apiError{"by: up to 100 characters"})
+		return
+	}
+	in, err := h.eng.Unack(r.PathValue("id"), by)
+	switch {
+	case errors.Is(err, engine.ErrNotFiring):
+		writeJSON(w, http.StatusNotFound, apiError{"no firing alert with id " + r.PathValue("id")})
+	case errors.Is(err, engine.ErrNotAcked):
+		writeJSON(w, http.StatusConflict, apiError{"alert " + r.PathValue("id") + " is not acknowledged"})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, in)
+	}
 }
 
 func (h *Handler) authorized(r *http.Request) bool {

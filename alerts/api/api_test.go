@@ -19,6 +19,7 @@ import (
 type fake struct {
 	from, to time.Time
 	acked    []string
+	unacked  []string
 	alerts   []engine.Instance
 }
 
@@ -33,6 +34,17 @@ func (f *fake) Ack(id, by, comment string) (engine.Instance, error) {
 	}
 	f.acked = append(f.acked, by)
 	return engine.Instance{ID: id, Acked: true, AckBy: by}, nil
+}
+
+func (f *fake) Unack(id, by string) (engine.Instance, error) {
+	switch id {
+	case "a1":
+		f.unacked = append(f.unacked, by)
+		return engine.Instance{ID: id}, nil
+	case "a2":
+		return engine.Instance{}, engine.ErrNotAcked
+	}
+	return engine.Instance{}, engine.ErrNotFiring
 }
 
 func serve(t *testing.T, token string, alerts ...engine.Instance) (*fake, *httptest.Server) {
@@ -240,4 +252,18 @@ func TestAlertsPages(t *testing.T) {
 		assert.Equal(t, 400, code, q)
 		assert.NotEmpty(t, out["error"], q)
 	}
+}
+
+func TestUnack(t *testing.T) {
+	f, srv := serve(t, "tok")
+	code, _ := do(t, "DELETE", srv.URL+"/api/alerts/a1/ack?by=lan", "", "")
+	assert.Equal(t, 401, code, "withdrawing an ack needs the token too")
+	code, out := do(t, "DELETE", srv.URL+"/api/alerts/a1/ack?by=lan", "tok", "")
+	assert.Equal(t, 200, code, out)
+	assert.Equal(t, []string{"lan"}, f.unacked)
+	code, out = do(t, "DELETE", srv.URL+"/api/alerts/a2/ack", "tok", "")
+	assert.Equal(t, 409, code, "an alert nobody acknowledged")
+	assert.Contains(t, out["error"], "not acknowledged")
+	code, _ = do(t, "DELETE", srv.URL+"/api/alerts/zz/ack", "tok", "")
+	assert.Equal(t, 404, code)
 }

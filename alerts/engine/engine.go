@@ -9,6 +9,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -36,6 +37,19 @@ type Notifier interface {
 	Resolved(a notify.Alert)
 }
 
+// Updater re-posts a firing alert at once with its new annotations (an
+// acknowledgement given or withdrawn), instead of at the next re-post.
+type Updater interface {
+	Update(a notify.Alert)
+}
+
+// Silencer turns an acknowledgement into an Alertmanager silence of that
+// alert, and ends it; notify.Silencer satisfies it. It must not block.
+type Silencer interface {
+	Silence(a notify.Alert, by, comment string)
+	Expire(alertID string)
+}
+
 // Restorer re-registers alerts that were notified before a restart, so an
 // Alertmanager keeps receiving re-posts without anyone being notified twice.
 type Restorer interface {
@@ -61,9 +75,11 @@ type Options struct {
 	Maintenance *maintenance.Schedule
 	Liveness    *liveness.Tracker
 	Notifier    Notifier
-	Events      EventSink
-	Pipeline    Pipeline
-	Store       *Store
+	// Silencer silences acknowledged alerts in Alertmanager; nil for none.
+	Silencer Silencer
+	Events   EventSink
+	Pipeline Pipeline
+	Store    *Store
 	// FlapCount transitions within FlapWindow mark an alert as flapping;
 	// its notifications are held until it has been stable for FlapWindow.
 	FlapCount  int
@@ -116,6 +132,9 @@ type Instance struct {
 	AckBy      string    `json:"ack_by,omitempty"`
 	AckComment string    `json:"ack_comment,omitempty"`
 	AckAt      time.Time `json:"ack_at,omitzero"`
+	// SilenceID is the Alertmanager silence of the acknowledgement, once
+	// Alertmanager has it.
+	SilenceID string `json:"silence_id,omitempty"`
 	// Notified is true once the firing notification went out; a restart
 	// keeps it so nobody is notified twice.
 	Notified  bool `json:"notified"`
@@ -829,7 +848,7 @@ func (e *Engine) fire(c *rule.Compiled, in *Instance, now time.Time) {
 	in.State = StateFiring
 	in.FiringSince = now
 	in.clearSince = time.Time{}
-	in.Acked, in.AckBy, in.AckComment, in.AckAt = false, "", "", time.Time{}
+	in.Acked, in.AckBy, in.AckComment, in.AckAt, in.SilenceID = false, "", "", time.Time{}, ""
 	in.Escalated = false
 	e.refresh(c, in)
 	e.dirty = true
@@ -866,6 +885,9 @@ func (e *Engine) resolve(c *rule.Compiled, in *Instance, now time.Time) {
 	e.noteTransition(in, now)
 	e.event(in, "resolved", now)
 	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "resolved", Value: in.Value, Since: in.FiringSince, AckBy: in.AckBy, Suppressed: in.Suppressed})
+	if in.Acked && e.opts.Silencer != nil {
+		e.opts.Silencer.Expire(in.ID)
+	}
 	if in.Notified {
 		if in.Flapping {
 			in.heldResolve = true // sent once the alert has been quiet for the flap window
@@ -988,7 +1010,8 @@ func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
 	}
 }
 
-// Ack acknowledges a firing alert.
+// Ack acknowledges a firing alert: Alertmanager gets the annotated alert
+// at once and a silence of it, so it stops notifying the on-call person.
 func (e *Engine) Ack(id, by, comment string) (Instance, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -1001,8 +1024,62 @@ func (e *Engine) Ack(id, by, comment string) (Instance, error) {
 	e.dirty = true
 	e.event(in, "acknowledged", now)
 	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "acknowledged", AckBy: by, AckComment: comment})
+	if e.opts.Silencer != nil {
+		e.opts.Silencer.Silence(e.toNotify(in, false), by, comment)
+	}
+	e.repostNow(in)
 	e.save()
 	return in.public(), nil
+}
+
+// Unack withdraws an acknowledgement: the silence is expired and the alert
+// posted again without its acknowledgement.
+func (e *Engine) Unack(id, by string) (Instance, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	in, ok := e.byID[id]
+	if !ok || in.State != StateFiring {
+		return Instance{}, ErrNotFiring
+	}
+	if !in.Acked {
+		return Instance{}, ErrNotAcked
+	}
+	now := e.opts.Now()
+	in.Acked, in.AckBy, in.AckComment, in.AckAt, in.SilenceID = false, "", "", time.Time{}, ""
+	e.dirty = true
+	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "unacknowledged", AckBy: by})
+	if e.opts.Silencer != nil {
+		e.opts.Silencer.Expire(in.ID)
+	}
+	e.repostNow(in)
+	e.save()
+	return in.public(), nil
+}
+
+// ErrNotAcked is returned when withdrawing an acknowledgement nobody gave.
+var ErrNotAcked = errors.New("the alert is not acknowledged")
+
+// SetSilence records the silence id of an alert (the Silencer's OnChange).
+func (e *Engine) SetSilence(alertID, silenceID string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if in, ok := e.byID[alertID]; ok && in.SilenceID != silenceID {
+		in.SilenceID = silenceID
+		e.dirty = true
+	}
+}
+
+// repostNow sends a notified alert's new version to the receivers.
+func (e *Engine) repostNow(in *Instance) {
+	if !in.Notified || e.opts.Notifier == nil {
+		return
+	}
+	a := e.toNotify(in, in.Escalated)
+	if u, ok := e.opts.Notifier.(Updater); ok {
+		u.Update(a)
+		return
+	}
+	e.opts.Notifier.Firing(a)
 }
 
 // ErrNotFiring is returned when acknowledging an alert that is not firing.

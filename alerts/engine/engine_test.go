@@ -26,7 +26,25 @@ type recorder struct {
 	firing   []notify.Alert
 	resolved []notify.Alert
 	restored []notify.Alert
+	updated  []notify.Alert
 }
+
+func (r *recorder) Update(a notify.Alert) {
+	r.mu.Lock()
+	r.updated = append(r.updated, a)
+	r.mu.Unlock()
+}
+
+// silences records what the engine asks of the Silencer.
+type silences struct {
+	silenced []string // alert id, by, comment
+	expired  []string
+}
+
+func (s *silences) Silence(a notify.Alert, by, comment string) {
+	s.silenced = append(s.silenced, a.ID+"|"+by+"|"+comment+"|"+a.Labels["device"])
+}
+func (s *silences) Expire(id string) { s.expired = append(s.expired, id) }
 
 func (r *recorder) Firing(a notify.Alert) { r.mu.Lock(); r.firing = append(r.firing, a); r.mu.Unlock() }
 func (r *recorder) Resolved(a notify.Alert) {
@@ -649,4 +667,42 @@ func TestForgottenAlertStartsOver(t *testing.T) {
 	assert.Empty(t, fx.n.firing, "10 minutes from 9:07, not from 9:00")
 	hot(monday(9, 17), 31)
 	assert.Len(t, fx.n.firing, 1)
+}
+
+// An ack silences the alert in Alertmanager and re-posts it annotated at
+// once; withdrawing it or the resolve expires the silence.
+func TestAckSilencesAndUnackOrResolveExpires(t *testing.T) {
+	sil := &silences{}
+	fx := newFixture(t, monday(8, 0), byName("DoorStuckOpen"), func(o *Options) { o.Silencer = sil })
+	fx.send(monday(8, 30), "door", "thanh-binh", "door-1", st("state", "open"))
+	fx.at(monday(8, 35))
+	require.Len(t, fx.n.firing, 1)
+	id := fx.e.Active()[0].ID
+
+	_, err := fx.e.Unack(id, "An")
+	assert.ErrorIs(t, err, ErrNotAcked)
+	_, err = fx.e.Ack(id, "Minh", "đang xử lý")
+	require.NoError(t, err)
+	assert.Equal(t, []string{id + "|Minh|đang xử lý|door-1"}, sil.silenced)
+	require.Len(t, fx.n.updated, 1, "the annotated alert goes out at once")
+	assert.True(t, fx.n.updated[0].Acknowledged)
+	assert.Equal(t, "Minh", fx.n.updated[0].AckBy)
+
+	fx.e.SetSilence(id, "sil-42")
+	assert.Equal(t, "sil-42", fx.e.Active()[0].SilenceID, "the silence id is shown with the alert")
+
+	in, err := fx.e.Unack(id, "An")
+	require.NoError(t, err)
+	assert.False(t, in.Acked)
+	assert.Empty(t, in.SilenceID)
+	assert.Equal(t, []string{id}, sil.expired)
+	require.Len(t, fx.n.updated, 2)
+	assert.False(t, fx.n.updated[1].Acknowledged, "re-posted without the ack")
+
+	_, err = fx.e.Ack(id, "Minh", "")
+	require.NoError(t, err)
+	fx.send(monday(8, 50), "door", "thanh-binh", "door-1", st("state", "closed"))
+	fx.at(monday(8, 51))
+	require.Len(t, fx.n.resolved, 1)
+	assert.Equal(t, []string{id, id}, sil.expired, "the resolve expires the silence")
 }

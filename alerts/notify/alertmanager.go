@@ -5,21 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/facmon/facmon/internal/redact"
 	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/facmon/facmon/internal/redact"
 )
 
 // Alertmanager posts alerts to Alertmanager's API v2 (POST /api/v2/alerts)
 // on one or more Alertmanagers. It is a Reposter: the Dispatcher sends
 // firing alerts again every RepostInterval.
 type Alertmanager struct {
-	urls []string // .../api/v2/alerts
-	c    *httpClient
-	log  *slog.Logger
+	urls  []string // .../api/v2/alerts
+	bases []string // the configured URLs, for the silences API
+	c     *httpClient
+	log   *slog.Logger
 }
 
 // NewAlertmanager creates the notifier; it does not contact Alertmanager.
@@ -40,8 +42,10 @@ func NewAlertmanager(cfg AlertmanagerConfig, log *slog.Logger) (*Alertmanager, e
 		if err != nil || u.Host == "" {
 			return nil, fmt.Errorf("alertmanager: bad URL %q", redact.Endpoint(raw))
 		}
-		u.Path = strings.TrimRight(u.Path, "/") + "/api/v2/alerts"
+		u.Path = strings.TrimRight(u.Path, "/")
 		u.RawPath = ""
+		am.bases = append(am.bases, u.String())
+		u.Path += "/api/v2/alerts"
 		am.urls = append(am.urls, u.String())
 	}
 	return am, nil

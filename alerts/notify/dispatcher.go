@@ -174,6 +174,18 @@ func (d *Dispatcher) Restore(a Alert) {
 	}
 }
 
+// Update hands over a new version of a firing alert, acknowledged or no
+// longer: Alertmanager gets it at once rather than at the next re-post, so
+// its notifications name who is on it; webhooks only remember it (they
+// were told of the firing, and hear of the resolution).
+func (d *Dispatcher) Update(a Alert) {
+	a = normalize(a)
+	a.EndsAt = time.Time{}
+	for _, w := range d.workers {
+		w.update(a)
+	}
+}
+
 // Resolved hands over a resolution; EndsAt is the time it resolved (now
 // when zero). Every notifier gets it, also when it never saw the alert
 // fire (a receiver ignores what it does not know), and the Reposters
@@ -284,6 +296,24 @@ func (w *worker) firing(a Alert, restore bool) {
 		w.urgent = append(w.urgent, &entry{alert: a, queued: time.Now()})
 		send = true
 	}
+	w.updateQueued()
+	w.mu.Unlock()
+	if send {
+		w.signal()
+	}
+}
+
+func (w *worker) update(a Alert) {
+	k := variantKey{a.ID, labelsKey(a.Labels)}
+	w.mu.Lock()
+	st := w.state[a.ID]
+	if st == nil {
+		w.mu.Unlock()
+		w.firing(a, false)
+		return
+	}
+	st.variants[k.labels] = a
+	send := w.rep != nil && w.pushRepost(k, time.Now())
 	w.updateQueued()
 	w.mu.Unlock()
 	if send {

@@ -103,13 +103,26 @@ func readSecret(path string) (string, error) {
 // and returns nil on 2xx, an *HTTPError on another status, or the
 // transport error (with the URL redacted).
 func (c *httpClient) post(ctx context.Context, u string, body []byte, header http.Header) error {
+	_, err := c.do(ctx, http.MethodPost, u, body, header)
+	return err
+}
+
+// do is post for any method; it returns the start of a 2xx answer's body
+// (up to 64 KiB: Alertmanager's answers are small JSON objects).
+func (c *httpClient) do(ctx context.Context, method, u string, body []byte, header http.Header) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return Permanent(fmt.Errorf("%s: %v", redact.Endpoint(u), redactErr(err, u)))
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("%s: %v", redact.Endpoint(u), redactErr(err, u)))
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("User-Agent", userAgent)
 	for k, vs := range header {
 		req.Header[k] = vs
@@ -118,27 +131,29 @@ func (c *httpClient) post(ctx context.Context, u string, body []byte, header htt
 	case c.tokenFile != "":
 		tok, err := readSecret(c.tokenFile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	case c.basic.Username != "":
 		pw, err := readSecret(c.basic.PasswordFile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		req.SetBasicAuth(c.basic.Username, pw)
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: %v", redact.Endpoint(u), redactErr(err, u))
+		return nil, fmt.Errorf("%s: %v", redact.Endpoint(u), redactErr(err, u))
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
+		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
+		return answer, nil
 	}
-	return &HTTPError{
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return nil, &HTTPError{
 		URL:        redact.Endpoint(u),
 		StatusCode: resp.StatusCode,
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),

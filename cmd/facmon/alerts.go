@@ -21,12 +21,13 @@ import (
 
 // cmdAlerts talks to a running facmon's alert API.
 func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	const synopsis = "alerts list|history|ack ID|rules [--url URL] [--token-file F] [--by NAME] [--comment TEXT]"
+	const synopsis = "alerts list|history|ack ID|unack ID|rules [--url URL] [--token-file F] [--by NAME] [--comment TEXT]"
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stdout, "Usage: facmon "+synopsis)
 		fmt.Fprintln(stdout, "\n  list               active alerts, most severe first (--ward, --rule, --state firing|pending)")
 		fmt.Fprintln(stdout, "  history            incidents of the last 7 days (--from/--to for another range)")
-		fmt.Fprintln(stdout, "  ack ID             acknowledge a firing alert (needs the API token)")
+		fmt.Fprintln(stdout, "  ack ID             acknowledge a firing alert and silence it in Alertmanager (needs the API token)")
+		fmt.Fprintln(stdout, "  unack ID           withdraw the acknowledgement; its Alertmanager silence is expired")
 		fmt.Fprintln(stdout, "  rules              the rules in force, from --config (no server needed)")
 		if len(args) == 0 {
 			return usagef("want a subcommand")
@@ -35,9 +36,9 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	}
 	sub, rest := args[0], args[1:]
 	var id string
-	if sub == "ack" {
+	if sub == "ack" || sub == "unack" {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-			return usagef("ack needs the alert id (see facmon alerts list)")
+			return usagef("%s needs the alert id (see facmon alerts list)", sub)
 		}
 		id, rest = rest[0], rest[1:]
 	}
@@ -93,6 +94,11 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			ack := "-"
 			if a.Acked {
 				ack = a.AckBy
+				if a.SilenceID != "" {
+					ack += " [silence " + a.SilenceID + "]"
+				} else {
+					ack += " [silence pending]"
+				}
 			}
 			if a.Suppressed != "" {
 				ack += " (" + a.Suppressed + ")"
@@ -123,7 +129,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.State, e.Rule, e.Ward, e.Device, e.AckBy, e.SummaryVI)
 		}
 		return tw.Flush()
-	case "ack":
+	case "ack", "unack":
 		token := os.Getenv("FACMON_API_TOKEN")
 		if *tokenFile != "" {
 			t, err := config.ReadSecret(*tokenFile)
@@ -133,29 +139,44 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			token = t
 		}
 		if token == "" {
-			return usagef("acknowledging needs the API token: --token-file FILE or FACMON_API_TOKEN")
+			return usagef("%s needs the API token: --token-file FILE or FACMON_API_TOKEN", sub)
 		}
 		if strings.TrimSpace(*by) == "" {
 			return usagef("--by NAME is required")
 		}
-		body, _ := json.Marshal(api.AckRequest{By: *by, Comment: *comment})
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, *base+"/api/alerts/"+url.PathEscape(id)+"/ack", bytes.NewReader(body))
+		u := *base + "/api/alerts/" + url.PathEscape(id) + "/ack"
+		method, verb := http.MethodPost, "acknowledged"
+		var body io.Reader
+		if sub == "ack" {
+			data, _ := json.Marshal(api.AckRequest{By: *by, Comment: *comment})
+			body = bytes.NewReader(data)
+		} else {
+			method, verb = http.MethodDelete, "acknowledgement withdrawn:"
+			u += "?" + url.Values{"by": {*by}}.Encode()
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u, body)
 		if err != nil {
 			return usageError{err}
 		}
-		req.Header.Set("Content-Type", "application/json")
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := client.Do(req)
 		if err != nil {
-			return fmt.Errorf("ack: %w", err)
+			return fmt.Errorf("%s: %w", sub, err)
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("ack: %s", apiMessage(resp))
+			return fmt.Errorf("%s: %s", sub, apiMessage(resp))
 		}
 		var in engine.Instance
 		_ = json.NewDecoder(resp.Body).Decode(&in)
-		fmt.Fprintf(stdout, "acknowledged %s (%s %s/%s) by %s\n", in.ID, in.Rule, in.Ward, in.Device, in.AckBy)
+		if sub == "ack" {
+			fmt.Fprintf(stdout, "%s %s (%s %s/%s) by %s; Alertmanager is silenced for it\n", verb, in.ID, in.Rule, in.Ward, in.Device, in.AckBy)
+		} else {
+			fmt.Fprintf(stdout, "%s %s (%s %s/%s)\n", verb, in.ID, in.Rule, in.Ward, in.Device)
+		}
 		return nil
 	case "rules":
 		cfg, err := config.Load(*cfgPath, config.Overrides{})
@@ -169,7 +190,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		}
 		return tw.Flush()
 	}
-	return usagef("unknown subcommand %q (want list, history, ack or rules)", sub)
+	return usagef("unknown subcommand %q (want list, history, ack, unack or rules)", sub)
 }
 
 func getJSON(ctx context.Context, c *http.Client, u string, v any) error {

@@ -38,6 +38,20 @@ func (f *fakeEngine) Ack(id, by, comment string) (engine.Instance, error) {
 	return engine.Instance{}, engine.ErrNotFiring
 }
 
+func (f *fakeEngine) Unack(id, by string) (engine.Instance, error) {
+	for i := range f.active {
+		if f.active[i].ID == id {
+			if !f.active[i].Acked {
+				return engine.Instance{}, engine.ErrNotAcked
+			}
+			f.acks = append(f.acks, "unack by "+by)
+			f.active[i].Acked, f.active[i].AckBy, f.active[i].SilenceID = false, "", ""
+			return f.active[i], nil
+		}
+	}
+	return engine.Instance{}, engine.ErrNotFiring
+}
+
 func TestAlertsCommand(t *testing.T) {
 	eng := &fakeEngine{active: []engine.Instance{{ID: "a1", Rule: "DoorStuckOpen", Severity: "warning", Ward: "thanh-binh", Device: "door-1", State: engine.StateFiring, FiringSince: time.Now(), SummaryVI: "Cửa tự động door-1 mở"}}}
 	mux := http.NewServeMux()
@@ -74,6 +88,19 @@ func TestAlertsCommand(t *testing.T) {
 	code, _, errs = runCLI("alerts", "ack", "zzz", "--url", srv.URL, "--by", "An", "--token-file", token)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "404")
+
+	eng.active[0].SilenceID = "7d9f-silence"
+	code, out, errs = runCLI("alerts", "list", "--url", srv.URL)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "Lê Văn Bình [silence 7d9f-silence]", "the list shows who acknowledged and the silence")
+
+	code, out, errs = runCLI("alerts", "unack", "a1", "--url", srv.URL, "--by", "An", "--token-file", token)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "acknowledgement withdrawn: a1")
+	assert.Equal(t, "unack by An", eng.acks[len(eng.acks)-1])
+	code, _, errs = runCLI("alerts", "unack", "a1", "--url", srv.URL, "--by", "An", "--token-file", token)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "409", "withdrawing twice")
 
 	code, out, _ = runCLI("alerts", "rules")
 	assert.Equal(t, 0, code)

@@ -48,6 +48,7 @@ type Service struct {
 	liveness   *liveness.Tracker
 	alerts     *engine.Engine
 	dispatcher *notify.Dispatcher
+	silencer   *notify.Silencer // nil without Alertmanager
 	sink       *fanout
 }
 
@@ -237,6 +238,22 @@ func (s *Service) newAlerts(cfg config.Config, log *slog.Logger, reg *prometheus
 	if err != nil {
 		return err
 	}
+	// An acknowledgement silences its alert in Alertmanager; the silence's
+	// id comes back to the engine, which shows it with the alert.
+	var silencer engine.Silencer
+	for _, n := range notifiers {
+		if am, ok := n.(*notify.Alertmanager); ok {
+			s.silencer, err = notify.NewSilencer(am, notify.SilencerOptions{
+				StateFile: filepath.Join(cfg.AlertStateDir(), "silences.json"),
+				RetryMax:  cfg.Alerts.Notifiers.MaxRetryInterval.D(),
+				OnChange:  func(alertID, silenceID string) { s.alerts.SetSilence(alertID, silenceID) },
+			}, log.With("component", "notify"), reg)
+			if err != nil {
+				return err
+			}
+			silencer = s.silencer
+		}
+	}
 	external := cfg.Alerts.ExternalURL
 	if external == "" {
 		external = "http://" + cfg.Web.Listen
@@ -248,6 +265,7 @@ func (s *Service) newAlerts(cfg config.Config, log *slog.Logger, reg *prometheus
 		Maintenance:  sched,
 		Liveness:     s.liveness,
 		Notifier:     s.dispatcher,
+		Silencer:     silencer,
 		Events:       countingSink{s.batcher, s.internal["alert_event"]},
 		Pipeline:     pipelineState{s},
 		Store:        store,
@@ -381,6 +399,9 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error { s.heartbeat(gctx); return nil })
 	g.Go(func() error { s.sampleAvailability(gctx); return nil })
 	g.Go(func() error { return s.dispatcher.Run(gctx) })
+	if s.silencer != nil {
+		g.Go(func() error { return s.silencer.Run(gctx) })
+	}
 	g.Go(func() error { return s.alerts.Run(gctx, s.cfg.Alerts.EvalInterval.D()) })
 	s.log.Info("facmon running", "web", "http://"+s.WebAddr(), "mqtt", s.cfg.MQTT.URL, "influx", s.cfg.Influx.URL, "bucket", s.cfg.Influx.Bucket, "spool", s.cfg.Spool.Dir)
 	err := g.Wait()

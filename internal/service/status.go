@@ -48,7 +48,7 @@ func (src statusSource) AlertGroups(maxGroups, perGroup int) []status.AlertGroup
 		for _, a := range g.Alerts {
 			sg.Alerts = append(sg.Alerts, status.Alert{
 				ID: a.ID, Name: a.Rule, Severity: a.Severity, Ward: a.Ward, Class: a.Class, Device: a.Device,
-				Since: a.FiringSince, Acked: a.Acked, AckBy: a.AckBy, SummaryVI: a.SummaryVI, SummaryEN: a.SummaryEN,
+				Since: a.FiringSince, Acked: a.Acked, AckBy: a.AckBy, SilenceID: a.SilenceID, SummaryVI: a.SummaryVI, SummaryEN: a.SummaryEN,
 			})
 		}
 		out = append(out, sg)

@@ -149,6 +149,7 @@ var catalogue = map[string]entry{
 	"status.no_alerts":     {"Không có cảnh báo nào.", "No active alerts."},
 	"status.acked":         {"Đã xác nhận bởi %s", "Acknowledged by %s"},
 	"status.acked_anon":    {"Đã xác nhận", "Acknowledged"},
+	"status.silenced":      {"đã tắt thông báo trên Alertmanager (silence %s)", "silenced in Alertmanager (silence %s)"},
 	"status.unacked":       {"Chưa xác nhận", "Not acknowledged"},
 	"status.since":         {"từ %s", "since %s"},
 	"status.age":           {"Đã kéo dài", "Age"},

@@ -54,6 +54,8 @@ type Alert struct {
 	Since    time.Time `json:"since"`
 	Acked    bool      `json:"acked"`
 	AckBy    string    `json:"ack_by,omitempty"`
+	// SilenceID is the Alertmanager silence of the acknowledgement.
+	SilenceID string `json:"silence_id,omitempty"`
 	// Summaries in the two languages.
 	SummaryVI string `json:"summary_vi"`
 	SummaryEN string `json:"summary_en"`
@@ -613,6 +615,9 @@ func alertOf(l i18n.Lang, a AlertStatus, loc *time.Location, now time.Time) aler
 		av.Ack = l.T("status.acked_anon")
 	default:
 		av.Ack = l.T("status.unacked")
+	}
+	if a.Acked && a.SilenceID != "" {
+		av.Ack += " · " + l.T("status.silenced", a.SilenceID)
 	}
 	return av
 }

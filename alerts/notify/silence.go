@@ -1,0 +1,440 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// An acknowledgement has to reach Alertmanager, or it keeps notifying the
+// on-call technician at every repeat interval: the Silencer turns each ack
+// into an Alertmanager silence of exactly that alert's labels, and expires
+// it when the alert resolves or the ack is withdrawn. Work that fails
+// (Alertmanager down) is retried until it lands, and is kept in a state
+// file so that a restart does not forget a silence to create or expire.
+
+// PostableSilence is the body of POST /api/v2/silences (the postableSilence
+// of Alertmanager's OpenAPI specification). With ID set it updates.
+type PostableSilence struct {
+	ID        string           `json:"id,omitempty"`
+	Matchers  []SilenceMatcher `json:"matchers"`
+	StartsAt  string           `json:"startsAt"`
+	EndsAt    string           `json:"endsAt"`
+	CreatedBy string           `json:"createdBy"`
+	Comment   string           `json:"comment"`
+}
+
+// SilenceMatcher is one equality matcher of a silence.
+type SilenceMatcher struct {
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	IsRegex bool   `json:"isRegex"`
+	IsEqual bool   `json:"isEqual"`
+}
+
+// CreateSilence creates (or, with s.ID, updates) a silence on the first
+// Alertmanager that accepts it; the cluster gossips it to the others. It
+// returns the silence id.
+func (am *Alertmanager) CreateSilence(ctx context.Context, s PostableSilence) (string, error) {
+	body, err := json.Marshal(s)
+	if err != nil {
+		return "", Permanent(fmt.Errorf("alertmanager: encode silence: %w", err))
+	}
+	var errs []error
+	for _, base := range am.bases {
+		answer, err := am.c.do(ctx, http.MethodPost, base+"/api/v2/silences", body, nil)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var got struct {
+			SilenceID string `json:"silenceID"`
+		}
+		if err := json.Unmarshal(answer, &got); err != nil || got.SilenceID == "" {
+			errs = append(errs, fmt.Errorf("alertmanager: silence answer without silenceID: %.200q", answer))
+			continue
+		}
+		return got.SilenceID, nil
+	}
+	return "", errors.Join(errs...)
+}
+
+// ExpireSilence expires a silence. One Alertmanager that expires it is
+// enough; a silence none of them knows (404) counts as expired.
+func (am *Alertmanager) ExpireSilence(ctx context.Context, id string) error {
+	var errs []error
+	for _, base := range am.bases {
+		_, err := am.c.do(ctx, http.MethodDelete, base+"/api/v2/silence/"+url.PathEscape(id), nil, nil)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	for _, err := range errs {
+		var he *HTTPError
+		if !errors.As(err, &he) || he.StatusCode != http.StatusNotFound {
+			return errors.Join(errs...)
+		}
+	}
+	return nil
+}
+
+// SilenceAPI is what the Silencer needs of Alertmanager.
+type SilenceAPI interface {
+	CreateSilence(ctx context.Context, s PostableSilence) (string, error)
+	ExpireSilence(ctx context.Context, id string) error
+}
+
+// SilencerOptions tunes the Silencer; zero values take the defaults.
+type SilencerOptions struct {
+	// StateFile keeps the silences across restarts; empty keeps none.
+	StateFile string
+	// Lifetime of a silence; it is renewed while the ack holds, so a
+	// silence facmon can no longer expire (facmon removed) ends by itself.
+	// Default 24h.
+	Lifetime time.Duration
+	// RetryMin and RetryMax bound the backoff after a failure (1s, 1m).
+	RetryMin, RetryMax time.Duration
+	// OnChange is told the silence id of an alert once it is created, and
+	// "" once it is expired: the engine shows it with the alert.
+	OnChange func(alertID, silenceID string)
+	Now      func() time.Time
+}
+
+// Silencer keeps one Alertmanager silence per acknowledged alert.
+type Silencer struct {
+	api  SilenceAPI
+	opts SilencerOptions
+	log  *slog.Logger
+	errs prometheus.Counter
+
+	mu    sync.Mutex
+	items map[string]*silenceItem // by alert ID
+	dirty bool
+	wake  chan struct{}
+}
+
+// silenceItem is one ack's silence: wanted (Active) or to expire.
+type silenceItem struct {
+	AlertID   string            `json:"alert_id"`
+	Labels    map[string]string `json:"labels"`
+	By        string            `json:"by"`
+	Comment   string            `json:"comment"`
+	Active    bool              `json:"active"` // false: to expire
+	SilenceID string            `json:"silence_id,omitempty"`
+	EndsAt    time.Time         `json:"ends_at,omitzero"`
+
+	failures int
+	nextTry  time.Time
+}
+
+// NewSilencer loads the state file, if any; Run does the work.
+func NewSilencer(api SilenceAPI, opts SilencerOptions, log *slog.Logger, reg prometheus.Registerer) (*Silencer, error) {
+	if opts.Lifetime <= 0 {
+		opts.Lifetime = 24 * time.Hour
+	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = time.Second
+	}
+	if opts.RetryMax < opts.RetryMin {
+		opts.RetryMax = max(time.Minute, opts.RetryMin)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Silencer{api: api, opts: opts, log: log.With("component", "silencer"), items: map[string]*silenceItem{}, wake: make(chan struct{}, 1),
+		errs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "facmon_alert_silence_errors_total",
+			Help: "Failed attempts to create, renew or expire the Alertmanager silence of an acknowledged alert; each is retried.",
+		})}
+	if reg != nil {
+		reg.MustRegister(s.errs)
+	}
+	if opts.StateFile != "" {
+		data, err := os.ReadFile(opts.StateFile)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("silences: %w", err)
+		default:
+			var items []*silenceItem
+			if err := json.Unmarshal(data, &items); err != nil {
+				return nil, fmt.Errorf("silences: %s: %w", opts.StateFile, err)
+			}
+			for _, it := range items {
+				s.items[it.AlertID] = it
+			}
+		}
+	}
+	return s, nil
+}
+
+// Silence asks for a silence of a's labels (without the escalation label,
+// so the escalated copy is silenced too). It does not block.
+func (s *Silencer) Silence(a Alert, by, comment string) {
+	labels := Postable(a, time.Time{}).Labels
+	delete(labels, "escalation")
+	if by == "" {
+		by = "facmon"
+	}
+	if comment == "" {
+		comment = "acknowledged in facmon"
+	}
+	s.mu.Lock()
+	it := s.items[a.ID]
+	if it == nil {
+		it = &silenceItem{AlertID: a.ID}
+		s.items[a.ID] = it
+	}
+	if !maps.Equal(it.Labels, labels) {
+		it.EndsAt = time.Time{} // a new silence: matchers cannot be updated
+	}
+	it.Labels, it.By, it.Comment, it.Active = labels, by, comment, true
+	it.failures, it.nextTry = 0, time.Time{}
+	s.dirty = true
+	s.mu.Unlock()
+	s.signal()
+}
+
+// Expire asks for the silence of an alert to end. It does not block.
+func (s *Silencer) Expire(alertID string) {
+	s.mu.Lock()
+	if it := s.items[alertID]; it != nil {
+		if it.SilenceID == "" {
+			delete(s.items, alertID)
+		} else {
+			it.Active, it.failures, it.nextTry = false, 0, time.Time{}
+		}
+		s.dirty = true
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// SilenceID is the silence of an alert, "" while there is none.
+func (s *Silencer) SilenceID(alertID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if it := s.items[alertID]; it != nil && it.Active {
+		return it.SilenceID
+	}
+	return ""
+}
+
+// Pending counts the silences still to create or expire.
+func (s *Silencer) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, it := range s.items {
+		if !it.Active || it.SilenceID == "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Silencer) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run works until ctx ends.
+func (s *Silencer) Run(ctx context.Context) error {
+	for {
+		next := s.work(ctx)
+		wait := time.Until(next)
+		if next.IsZero() {
+			wait = time.Hour
+		}
+		t := time.NewTimer(max(wait, 10*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			s.save()
+			return nil
+		case <-s.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// work does what is due and returns when the next thing is.
+func (s *Silencer) work(ctx context.Context) time.Time {
+	now := s.opts.Now()
+	s.mu.Lock()
+	var due []silenceItem
+	for _, it := range s.items {
+		if s.needs(it, now) && !it.nextTry.After(now) {
+			due = append(due, *it)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(due, func(a, b silenceItem) int { return cmpString(a.AlertID, b.AlertID) })
+	for _, it := range due {
+		s.do(ctx, it, now)
+	}
+	s.save()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var next time.Time
+	for _, it := range s.items {
+		var at time.Time
+		switch {
+		case s.needs(it, now):
+			at = it.nextTry
+		case it.Active:
+			at = s.renewAt(it)
+		default:
+			continue
+		}
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// renewAt is half way through a silence's life.
+func (s *Silencer) renewAt(it *silenceItem) time.Time { return it.EndsAt.Add(-s.opts.Lifetime / 2) }
+
+func (s *Silencer) needs(it *silenceItem, now time.Time) bool {
+	if !it.Active {
+		return true
+	}
+	return it.SilenceID == "" || it.EndsAt.IsZero() || !now.Before(s.renewAt(it))
+}
+
+// do performs one item's work (a copy: the lock is not held over I/O).
+func (s *Silencer) do(ctx context.Context, it silenceItem, now time.Time) {
+	var err error
+	var id string
+	ends := now.Add(s.opts.Lifetime)
+	if it.Active {
+		sil := PostableSilence{
+			StartsAt: now.UTC().Format(amTime), EndsAt: ends.UTC().Format(amTime),
+			CreatedBy: it.By, Comment: it.Comment,
+		}
+		if !it.EndsAt.IsZero() {
+			sil.ID = it.SilenceID // a renewal keeps its id
+		}
+		for _, k := range slices.Sorted(maps.Keys(it.Labels)) {
+			sil.Matchers = append(sil.Matchers, SilenceMatcher{Name: k, Value: it.Labels[k], IsEqual: true})
+		}
+		id, err = s.api.CreateSilence(ctx, sil)
+	} else {
+		err = s.api.ExpireSilence(ctx, it.SilenceID)
+	}
+	s.mu.Lock()
+	cur := s.items[it.AlertID]
+	changed := cur != nil && (cur.Active != it.Active || !maps.Equal(cur.Labels, it.Labels))
+	var notify func()
+	switch {
+	case cur == nil && err == nil && it.Active:
+		// The ack was withdrawn while its silence was being created: the
+		// silence exists now and must go.
+		s.items[it.AlertID] = &silenceItem{AlertID: it.AlertID, Labels: it.Labels, SilenceID: id}
+	case cur == nil:
+	case changed:
+		// Asked otherwise meanwhile: the next round does the new work,
+		// on the silence just created if there is one.
+		if err == nil && it.Active {
+			cur.SilenceID = id
+		}
+	case err != nil:
+		cur.failures++
+		cur.nextTry = now.Add(min(s.opts.RetryMin<<min(cur.failures-1, 16), s.opts.RetryMax))
+	case it.Active:
+		prev := cur.SilenceID
+		cur.SilenceID, cur.EndsAt, cur.failures, cur.nextTry = id, ends, 0, time.Time{}
+		if prev != id && s.opts.OnChange != nil {
+			f, aid := s.opts.OnChange, it.AlertID
+			notify = func() { f(aid, id) }
+		}
+	default:
+		delete(s.items, it.AlertID)
+		if s.opts.OnChange != nil {
+			f, aid := s.opts.OnChange, it.AlertID
+			notify = func() { f(aid, "") }
+		}
+	}
+	s.dirty = true
+	s.mu.Unlock()
+	if err != nil {
+		s.errs.Inc()
+		what := "create"
+		if !it.Active {
+			what = "expire"
+		}
+		s.log.Warn("alertmanager silence failed; retrying", "op", what, "alert", it.AlertID, "err", err)
+	} else if it.Active {
+		s.log.Info("alert silenced in alertmanager", "alert", it.AlertID, "silence", id, "by", it.By)
+	} else {
+		s.log.Info("alertmanager silence expired", "alert", it.AlertID, "silence", it.SilenceID)
+	}
+	if notify != nil {
+		notify()
+	}
+}
+
+// save writes the state file when something changed (temp file, rename).
+func (s *Silencer) save() {
+	if s.opts.StateFile == "" {
+		return
+	}
+	s.mu.Lock()
+	if !s.dirty {
+		s.mu.Unlock()
+		return
+	}
+	items := make([]silenceItem, 0, len(s.items))
+	for _, it := range s.items {
+		items = append(items, *it)
+	}
+	s.dirty = false
+	s.mu.Unlock()
+	slices.SortFunc(items, func(a, b silenceItem) int { return cmpString(a.AlertID, b.AlertID) })
+	data, err := json.MarshalIndent(items, "", "  ")
+	if err == nil {
+		tmp := s.opts.StateFile + ".tmp"
+		if err = os.MkdirAll(filepath.Dir(tmp), 0o755); err == nil {
+			if err = os.WriteFile(tmp, data, 0o600); err == nil {
+				err = os.Rename(tmp, s.opts.StateFile)
+			}
+		}
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.dirty = true // try again next round
+		s.mu.Unlock()
+		s.log.Warn("silences: state file not written; kept in memory", "err", err)
+	}
+}
