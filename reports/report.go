@@ -101,8 +101,12 @@ type Report struct {
 	Maintenance  []Planned
 	Outages      []Outage
 	// CollectionGaps are the times facmon was not collecting, clipped to
-	// the period.
+	// the period; GapCounted is the time of each on the report's basis
+	// (office hours of the offices' calendar, or every hour for 24/7), and
+	// NotCollecting their sum: the figure the summary gives.
 	CollectionGaps []Interval
+	GapCounted     []time.Duration
+	NotCollecting  time.Duration
 	// NoHeartbeat: facmon never recorded a heartbeat, so collection gaps
 	// could not be told from downtime.
 	NoHeartbeat bool
@@ -535,6 +539,12 @@ func Build(ds *Dataset, p Period, s Settings) (*Report, error) {
 	}
 	slices.SortStableFunc(r.Maintenance, func(a, b Planned) int { return a.Start.Compare(b.Start) })
 	r.CollectionGaps = clip(unknown, p.From, end)
+	basis := openOf(s.Ward)
+	for _, g := range r.CollectionGaps {
+		d := total(clip(basis, g.Start, g.End))
+		r.GapCounted = append(r.GapCounted, d)
+		r.NotCollecting += d
+	}
 	for i := range r.Wards {
 		r.Wards[i].DayKinds = dayKinds(r.Wards[i], days, end, s.AlwaysOpen, calOf(r.Wards[i].ID))
 	}

@@ -73,6 +73,7 @@ var catalogue = map[string]entry{
 	"col.planned_min":      {"Bảo trì (phút)", "Planned (min)"},
 	"col.ward_network_min": {"Phường mất mạng (phút)", "Ward offline (min)"},
 	"col.unknown_min":      {"Không xác định (phút)", "Unknown (min)"},
+	"col.counted_24x7":     {"Thời gian tính (24/7)", "Counted time (24/7)"},
 	"col.incidents":        {"Số sự cố", "Incidents"},
 	"col.mttr_min":         {"MTTR (phút)", "MTTR (min)"},
 	"col.mtbf_h":           {"MTBF (giờ)", "MTBF (h)"},
@@ -116,7 +117,8 @@ var catalogue = map[string]entry{
 	"fig.devices":           {"Số thiết bị", "Devices"},
 	"fig.network":           {"Phường mất kết nối mạng (giờ làm việc)", "Ward network outages (office hours)"},
 	"fig.planned":           {"Bảo trì theo kế hoạch (thiết bị)", "Planned maintenance (device time)"},
-	"fig.unknown":           {"facmon không thu thập dữ liệu", "facmon not collecting"},
+	"fig.unknown":           {"facmon không thu thập dữ liệu (giờ làm việc)", "facmon not collecting (office hours)"},
+	"fig.unknown_24x7":      {"facmon không thu thập dữ liệu (24/7)", "facmon not collecting (24/7)"},
 	"fig.sla":               {"Mục tiêu SLA", "SLA targets"},
 
 	// ------------------------------------------------------------ units

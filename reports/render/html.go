@@ -151,7 +151,11 @@ func buildView(r *reports.Report, l i18n.Lang) *htmlView {
 		byLabel[p[0]] = p[1]
 	}
 	for _, k := range keys {
-		v.Cards = append(v.Cards, card{ID: ids[k], Label: l.T(k), Value: byLabel[l.T(k)]})
+		label := l.T(k)
+		if k == "fig.unknown" {
+			label = unknownLabel(r, l)
+		}
+		v.Cards = append(v.Cards, card{ID: ids[k], Label: label, Value: byLabel[label]})
 	}
 
 	v.Classes = classTable(r, l).html(l, loc)
@@ -195,9 +199,9 @@ func buildView(r *reports.Report, l i18n.Lang) *htmlView {
 		ot.add(text(o.WardName), at(o.Start), at(o.End), text(l.Duration(o.End.Sub(o.Start))), text(l.Duration(o.Office)))
 	}
 	v.Outages = ot.html(l, loc)
-	gt := newTable(l, "col.start", "col.end", "col.duration")
-	for _, g := range r.CollectionGaps {
-		gt.add(at(g.Start), at(g.End), text(l.Duration(g.Duration())))
+	gt := newTable(l, "col.start", "col.end", "col.duration", gapCountedHeader(r))
+	for i, g := range r.CollectionGaps {
+		gt.add(at(g.Start), at(g.End), text(l.Duration(g.Duration())), text(l.Duration(r.GapCounted[i])))
 	}
 	v.Gaps = gt.html(l, loc)
 
@@ -205,6 +209,14 @@ func buildView(r *reports.Report, l i18n.Lang) *htmlView {
 	v.HeatMap = heatMap(r, l)
 	v.IncidentChart = incidentChart(r, l)
 	return v
+}
+
+// gapCountedHeader names the basis of a gap's counted time.
+func gapCountedHeader(r *reports.Report) string {
+	if r.AlwaysOpen {
+		return "col.counted_24x7"
+	}
+	return "col.office_time"
 }
 
 func scopeText(l i18n.Lang, p reports.Planned) string {

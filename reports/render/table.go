@@ -288,6 +288,14 @@ func periodText(l i18n.Lang, from, to time.Time, loc *time.Location) string {
 	return l.T("report.period_range", l.Date(from.In(loc)), l.Date(last))
 }
 
+// unknownLabel names the basis of the not-collecting figure.
+func unknownLabel(r *reports.Report, l i18n.Lang) string {
+	if r.AlwaysOpen {
+		return l.T("fig.unknown_24x7")
+	}
+	return l.T("fig.unknown")
+}
+
 func availabilityLabel(r *reports.Report, l i18n.Lang) string {
 	if r.Ward != "" {
 		return l.T("fig.availability_ward")
@@ -325,12 +333,9 @@ func summaryPairs(r *reports.Report, l i18n.Lang) [][2]string {
 	if chOK {
 		chs = l.Signed(ch, 2) + " " + l.T("unit.pp")
 	}
-	var wardNetwork, gaps time.Duration
+	var wardNetwork time.Duration
 	for _, w := range r.Wards {
 		wardNetwork += w.Network
-	}
-	for _, g := range r.CollectionGaps {
-		gaps += g.Duration()
 	}
 	mt, ok1 := d.Cur.MTTR()
 	mb, ok2 := d.Cur.MTBF()
@@ -350,7 +355,7 @@ func summaryPairs(r *reports.Report, l i18n.Lang) [][2]string {
 		{l.T("fig.longest"), dur(d.Cur.Longest, d.Cur.Incidents > 0)},
 		{l.T("fig.network"), l.HoursMinutes(wardNetwork)},
 		{l.T("fig.planned"), l.HoursMinutes(d.Cur.Planned)},
-		{l.T("fig.unknown"), l.HoursMinutes(gaps)},
+		{unknownLabel(r, l), l.HoursMinutes(r.NotCollecting)},
 	}
 	return out
 }
