@@ -332,3 +332,19 @@ func TestExampleFileStatesEveryDefault(t *testing.T) {
 		assert.Equal(t, string(want), string(got), "section %q of deploy/facmon.example.yaml differs from the built-in default", name)
 	}
 }
+
+func TestUnknownKeySuggestsTheMeantOne(t *testing.T) {
+	names := []string{"batch_size", "bucket", "flush_interval", "org", "timeout", "token_file", "url"}
+	for _, c := range []struct{ key, want string }{
+		{"bukket", "bucket"},
+		{"bucekt", "bucket"},        // two letters swapped: one edit
+		{"tokenfile", "token_file"}, // a missing underscore
+		{"flush_intervall", "flush_interval"},
+		{"ur", ""},       // too short to guess from
+		{"mqtt_url", ""}, // nothing close
+		{"orgs", "org"},
+	} {
+		assert.Equal(t, c.want, nearest(c.key, names), c.key)
+	}
+	assert.Equal(t, "", nearest("abcd", []string{"abce", "abcf"}), "two names as close: no guess")
+}
