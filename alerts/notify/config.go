@@ -2,7 +2,6 @@ package notify
 
 import (
 	"fmt"
-	"github.com/facmon/facmon/internal/redact"
 	"log/slog"
 	"net/url"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/internal/duration"
+	"github.com/facmon/facmon/internal/redact"
 )
 
 // Config is the notifiers section of facmon's configuration. Zero values

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/facmon/facmon/internal/redact"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/facmon/facmon/internal/redact"
 )
 
 // userAgent identifies facmon's requests in receivers' logs.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/facmon/facmon/internal/logging"
 	"io"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/logging"
 	"github.com/facmon/facmon/internal/service"
 	"github.com/facmon/facmon/internal/storage"
 )

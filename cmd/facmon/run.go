@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/facmon/facmon/internal/logging"
 	"io"
 	"log/slog"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/demo"
+	"github.com/facmon/facmon/internal/logging"
 	"github.com/facmon/facmon/internal/service"
 )
 

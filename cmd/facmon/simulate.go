@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/facmon/facmon/internal/logging"
 	"io"
 	"log/slog"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/facmon/facmon/collectors/mqtt"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/logging"
 	"github.com/facmon/facmon/internal/simulator"
 )
 

@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/facmon/facmon/internal/redact"
 	"log/slog"
 	"net/url"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/ratelog"
 	"github.com/facmon/facmon/internal/reading"
+	"github.com/facmon/facmon/internal/redact"
 )
 
 // Sink takes a decoded reading and acks it once it is durable. It may

@@ -14,7 +14,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/facmon/facmon/internal/redact"
 	"hash/fnv"
 	"io"
 	"log/slog"
@@ -34,6 +33,7 @@ import (
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/ratelog"
 	"github.com/facmon/facmon/internal/reading"
+	"github.com/facmon/facmon/internal/redact"
 )
 
 // Sink takes the readings of a scrape. Deliver may block for back-pressure

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"github.com/facmon/facmon/internal/redact"
 	"net/url"
 	"regexp"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/facmon/facmon/internal/reading"
+	"github.com/facmon/facmon/internal/redact"
 )
 
 // ScrapeTarget is one service application whose Prometheus metrics facmon

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"github.com/facmon/facmon/internal/redact"
 	"net"
 	"net/url"
 	"regexp"
@@ -15,6 +14,7 @@ import (
 	"github.com/facmon/facmon/collectors/mqtt/topic"
 	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/reading"
+	"github.com/facmon/facmon/internal/redact"
 )
 
 var (

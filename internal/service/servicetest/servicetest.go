@@ -5,7 +5,6 @@ package servicetest
 
 import (
 	"context"
-	"github.com/facmon/facmon/internal/logging"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/logging"
 	"github.com/facmon/facmon/internal/service"
 	"github.com/facmon/facmon/internal/testenv"
 )
