@@ -26,14 +26,16 @@ import (
 	"github.com/facmon/facmon/internal/redact"
 )
 
-// Sink takes a decoded reading and acks it once it is durable. It may
-// block briefly for back-pressure; an error means the reading can never be
-// stored and is dropped (the collector acks it). The reading is lent:
-// once Deliver returns, the collector reuses it, its Fields and its Extra
-// for a later message, so a sink that keeps one keeps a Clone. Flush makes
-// what it holds durable and acks it now.
+// Sink takes a decoded reading and acks it once it is durable. Deliver
+// waits for room (back-pressure); Offer takes the reading only if there
+// is room now and reports whether it did. An error means the reading can
+// never be stored and is dropped (the collector acks it). The reading is
+// lent: once Deliver or Offer returns, the collector reuses it, its Fields
+// and its Extra for a later message, so a sink that keeps one keeps a
+// Clone. Flush makes what it holds durable and acks it now.
 type Sink interface {
 	Deliver(r *reading.Reading, a reading.Acker) error
+	Offer(r *reading.Reading, a reading.Acker) (bool, error)
 	Flush(ctx context.Context) error
 }
 
@@ -55,6 +57,7 @@ type Collector struct {
 	// broker to deliver again to the next session.
 	stopping atomic.Bool
 	metrics  collectorMetrics
+	intake   intake
 }
 
 type collectorMetrics struct {
@@ -64,6 +67,7 @@ type collectorMetrics struct {
 	lost      prometheus.Counter
 	subErrors prometheus.Counter
 	connFails prometheus.Counter
+	waiting   prometheus.Gauge
 }
 
 // New builds a collector from a validated config. The password is read
@@ -101,12 +105,17 @@ func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Register
 		connFails: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "facmon_mqtt_connect_failures_total", Help: "Connection attempts that failed (refused, bad credentials, TLS, unreachable).",
 		}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "facmon_mqtt_waiting_messages",
+			Help: "MQTT messages received while the pipeline had no room, waiting unacknowledged (not yet counted as received).",
+		}),
 	}
 	for _, r := range AllReasons {
 		c.metrics.rejected.WithLabelValues(string(r))
 	}
 	c.metrics.rejected.WithLabelValues("unencodable")
-	reg.MustRegister(c.metrics.received, c.metrics.rejected, c.metrics.connected, c.metrics.lost, c.metrics.subErrors, c.metrics.connFails)
+	reg.MustRegister(c.metrics.received, c.metrics.rejected, c.metrics.connected, c.metrics.lost, c.metrics.subErrors, c.metrics.connFails, c.metrics.waiting)
+	c.intake.init(maxWaitingBytes)
 
 	opts, err := c.clientOptions()
 	if err != nil {
@@ -235,6 +244,15 @@ func TLSConfig(t config.TLS) (*tls.Config, error) {
 // Run connects (retrying until it succeeds) and collects until ctx ends.
 func (c *Collector) Run(ctx context.Context) error {
 	c.log.Info("connecting to mqtt broker", "broker", redact.URL(c.cfg.URL), "client_id", c.cfg.ClientID, "filters", c.decoder.Filters())
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		c.deliverWaiting()
+	}()
+	defer func() {
+		c.intake.close()
+		<-waited
+	}()
 	tok := c.client.Connect()
 	select {
 	case <-ctx.Done():
@@ -297,26 +315,77 @@ func (c *Collector) onConnect(cl paho.Client) {
 	c.log.Info("mqtt connected and subscribed", "broker", redact.URL(c.cfg.URL))
 }
 
+// handle runs on paho's goroutine, which also reads the broker's
+// packets: while it waits, no PINGRESP is read and paho drops the
+// connection after keepalive + its ping timeout. So it never waits on
+// the pipeline: a message the sink has no room for is queued, unacked,
+// for deliverWaiting, and the messages after it queue behind it to keep
+// their order.
 func (c *Collector) handle(_ paho.Client, msg paho.Message) {
 	if c.stopping.Load() {
 		return
 	}
-	c.metrics.received.Inc()
+	m := waiting{msg: msg, at: c.now()}
+	if c.intake.queueIfBusy(m, c.metrics.waiting) {
+		return
+	}
+	if !c.process(m, false) {
+		c.intake.push(m, c.metrics.waiting)
+	}
+}
+
+// process decodes a message received at m.at and hands it to the sink, waiting for room when
+// wait is set. It reports false when the sink had no room (and nothing
+// was counted); otherwise the message is counted as received, and acked
+// at once when rejected.
+func (c *Collector) process(m waiting, wait bool) bool {
+	msg := m.msg
 	r, _ := c.readings.Get().(*reading.Reading)
 	if r == nil {
 		r = new(reading.Reading)
 	}
 	defer c.readings.Put(r)
-	if rej := c.decoder.DecodeInto(r, msg.Topic(), msg.Payload(), c.now()); rej != nil {
+	if rej := c.decoder.DecodeInto(r, msg.Topic(), msg.Payload(), m.at); rej != nil {
+		c.metrics.received.Inc()
 		c.metrics.rejected.WithLabelValues(string(rej.Reason)).Inc()
 		c.limited.Log(slog.LevelWarn, string(rej.Reason), "reading rejected", "reason", string(rej.Reason), "detail", rej.Detail)
 		msg.Ack()
-		return
+		return true
 	}
-	if err := c.sink.Deliver(r, msg); err != nil {
+	var err error
+	if wait {
+		err = c.sink.Deliver(r, msg)
+	} else {
+		var took bool
+		if took, err = c.sink.Offer(r, msg); !took {
+			return false
+		}
+	}
+	// Counted once the sink took it, so a message waiting for room is
+	// neither received nor pending and the conservation invariant holds
+	// however long the pipeline is stalled.
+	c.metrics.received.Inc()
+	if err != nil {
 		c.metrics.rejected.WithLabelValues("unencodable").Inc()
 		c.limited.Log(slog.LevelWarn, "unencodable", "reading rejected", "reason", "unencodable", "detail", err.Error())
 		msg.Ack()
+	}
+	return true
+}
+
+// deliverWaiting delivers queued messages in order, each waiting for
+// room, until the intake is closed. Once the collector is stopping the
+// rest stay unacked: the broker delivers them again to the next session.
+func (c *Collector) deliverWaiting() {
+	for {
+		m, ok := c.intake.next()
+		if !ok {
+			return
+		}
+		if !c.stopping.Load() {
+			c.process(m, true)
+		}
+		c.intake.done(m, c.metrics.waiting)
 	}
 }
 

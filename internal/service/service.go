@@ -64,17 +64,31 @@ func (f *fanout) Deliver(r *reading.Reading, a reading.Acker) error {
 	return f.store.Deliver(r, a)
 }
 
+// Offer shows the engine only what storage took, so a reading refused
+// now and delivered later is observed once.
+func (f *fanout) Offer(r *reading.Reading, a reading.Acker) (bool, error) {
+	ok, err := f.store.Offer(r, a)
+	if ok {
+		f.alerts.Observe(r)
+	}
+	return ok, err
+}
+
 func (f *fanout) Flush(ctx context.Context) error { return f.store.Flush(ctx) }
 
-// countingSink counts facmon's own points as received before storing them.
+// countingSink counts facmon's own points as received once storage took
+// them.
 type countingSink struct {
 	store *storage.Batcher
 	n     prometheus.Counter
 }
 
 func (c countingSink) Deliver(r *reading.Reading, a reading.Acker) error {
+	if err := c.store.Deliver(r, a); err != nil {
+		return err
+	}
 	c.n.Inc()
-	return c.store.Deliver(r, a)
+	return nil
 }
 
 // pipelineState tells pipeline alert rules how facmon itself is doing.
@@ -146,6 +160,9 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		// window as acks arrive), so the batcher is what bounds the
 		// readings held unacknowledged.
 		MaxPoints: min(cfg.Influx.BatchSize, cfg.MQTT.MaxInflight),
+		// What the README promises: at most mqtt.max_inflight readings
+		// pending, the committing batch and the accumulating one together.
+		MaxPending: cfg.MQTT.MaxInflight,
 		// Half the inflight window, so one half fills while the other is
 		// fsynced and acked.
 		AckWindow:    max(1, cfg.MQTT.MaxInflight/2),
@@ -155,7 +172,8 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 	// facmon's own points (heartbeats, availability samples, alert
 	// events) go through the pipeline like readings and are counted as
 	// received, so received = rejected + written + quarantined + pending
-	// holds over every source.
+	// holds over every source. Each is counted once the batcher took it:
+	// one still waiting for room is in neither count.
 	s.internal = map[string]prometheus.Counter{}
 	for _, src := range []string{"heartbeat", "availability", "liveness", "alert_event"} {
 		s.internal[src] = prometheus.NewCounter(prometheus.CounterOpts{
@@ -295,10 +313,11 @@ func (s *Service) sampleAvailability(ctx context.Context) {
 	defer changes.Stop()
 	deliver := func(source string, rs []*reading.Reading) {
 		for _, r := range rs {
-			s.internal[source].Inc()
 			if err := s.batcher.Deliver(r, noAck{}); err != nil {
 				s.log.Warn("liveness point not recorded", "measurement", r.Measurement, "err", err)
+				continue
 			}
+			s.internal[source].Inc()
 		}
 	}
 	for {
@@ -340,10 +359,11 @@ func (s *Service) heartbeat(ctx context.Context) {
 			Fields:      []reading.Field{{Key: "collecting", Kind: reading.Int, Int: collecting}},
 			Time:        now, Received: now,
 		}
-		s.internal["heartbeat"].Inc()
 		if err := s.batcher.Deliver(r, noAck{}); err != nil {
 			s.log.Warn("heartbeat not recorded", "err", err)
+			return
 		}
+		s.internal["heartbeat"].Inc()
 	}
 	t := time.NewTicker(HeartbeatInterval)
 	defer t.Stop()

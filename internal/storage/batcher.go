@@ -22,6 +22,10 @@ type Committer interface {
 type BatchOptions struct {
 	// MaxPoints is the most points in one commit.
 	MaxPoints int
+	// MaxPending is the most points held uncommitted (and so unacked) at
+	// once, the batch committing and the one accumulating together; the
+	// service sets it to mqtt.max_inflight. 0 means two full batches.
+	MaxPending int
 	// AckWindow commits as soon as this many acks wait. The broker stops
 	// sending once its inflight window is full of unacked messages, so
 	// waiting for more than that would only wait for the linger timer.
@@ -50,7 +54,8 @@ type Batcher struct {
 	room     *sync.Cond // signalled when the accumulating batch is taken
 	enc      *Encoder
 	acks     []reading.Acker
-	points   int
+	points   int // in the accumulating batch
+	held     int // accumulating and committing: what facmon_ingest_pending_readings shows
 	first    time.Time
 	closed   bool
 	spare    []byte
@@ -64,6 +69,10 @@ func NewBatcher(opts BatchOptions, c Committer, log *slog.Logger, reg prometheus
 	if opts.AckWindow <= 0 || opts.AckWindow > opts.MaxPoints {
 		opts.AckWindow = opts.MaxPoints
 	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 2 * opts.MaxPoints
+	}
+	opts.AckWindow = min(opts.AckWindow, opts.MaxPending)
 	b := &Batcher{
 		opts:     opts,
 		commit:   c,
@@ -86,34 +95,59 @@ func NewBatcher(opts BatchOptions, c Committer, log *slog.Logger, reg prometheus
 }
 
 // Deliver queues r and calls a.Ack once it is committed. It blocks only
-// while a full batch waits behind one being committed: that is the
-// back-pressure that makes the broker hold the backlog. An error means r
-// cannot be encoded; the caller counts it and acks.
+// while MaxPending points are held or a full batch waits behind one being
+// committed: that is the back-pressure that makes the broker hold the
+// backlog. An error means r cannot be encoded; the caller counts it and
+// acks.
 func (b *Batcher) Deliver(r *reading.Reading, a reading.Acker) error {
+	_, err := b.deliver(r, a, true)
+	return err
+}
+
+// Offer is Deliver without the wait: it reports false, and takes nothing,
+// when there is no room now. The MQTT collector offers from paho's
+// network goroutine, which must not block, and leaves what is refused to
+// a goroutine of its own that waits in Deliver.
+func (b *Batcher) Offer(r *reading.Reading, a reading.Acker) (bool, error) {
+	return b.deliver(r, a, false)
+}
+
+func (b *Batcher) full() bool {
+	return (b.points >= b.opts.MaxPoints || b.held >= b.opts.MaxPending) && !b.closed
+}
+
+func (b *Batcher) deliver(r *reading.Reading, a reading.Acker, wait bool) (bool, error) {
 	b.mu.Lock()
-	for b.points >= b.opts.MaxPoints && !b.closed {
+	for b.full() {
+		if !wait {
+			b.mu.Unlock()
+			return false, nil
+		}
 		b.room.Wait()
 	}
 	if err := b.enc.Append(r); err != nil {
 		b.mu.Unlock()
 		b.encErrs.Inc()
-		return err
+		return true, err
 	}
 	b.acks = append(b.acks, a)
 	b.points++
+	b.held++
 	if b.points == 1 {
 		b.first = time.Now()
 	}
 	signal := b.points == 1 || b.points >= b.opts.AckWindow
-	b.mu.Unlock()
+	// The gauge moves under the lock, with held, so it never shows more
+	// than MaxPending, not even for an instant between two deliveries.
 	b.pending.Inc()
+	b.mu.Unlock()
 	if signal {
 		select {
 		case b.kick <- struct{}{}:
 		default:
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // Release stops Deliver from waiting for room: once shutdown begins,
@@ -196,9 +230,11 @@ func (b *Batcher) flush(ctx context.Context) error {
 	for _, a := range acks {
 		a.Ack()
 	}
-	b.pending.Sub(float64(n))
 	b.mu.Lock()
+	b.held -= n
+	b.pending.Sub(float64(n))
 	b.spare = lines[:0]
+	b.room.Broadcast()
 	b.mu.Unlock()
 	return nil
 }

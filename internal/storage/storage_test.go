@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -321,4 +322,74 @@ func BenchmarkEncode(b *testing.B) {
 		}
 		_ = e.Append(r)
 	}
+}
+
+// TestBatcherHoldsAtMostMaxPending: the service's options for
+// mqtt.max_inflight 100 (influx.batch_size above it). With the commit
+// stalled, one half-window batch commits while the next accumulates: the
+// two together must stay within MaxPending (they reached 1.5 times it),
+// Offer must refuse rather than wait, and once the commit resumes every
+// reading is acked with the gauge never above the bound.
+func TestBatcherHoldsAtMostMaxPending(t *testing.T) {
+	gate := make(chan struct{})
+	c := &scriptedCommitter{gate: gate}
+	reg := prometheus.NewRegistry()
+	b := NewBatcher(BatchOptions{MaxPoints: 100, MaxPending: 100, AckWindow: 50, Linger: 10 * time.Millisecond, DrainTimeout: time.Second}, c, slog.New(slog.DiscardHandler), reg)
+	pending := func() float64 { return testutil.ToFloat64(b.pending) }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+
+	var most atomic.Int64
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if p := int64(pending()); p > most.Load() {
+				most.Store(p)
+			}
+			select {
+			case <-stopSampling:
+				return
+			default:
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}()
+
+	var acked, delivered atomic.Int64
+	go func() {
+		for i := range 300 {
+			_ = b.Deliver(doorReading("d", int64(i)), ackCounter{&acked})
+			delivered.Add(1)
+		}
+	}()
+	testenv.Eventually(t, 5*time.Second, "deliveries stall", func() (bool, string) {
+		n := delivered.Load()
+		time.Sleep(50 * time.Millisecond)
+		return n == delivered.Load() && n > 0, fmt.Sprintf("delivered %d", n)
+	})
+	assert.Equal(t, int64(100), delivered.Load(), "Deliver waits once MaxPending are held")
+	assert.Equal(t, 100.0, pending())
+	ok, err := b.Offer(doorReading("d", 1000), ackCounter{&acked})
+	require.NoError(t, err)
+	assert.False(t, ok, "Offer refuses at once when there is no room")
+	assert.Equal(t, 100.0, pending(), "a refused offer holds nothing")
+
+	close(gate)
+	testenv.Eventually(t, 5*time.Second, "every reading acked", func() (bool, string) {
+		return acked.Load() == 300, fmt.Sprintf("acked %d", acked.Load())
+	})
+	ok, err = b.Offer(doorReading("d", 1001), ackCounter{&acked})
+	require.NoError(t, err)
+	assert.True(t, ok, "Offer takes a reading when there is room")
+	close(stopSampling)
+	<-sampled
+	assert.LessOrEqual(t, most.Load(), int64(100), "facmon_ingest_pending_readings never above MaxPending")
+	cancel()
+	require.NoError(t, <-done)
+	assert.Equal(t, int64(301), acked.Load())
+	assert.Zero(t, pending())
 }
