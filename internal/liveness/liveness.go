@@ -165,7 +165,12 @@ func (t *Tracker) judge(s State, known bool, now time.Time) Verdict {
 		last = s.StatusAt
 	}
 	if now.Sub(t.started) < hb {
-		return Verdict{Up: known && !last.IsZero(), Unknown: last.IsZero()}
+		// A device seeded from InfluxDB that was already silent past its
+		// heartbeat is not called up: its backlog in the broker, if any,
+		// arrives in these first seconds; if none does, it is down from
+		// its last reading once the first heartbeat is over.
+		silentBefore := !last.IsZero() && now.Sub(last) > hb
+		return Verdict{Up: known && !last.IsZero() && !silentBefore, Unknown: last.IsZero() || silentBefore}
 	}
 	if last.IsZero() {
 		return Verdict{Up: false, Since: t.started, Reason: "silent"}
