@@ -49,7 +49,6 @@ type Service struct {
 	alerts     *engine.Engine
 	dispatcher *notify.Dispatcher
 	silencer   *notify.Silencer // nil without Alertmanager
-	seedErrors prometheus.Counter
 	sink       *fanout
 }
 
@@ -183,11 +182,6 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		})
 		reg.MustRegister(s.internal[src])
 	}
-	s.seedErrors = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "facmon_liveness_seed_errors_total",
-		Help: "Failed attempts at start-up to read the devices' last readings and transitions from InfluxDB.",
-	})
-	reg.MustRegister(s.seedErrors)
 	if err := s.newAlerts(cfg, log, reg); err != nil {
 		s.spool.Close()
 		return nil, err
@@ -424,7 +418,6 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error { return s.scraper.Run(gctx) })
 	g.Go(func() error { s.heartbeat(gctx); return nil })
 	g.Go(func() error { s.sampleAvailability(gctx); return nil })
-	g.Go(func() error { s.seedLiveness(gctx, s.seedErrors); return nil })
 	g.Go(func() error { return s.dispatcher.Run(gctx) })
 	if s.silencer != nil {
 		g.Go(func() error { return s.silencer.Run(gctx) })
