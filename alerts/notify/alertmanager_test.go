@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/facmon/facmon/internal/clientauth"
 )
 
 var t0 = time.Date(2026, 11, 23, 2, 15, 0, 123456789, time.UTC)
@@ -170,7 +172,7 @@ func TestAlertmanagerAuth(t *testing.T) {
 	assert.Equal(t, "Bearer rotated", rec.requests()[1].Header.Get("Authorization"))
 
 	pw := writeFile(t, "pw", "mật-khẩu\n")
-	am, err = NewAlertmanager(AlertmanagerConfig{URLs: []string{rec.URL}, BasicAuth: BasicAuth{Username: "facmon", PasswordFile: pw}}, nil)
+	am, err = NewAlertmanager(AlertmanagerConfig{URLs: []string{rec.URL}, BasicAuth: clientauth.BasicAuth{Username: "facmon", PasswordFile: pw}}, nil)
 	require.NoError(t, err)
 	require.NoError(t, am.Notify(context.Background(), []Alert{doorAlert("door-1")}))
 	req, _ := http.NewRequest(http.MethodGet, "/", nil)
@@ -314,7 +316,7 @@ func TestAlertmanagerTLS(t *testing.T) {
 	defer srv.Close()
 	ca := writeFile(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 
-	am, err := NewAlertmanager(AlertmanagerConfig{URLs: []string{srv.URL}, TLS: TLSConfig{CAFile: ca}}, nil)
+	am, err := NewAlertmanager(AlertmanagerConfig{URLs: []string{srv.URL}, TLS: clientauth.TLS{CAFile: ca}}, nil)
 	require.NoError(t, err)
 	require.NoError(t, am.Notify(context.Background(), []Alert{doorAlert("door-1")}))
 
@@ -324,7 +326,7 @@ func TestAlertmanagerTLS(t *testing.T) {
 	require.Error(t, err, "the test CA is not trusted by default")
 	assert.Contains(t, err.Error(), "certificate")
 
-	_, err = NewAlertmanager(AlertmanagerConfig{URLs: []string{srv.URL}, TLS: TLSConfig{CAFile: writeFile(t, "bad.pem", "not pem")}}, nil)
+	_, err = NewAlertmanager(AlertmanagerConfig{URLs: []string{srv.URL}, TLS: clientauth.TLS{CAFile: writeFile(t, "bad.pem", "not pem")}}, nil)
 	assert.ErrorContains(t, err, "no PEM certificate")
 }
 

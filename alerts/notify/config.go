@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/duration"
 	"github.com/facmon/facmon/internal/redact"
 )
@@ -54,9 +55,9 @@ type AlertmanagerConfig struct {
 	Timeout Duration `yaml:"timeout"`
 	// BearerTokenFile or BasicAuth authenticate facmon to Alertmanager
 	// (or a proxy in front of it); secrets come from files only.
-	BearerTokenFile string    `yaml:"bearer_token_file"`
-	BasicAuth       BasicAuth `yaml:"basic_auth"`
-	TLS             TLSConfig `yaml:"tls"`
+	BearerTokenFile string               `yaml:"bearer_token_file"`
+	BasicAuth       clientauth.BasicAuth `yaml:"basic_auth"`
+	TLS             clientauth.TLS       `yaml:"tls"`
 }
 
 // Enabled reports whether Alertmanager URLs are configured.
@@ -70,33 +71,12 @@ type WebhookConfig struct {
 	URL  string `yaml:"url"`
 	// SecretFile holds the HMAC-SHA256 key: with it, every request carries
 	// X-Facmon-Timestamp and X-Facmon-Signature (see VerifySignature).
-	SecretFile      string    `yaml:"secret_file"`
-	BearerTokenFile string    `yaml:"bearer_token_file"`
-	BasicAuth       BasicAuth `yaml:"basic_auth"`
-	TLS             TLSConfig `yaml:"tls"`
+	SecretFile      string               `yaml:"secret_file"`
+	BearerTokenFile string               `yaml:"bearer_token_file"`
+	BasicAuth       clientauth.BasicAuth `yaml:"basic_auth"`
+	TLS             clientauth.TLS       `yaml:"tls"`
 	// Timeout bounds one request. Default 10s.
 	Timeout Duration `yaml:"timeout"`
-}
-
-// BasicAuth is HTTP basic authentication with the password in a file.
-type BasicAuth struct {
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
-}
-
-func (b BasicAuth) set() bool { return b.Username != "" || b.PasswordFile != "" }
-
-// TLSConfig configures the TLS client of a notifier.
-type TLSConfig struct {
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-}
-
-func (t TLSConfig) set() bool {
-	return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify
 }
 
 // Defaults.
@@ -198,7 +178,7 @@ var webhookNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // Files named by *_file keys must be readable.
 func (c Config) Validate(prefix string) FieldErrors {
 	v := &validator{prefix: prefix}
-	if c.Alertmanager.Enabled() || c.Alertmanager.BearerTokenFile != "" || c.Alertmanager.BasicAuth.set() || c.Alertmanager.TLS.set() {
+	if c.Alertmanager.Enabled() || c.Alertmanager.BearerTokenFile != "" || c.Alertmanager.BasicAuth.Set() || c.Alertmanager.TLS.Enabled() {
 		v.client("alertmanager", c.Alertmanager.URLs, c.Alertmanager.Timeout, c.Alertmanager.BearerTokenFile, c.Alertmanager.BasicAuth, c.Alertmanager.TLS, true)
 	}
 	names := map[string]int{}
@@ -298,7 +278,7 @@ func CheckReadable(file string) error {
 }
 
 // client checks the settings shared by the HTTP notifiers.
-func (v *validator) client(p string, urls []string, timeout Duration, tokenFile string, ba BasicAuth, tc TLSConfig, multi bool) {
+func (v *validator) client(p string, urls []string, timeout Duration, tokenFile string, ba clientauth.BasicAuth, tc clientauth.TLS, multi bool) {
 	if multi && len(urls) == 0 {
 		v.add(p+".urls", "must list at least one URL when %s settings are given", p)
 	}
@@ -335,11 +315,11 @@ func (v *validator) client(p string, urls []string, timeout Duration, tokenFile 
 	} else if timeout > 0 && timeout.D() < 100*time.Millisecond {
 		v.add(p+".timeout", "must be at least 100ms (0: the default %v)", DefaultTimeout)
 	}
-	if tokenFile != "" && ba.set() {
+	if tokenFile != "" && ba.Set() {
 		v.add(p+".bearer_token_file", "give bearer_token_file or basic_auth, not both")
 	}
 	v.readable(p+".bearer_token_file", tokenFile)
-	if ba.set() {
+	if ba.Set() {
 		if ba.Username == "" {
 			v.add(p+".basic_auth.username", "must be set with basic_auth.password_file")
 		}
@@ -348,7 +328,7 @@ func (v *validator) client(p string, urls []string, timeout Duration, tokenFile 
 		}
 		v.readable(p+".basic_auth.password_file", ba.PasswordFile)
 	}
-	if tc.set() {
+	if tc.Enabled() {
 		if !https && len(urls) > 0 {
 			v.add(p+".tls", "is set but no URL uses https")
 		}

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/facmon/facmon/internal/clientauth"
 )
 
 func TestConfigYAML(t *testing.T) {
@@ -102,12 +104,12 @@ func TestConfigValidate(t *testing.T) {
 		{"settings without URL", Config{Alertmanager: AlertmanagerConfig{BearerTokenFile: pw}}, []string{
 			"notifiers.alertmanager.urls: must list at least one URL",
 		}},
-		{"auth", Config{Alertmanager: AlertmanagerConfig{URLs: []string{"http://am"}, BearerTokenFile: missing, BasicAuth: BasicAuth{Username: "x"}}}, []string{
+		{"auth", Config{Alertmanager: AlertmanagerConfig{URLs: []string{"http://am"}, BearerTokenFile: missing, BasicAuth: clientauth.BasicAuth{Username: "x"}}}, []string{
 			"notifiers.alertmanager.bearer_token_file: give bearer_token_file or basic_auth, not both",
 			"notifiers.alertmanager.bearer_token_file: cannot read",
 			"notifiers.alertmanager.basic_auth.password_file: must be set with basic_auth.username",
 		}},
-		{"tls", Config{Alertmanager: AlertmanagerConfig{URLs: []string{"http://am"}, TLS: TLSConfig{CertFile: missing}}}, []string{
+		{"tls", Config{Alertmanager: AlertmanagerConfig{URLs: []string{"http://am"}, TLS: clientauth.TLS{CertFile: missing}}}, []string{
 			"notifiers.alertmanager.tls: is set but no URL uses https",
 			"notifiers.alertmanager.tls: cert_file and key_file go together",
 			"notifiers.alertmanager.tls.cert_file: cannot read",

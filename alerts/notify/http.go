@@ -3,18 +3,16 @@ package notify
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/redact"
 )
 
@@ -27,10 +25,10 @@ type httpClient struct {
 	client    *http.Client
 	timeout   time.Duration
 	tokenFile string
-	basic     BasicAuth
+	basic     clientauth.BasicAuth
 }
 
-func newHTTPClient(timeout time.Duration, tokenFile string, ba BasicAuth, tc TLSConfig) (*httpClient, error) {
+func newHTTPClient(timeout time.Duration, tokenFile string, ba clientauth.BasicAuth, tc clientauth.TLS) (*httpClient, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
@@ -38,8 +36,8 @@ func newHTTPClient(timeout time.Duration, tokenFile string, ba BasicAuth, tc TLS
 	tr.DialContext = (&net.Dialer{Timeout: min(timeout, 10*time.Second), KeepAlive: 30 * time.Second}).DialContext
 	tr.ResponseHeaderTimeout = timeout
 	tr.MaxIdleConnsPerHost = 4
-	if tc.set() {
-		cfg, err := tlsConfig(tc)
+	if tc.Enabled() {
+		cfg, err := tc.Build("tls")
 		if err != nil {
 			return nil, err
 		}
@@ -57,47 +55,6 @@ func newHTTPClient(timeout time.Duration, tokenFile string, ba BasicAuth, tc TLS
 		tokenFile: tokenFile,
 		basic:     ba,
 	}, nil
-}
-
-func tlsConfig(tc TLSConfig) (*tls.Config, error) {
-	cfg := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         tc.ServerName,
-		InsecureSkipVerify: tc.InsecureSkipVerify, //nolint:gosec // the operator's explicit choice
-	}
-	if tc.CAFile != "" {
-		pem, err := os.ReadFile(tc.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate in it", tc.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if tc.CertFile != "" || tc.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(tc.CertFile, tc.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
-}
-
-// readSecret reads a token or password file without its trailing newline.
-// The error names the file, never its content.
-func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read secret: %w", err)
-	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("read secret: %s is empty", path)
-	}
-	return s, nil
 }
 
 // post sends body to u with the client's credentials and extra headers,
@@ -130,13 +87,13 @@ func (c *httpClient) do(ctx context.Context, method, u string, body []byte, head
 	}
 	switch {
 	case c.tokenFile != "":
-		tok, err := readSecret(c.tokenFile)
+		tok, err := clientauth.ReadSecret(c.tokenFile)
 		if err != nil {
 			return nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	case c.basic.Username != "":
-		pw, err := readSecret(c.basic.PasswordFile)
+		pw, err := clientauth.ReadSecret(c.basic.PasswordFile)
 		if err != nil {
 			return nil, err
 		}

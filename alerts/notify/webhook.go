@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/facmon/facmon/internal/clientauth"
 )
 
 // Webhook headers.
@@ -129,7 +131,7 @@ func (w *Webhook) Notify(ctx context.Context, alerts []Alert) error {
 	}
 	var h http.Header
 	if w.secretFile != "" {
-		secret, err := readSecret(w.secretFile)
+		secret, err := clientauth.ReadSecret(w.secretFile)
 		if err != nil {
 			return err
 		}

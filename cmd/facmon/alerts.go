@@ -16,6 +16,7 @@ import (
 
 	"github.com/facmon/facmon/alerts/api"
 	"github.com/facmon/facmon/alerts/engine"
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 )
 
@@ -132,7 +133,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	case "ack", "unack":
 		token := os.Getenv("FACMON_API_TOKEN")
 		if *tokenFile != "" {
-			t, err := config.ReadSecret(*tokenFile)
+			t, err := clientauth.ReadSecret(*tokenFile)
 			if err != nil {
 				return usagef("--token-file: %v", err)
 			}

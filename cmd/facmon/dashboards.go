@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/dashboards"
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 )
 
@@ -147,7 +148,7 @@ func dashboardsPush(_ context.Context, args []string, stdout, _ io.Writer) error
 			ds.Database, _, _ = strings.Cut(cfg.Influx.Bucket, "/")
 		}
 		if *influxTokenFile != "" {
-			secret, err := config.ReadSecret(*influxTokenFile)
+			secret, err := clientauth.ReadSecret(*influxTokenFile)
 			if err != nil {
 				return usagef("--influx-token-file: %v", err)
 			}
@@ -173,7 +174,7 @@ func dashboardsPush(_ context.Context, args []string, stdout, _ io.Writer) error
 // GRAFANA_TOKEN. It is never printed.
 func grafanaToken(file string) (string, error) {
 	if file != "" {
-		token, err := config.ReadSecret(file)
+		token, err := clientauth.ReadSecret(file)
 		if err != nil {
 			return "", usagef("--token-file: %v", err)
 		}

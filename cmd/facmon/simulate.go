@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/facmon/facmon/collectors/mqtt"
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/logging"
 	"github.com/facmon/facmon/internal/simulator"
@@ -74,17 +74,17 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	cfg.ClientMode = *mode
 	cfg.Username = *username
 	if *passwordFile != "" {
-		pw, err := config.ReadSecret(*passwordFile)
+		pw, err := clientauth.ReadSecret(*passwordFile)
 		if err != nil {
 			return usagef("--password-file: %v", err)
 		}
 		cfg.Password = pw
 	}
-	tlsCfg := config.TLS{CAFile: *caFile, CertFile: *certFile, KeyFile: *keyFile}
+	tlsCfg := clientauth.TLS{CAFile: *caFile, CertFile: *certFile, KeyFile: *keyFile}
 	if tlsCfg.Enabled() {
-		tc, err := mqtt.TLSConfig(tlsCfg)
+		tc, err := tlsCfg.Build("tls")
 		if err != nil {
-			return usageError{err}
+			return usagef("--tls-ca-file, --tls-cert-file or --tls-key-file: %v", err)
 		}
 		cfg.TLS = tc
 	}

@@ -5,13 +5,10 @@ package mqtt
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +17,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/ratelog"
 	"github.com/facmon/facmon/internal/reading"
@@ -182,7 +180,7 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 	if m.Username != "" {
 		opts.SetUsername(m.Username)
 		if m.PasswordFile != "" {
-			pw, err := config.ReadSecret(m.PasswordFile)
+			pw, err := clientauth.ReadSecret(m.PasswordFile)
 			if err != nil {
 				return nil, fmt.Errorf("mqtt.password_file: %w", err)
 			}
@@ -190,7 +188,7 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 		}
 	}
 	if m.TLS.Enabled() {
-		tc, err := TLSConfig(m.TLS)
+		tc, err := m.TLS.Build("mqtt.tls")
 		if err != nil {
 			return nil, err
 		}
@@ -215,30 +213,6 @@ func Transport(opts *paho.ClientOptions, scheme string, connectTimeout time.Dura
 		opts.SetCustomOpenConnectionFn(dial)
 	}
 	return opts
-}
-
-// TLSConfig builds a client TLS configuration from files.
-func TLSConfig(t config.TLS) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mqtt.tls.ca_file %s: no PEM certificate in it", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt.tls.cert_file/key_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // Run connects (retrying until it succeeds) and collects until ctx ends.

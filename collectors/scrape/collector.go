@@ -11,7 +11,6 @@ package scrape
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -20,7 +19,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/ratelog"
 	"github.com/facmon/facmon/internal/reading"
@@ -157,18 +156,18 @@ func newTarget(i int, st config.ScrapeTarget, in config.Ingest) (*target, error)
 	// Fail now rather than on every scrape; the files are read again on
 	// each scrape so rotated secrets are picked up.
 	if st.BearerTokenFile != "" {
-		if _, err := config.ReadSecret(st.BearerTokenFile); err != nil {
+		if _, err := clientauth.ReadSecret(st.BearerTokenFile); err != nil {
 			return nil, fmt.Errorf("%s.bearer_token_file: %w", path, err)
 		}
 	}
 	if st.BasicAuth != nil && st.BasicAuth.PasswordFile != "" {
-		if _, err := config.ReadSecret(st.BasicAuth.PasswordFile); err != nil {
+		if _, err := clientauth.ReadSecret(st.BasicAuth.PasswordFile); err != nil {
 			return nil, fmt.Errorf("%s.basic_auth.password_file: %w", path, err)
 		}
 	}
 	var tc *tls.Config
 	if st.TLS.Enabled() {
-		if tc, err = tlsConfig(st.TLS, path+".tls"); err != nil {
+		if tc, err = st.TLS.Build(path + ".tls"); err != nil {
 			return nil, err
 		}
 	}
@@ -204,30 +203,6 @@ func newTarget(i int, st config.ScrapeTarget, in config.Ingest) (*target, error)
 	}
 	t.status = TargetStatus{Ward: st.Ward, App: st.App, URL: t.logURL}
 	return t, nil
-}
-
-// tlsConfig builds the client TLS configuration of a target from files.
-func tlsConfig(t config.TLS, path string) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s.ca_file: %w", path, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s.ca_file %s: no PEM certificate in it", path, t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s.cert_file/key_file: %w", path, err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // Run scrapes every target until ctx ends.
@@ -402,7 +377,7 @@ func (t *target) fetch(ctx context.Context) ([]*dto.MetricFamily, error) {
 	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(t.cfg.Timeout.D().Seconds(), 'f', -1, 64))
 	switch {
 	case t.cfg.BearerTokenFile != "":
-		tok, err := config.ReadSecret(t.cfg.BearerTokenFile)
+		tok, err := clientauth.ReadSecret(t.cfg.BearerTokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("bearer_token_file: %w", err)
 		}
@@ -410,7 +385,7 @@ func (t *target) fetch(ctx context.Context) ([]*dto.MetricFamily, error) {
 	case t.cfg.BasicAuth != nil:
 		pw := ""
 		if t.cfg.BasicAuth.PasswordFile != "" {
-			if pw, err = config.ReadSecret(t.cfg.BasicAuth.PasswordFile); err != nil {
+			if pw, err = clientauth.ReadSecret(t.cfg.BasicAuth.PasswordFile); err != nil {
 				return nil, fmt.Errorf("basic_auth.password_file: %w", err)
 			}
 		}

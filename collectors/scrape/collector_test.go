@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/testenv"
@@ -335,12 +336,12 @@ func TestAuthAndTLS(t *testing.T) {
 
 	bearer := tgt(srv.URL+"/metrics?api_key=query-s3cret", "thanh-binh", "onestop", 100*time.Millisecond, time.Second)
 	bearer.BearerTokenFile = tokenFile
-	bearer.TLS = config.TLS{CAFile: caFile}
+	bearer.TLS = clientauth.TLS{CAFile: caFile}
 	basic := tgt(srv.URL+"/metrics", "thuan-phuoc", "onestop", 100*time.Millisecond, time.Second)
-	basic.BasicAuth = &config.ScrapeBasicAuth{Username: "facmon", PasswordFile: pwFile}
-	basic.TLS = config.TLS{CAFile: caFile}
+	basic.BasicAuth = &clientauth.BasicAuth{Username: "facmon", PasswordFile: pwFile}
+	basic.TLS = clientauth.TLS{CAFile: caFile}
 	unverified := tgt(srv.URL+"/metrics", "thach-thang", "onestop", 100*time.Millisecond, time.Second)
-	unverified.BasicAuth = &config.ScrapeBasicAuth{Username: "facmon", PasswordFile: pwFile}
+	unverified.BasicAuth = &clientauth.BasicAuth{Username: "facmon", PasswordFile: pwFile}
 	sink := &recSink{}
 	r := start(t, sink, bearer, basic, unverified)
 
@@ -385,7 +386,7 @@ func TestNewFailsFast(t *testing.T) {
 	_, err := New(cfg, &recSink{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	assert.ErrorContains(t, err, "scrape[0].bearer_token_file")
 	cfg.Scrape[0].BearerTokenFile = ""
-	cfg.Scrape[0].TLS = config.TLS{CAFile: "/nonexistent/ca.pem"}
+	cfg.Scrape[0].TLS = clientauth.TLS{CAFile: "/nonexistent/ca.pem"}
 	_, err = New(cfg, &recSink{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	assert.ErrorContains(t, err, "scrape[0].tls.ca_file")
 }

@@ -4,13 +4,12 @@ package config
 
 import (
 	"fmt"
-	"os"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/internal/calendar"
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/duration"
 	"github.com/facmon/facmon/internal/web"
 	"github.com/facmon/facmon/reports"
@@ -50,12 +49,12 @@ type Log struct {
 
 // MQTT configures the MQTT collector.
 type MQTT struct {
-	URL          string   `yaml:"url"`
-	ClientID     string   `yaml:"client_id"`
-	Username     string   `yaml:"username"`
-	PasswordFile string   `yaml:"password_file"`
-	TLS          TLS      `yaml:"tls"`
-	KeepAlive    Duration `yaml:"keepalive"`
+	URL          string         `yaml:"url"`
+	ClientID     string         `yaml:"client_id"`
+	Username     string         `yaml:"username"`
+	PasswordFile string         `yaml:"password_file"`
+	TLS          clientauth.TLS `yaml:"tls"`
+	KeepAlive    Duration       `yaml:"keepalive"`
 	// ConnectTimeout bounds one connection attempt.
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// MaxReconnectInterval caps the exponential reconnect backoff.
@@ -66,20 +65,6 @@ type MQTT struct {
 	MaxInflight     int     `yaml:"max_inflight"`
 	MaxPayloadBytes int     `yaml:"max_payload_bytes"`
 	Topics          []Topic `yaml:"topics"`
-}
-
-// TLS configures a client TLS connection.
-type TLS struct {
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-}
-
-// Enabled reports whether any TLS setting was given.
-func (t TLS) Enabled() bool {
-	return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify
 }
 
 // Topic maps one MQTT topic shape to tags and a payload kind.
@@ -243,16 +228,6 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*b = ByteSize(v)
 	return nil
-}
-
-// ReadSecret reads a password or token file, without its trailing newline.
-// The error names the file, never its content.
-func ReadSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read secret: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // DefaultCalendar is the calendar offices use unless they name another.

@@ -148,17 +148,6 @@ func TestEmptyFileMeansDefaults(t *testing.T) {
 	}
 }
 
-func TestReadSecretTrimsNewline(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "pw")
-	require.NoError(t, os.WriteFile(p, []byte("s3cret\n"), 0o600))
-	s, err := ReadSecret(p)
-	require.NoError(t, err)
-	assert.Equal(t, "s3cret", s)
-	_, err = ReadSecret(p + "-missing")
-	require.Error(t, err)
-	assert.NotContains(t, err.Error(), "s3cret")
-}
-
 func TestParseByteSize(t *testing.T) {
 	for in, want := range map[string]int64{"1GiB": 1 << 30, "64KiB": 64 << 10, "512 MiB": 512 << 20, "1000": 1000, "2MB": 2e6} {
 		got, err := ParseByteSize(in)

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/redact"
 )
@@ -31,19 +32,13 @@ type ScrapeTarget struct {
 	// BearerTokenFile or BasicAuth authenticate the scrape; secrets come
 	// from files only, read again on every scrape so a rotated secret is
 	// picked up without a restart.
-	BearerTokenFile string           `yaml:"bearer_token_file"`
-	BasicAuth       *ScrapeBasicAuth `yaml:"basic_auth"`
-	TLS             TLS              `yaml:"tls"`
+	BearerTokenFile string                `yaml:"bearer_token_file"`
+	BasicAuth       *clientauth.BasicAuth `yaml:"basic_auth"`
+	TLS             clientauth.TLS        `yaml:"tls"`
 	// MaxSeries caps the series taken from one scrape; the rest are
 	// dropped and counted, so one misbehaving app cannot flood InfluxDB.
 	// Default DefaultScrapeMaxSeries.
 	MaxSeries int `yaml:"max_series"`
-}
-
-// ScrapeBasicAuth is HTTP basic authentication with the password in a file.
-type ScrapeBasicAuth struct {
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
 }
 
 // Scrape defaults, applied by ScrapeTarget.WithDefaults and nowhere else.

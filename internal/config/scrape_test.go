@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/facmon/facmon/internal/clientauth"
 )
 
 func TestScrapeDefaults(t *testing.T) {
@@ -51,7 +53,7 @@ scrape:
 	assert.Equal(t, 10*time.Second, s.Timeout.D())
 	assert.Equal(t, 500, s.MaxSeries)
 	assert.Equal(t, map[string]string{"zone": "back-office"}, s.Labels)
-	assert.Equal(t, &ScrapeBasicAuth{Username: "facmon", PasswordFile: pw}, s.BasicAuth)
+	assert.Equal(t, &clientauth.BasicAuth{Username: "facmon", PasswordFile: pw}, s.BasicAuth)
 	assert.True(t, s.TLS.InsecureSkipVerify)
 	c := &checker{}
 	cfg.validateScrape(c)
@@ -88,11 +90,11 @@ func TestScrapeProblemsNameTheirPath(t *testing.T) {
 		bad(func(t *ScrapeTarget) {
 			t.App = "kiosk4"
 			t.BearerTokenFile = "/nonexistent/token"
-			t.BasicAuth = &ScrapeBasicAuth{}
-			t.TLS = TLS{CertFile: "/nonexistent/cert.pem"}
+			t.BasicAuth = &clientauth.BasicAuth{}
+			t.TLS = clientauth.TLS{CertFile: "/nonexistent/cert.pem"}
 		}),
 		ok, // the same app at the same ward twice
-		bad(func(t *ScrapeTarget) { t.App = "kiosk5"; t.TLS = TLS{InsecureSkipVerify: true} }),
+		bad(func(t *ScrapeTarget) { t.App = "kiosk5"; t.TLS = clientauth.TLS{InsecureSkipVerify: true} }),
 		bad(func(t *ScrapeTarget) { t.URL = ""; t.Ward = ""; t.App = "kiosk6" }),
 	}
 	c := &checker{}

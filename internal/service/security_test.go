@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/testenv"
 )
@@ -57,7 +58,7 @@ func TestTLSWithClientCertAndPassword(t *testing.T) {
 	require.NoError(t, err)
 	cfg.MQTT.Username = "facmon"
 	cfg.MQTT.PasswordFile = writeSecret(t, "mqtt-password", mqttPassword)
-	cfg.MQTT.TLS = config.TLS{CAFile: broker.CAFile, CertFile: broker.CertFile, KeyFile: broker.KeyFile, ServerName: "localhost"}
+	cfg.MQTT.TLS = clientauth.TLS{CAFile: broker.CAFile, CertFile: broker.CertFile, KeyFile: broker.KeyFile, ServerName: "localhost"}
 	cfg.MQTT.ClientID = "facmon-tls"
 	cfg.Spool.Dir = t.TempDir()
 	require.NoError(t, cfg.Validate())

@@ -22,6 +22,7 @@ import (
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/collectors/mqtt"
 	appscrape "github.com/facmon/facmon/collectors/scrape"
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/liveness"
 	"github.com/facmon/facmon/internal/reading"
@@ -109,7 +110,7 @@ func NewRegistry() *prometheus.Registry {
 // FACMON_INFLUX_TOKEN when no file is configured.
 func InfluxToken(cfg config.Config) (string, error) {
 	if cfg.Influx.TokenFile != "" {
-		t, err := config.ReadSecret(cfg.Influx.TokenFile)
+		t, err := clientauth.ReadSecret(cfg.Influx.TokenFile)
 		if err != nil {
 			return "", fmt.Errorf("influx.token_file: %w", err)
 		}
@@ -204,7 +205,7 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 	}, log.With("component", "web"))
 	token := ""
 	if cfg.Alerts.APITokenFile != "" {
-		if token, err = config.ReadSecret(cfg.Alerts.APITokenFile); err != nil {
+		if token, err = clientauth.ReadSecret(cfg.Alerts.APITokenFile); err != nil {
 			s.spool.Close()
 			return nil, fmt.Errorf("alerts.api_token_file: %w", err)
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/internal/calendar"
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/reports"
@@ -47,7 +48,7 @@ const MaxPeriod = 400 * 24 * time.Hour
 func New(cfg config.Config, rc reports.Config) (*Generator, error) {
 	token := os.Getenv("FACMON_INFLUX_TOKEN")
 	if cfg.Influx.TokenFile != "" {
-		t, err := config.ReadSecret(cfg.Influx.TokenFile)
+		t, err := clientauth.ReadSecret(cfg.Influx.TokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("influx.token_file: %w", err)
 		}
