@@ -247,8 +247,8 @@ func runFaultLatency(s *scope, bin string, set latencySettings) latencyResult {
 	// The warm-up: facmon must be ingesting and notify nothing.
 	select {
 	case <-time.After(time.Until(faultStart)):
-	case <-fp.done:
-		s.Fatalf("facmon exited during the warm-up (%v); log:\n%s", fp.waitErr, fp.tail())
+	case <-fp.Done():
+		s.Fatalf("facmon exited during the warm-up (%v); log:\n%s", fp.WaitErr(), fp.tail())
 	}
 	if err := pub.failed(); err != nil {
 		s.Fatalf("publisher: %v", err)
@@ -278,8 +278,8 @@ func runFaultLatency(s *scope, bin string, set latencySettings) latencyResult {
 		case <-injected:
 			allIn, injected = true, nil
 		case <-poll.C:
-		case <-fp.done:
-			s.Fatalf("facmon exited during the run (%v); log:\n%s", fp.waitErr, fp.tail())
+		case <-fp.Done():
+			s.Fatalf("facmon exited during the run (%v); log:\n%s", fp.WaitErr(), fp.tail())
 		case <-deadline.C:
 			notified, _ := notifiedFaults(receiver.Notifications(), fleet, faults)
 			s.Fatalf("only %d of %d faults were notified within %v of the last fault (all injected: %v); publisher: %v; facmon log:\n%s\nalertmanager log tail:\n%s",

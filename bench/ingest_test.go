@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -268,8 +267,8 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 			}
 			pubErr = nil // published; keep polling
 			continue
-		case <-fp.done:
-			s.Fatalf("facmon exited during the run (%v); log:\n%s", fp.waitErr, fp.tail())
+		case <-fp.Done():
+			s.Fatalf("facmon exited during the run (%v); log:\n%s", fp.WaitErr(), fp.tail())
 		case <-ctx.Done():
 			s.Fatalf("facmon stored %.0f of %.0f readings within %v (%s); log:\n%s",
 				after.readingsStored(), n, windowTimeout(l.readings), after.counts(), fp.tail())
@@ -302,7 +301,7 @@ func runFacmon(s *scope, bin string, readings int) facmonResult {
 	others := noise.othersCPUs()
 	brokerCPU = cpuDelta(brokerCPU, procCPUSeconds(broker.Pid()))
 	influxCPU = cpuDelta(influxCPU, procCPUSeconds(db.Pid()))
-	hwm := peakRSSSoFar(fp.cmd.Process.Pid)
+	hwm := peakRSSSoFar(fp.Pid())
 	if pubErr != nil {
 		if err := <-pubErr; err != nil {
 			s.Fatalf("facmon run: publish: %v", err)
@@ -686,39 +685,21 @@ func moduleRoot() (string, error) {
 }
 
 // facmonProc is `facmon run` in its own process group, its output in a log
-// file.
-type facmonProc struct {
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{} // closed once the process has been reaped
-	waitErr error
-}
+// file: the shared process harness of testenv.
+type facmonProc struct{ *testenv.Process }
 
 func startFacmon(s *scope, bin, dir string, args ...string) *facmonProc {
 	s.Helper()
-	fp := &facmonProc{logPath: filepath.Join(dir, "facmon.log"), done: make(chan struct{})}
-	logf, err := os.Create(fp.logPath)
-	if err != nil {
-		s.Fatalf("facmon log: %v", err)
-	}
-	defer logf.Close() // the child has its own descriptor
-	fp.cmd = exec.Command(bin, args...)
-	fp.cmd.Dir = dir
-	fp.cmd.Stdout, fp.cmd.Stderr = logf, logf
-	fp.cmd.SysProcAttr = sysProcAttr()
-	if err := fp.cmd.Start(); err != nil {
+	fp := &facmonProc{testenv.NewProcess("facmon", bin, args, dir, filepath.Join(dir, "facmon.log"))}
+	if err := fp.Start(); err != nil {
 		s.Fatalf("start facmon: %v", err)
 	}
-	go func() {
-		fp.waitErr = fp.cmd.Wait()
-		close(fp.done)
-	}()
 	s.Cleanup(func() {
 		if fp.stop(10*time.Second) == nil {
 			s.Logf("facmon had to be killed at cleanup")
 		}
 		if s.Failed() {
-			s.Logf("facmon log %s:\n%s", fp.logPath, fp.tail())
+			s.Logf("facmon log %s:\n%s", fp.LogPath(), fp.tail())
 		}
 	})
 	return fp
@@ -731,8 +712,8 @@ func (fp *facmonProc) waitHealthy(s *scope, web string, timeout time.Duration) {
 	last := "no answer yet"
 	for {
 		select {
-		case <-fp.done:
-			s.Fatalf("facmon exited during start-up (%v); log:\n%s", fp.waitErr, fp.tail())
+		case <-fp.Done():
+			s.Fatalf("facmon exited during start-up (%v); log:\n%s", fp.WaitErr(), fp.tail())
 		default:
 		}
 		if resp, err := c.Get(web + "/healthz"); err == nil {
@@ -756,25 +737,18 @@ func (fp *facmonProc) waitHealthy(s *scope, web string, timeout time.Duration) {
 // process state after a graceful exit, nil when it had to be killed. It is
 // safe to call again once the process is gone.
 func (fp *facmonProc) stop(grace time.Duration) *os.ProcessState {
-	select {
-	case <-fp.done:
-		return fp.cmd.ProcessState
-	default:
+	if alive, _ := fp.Running(); !alive {
+		return fp.State()
 	}
-	_ = syscall.Kill(-fp.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-fp.done:
-		return fp.cmd.ProcessState
-	case <-time.After(grace):
+	if fp.Stop(grace) {
+		return nil
 	}
-	_ = syscall.Kill(-fp.cmd.Process.Pid, syscall.SIGKILL)
-	<-fp.done
-	return nil
+	return fp.State()
 }
 
 // lines returns facmon's log, one entry a line.
 func (fp *facmonProc) lines() []string {
-	b, err := os.ReadFile(fp.logPath)
+	b, err := os.ReadFile(fp.LogPath())
 	if err != nil {
 		return []string{"(no log: " + err.Error() + ")"}
 	}

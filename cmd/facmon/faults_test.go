@@ -20,7 +20,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -72,104 +71,73 @@ influx:
 	return s
 }
 
-// facmonProc is one run of the binary.
+// facmonProc is one run of the binary, on testenv's process harness.
 type facmonProc struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	web     string
-	logPath string
-	done    chan struct{}
-	waitErr error
-	dumpAt  int // log offset of a SIGQUIT goroutine dump, if one was taken
+	*testenv.Process
+	t      *testing.T
+	web    string
+	dumpAt int // log offset of a SIGQUIT goroutine dump, if one was taken
 }
 
 // start runs `facmon run` and waits until /healthz is green.
 func (s facmonSetup) start(t *testing.T) *facmonProc {
 	t.Helper()
 	port := testenv.FreePort(t)
+	logDir := t.TempDir()
 	p := &facmonProc{
-		t:       t,
-		web:     "http://127.0.0.1:" + strconv.Itoa(port),
-		logPath: filepath.Join(t.TempDir(), "facmon.log"),
-		done:    make(chan struct{}),
+		Process: testenv.NewProcess("facmon", s.bin, []string{"run", "--config", s.config,
+			"--mqtt-url", s.mqttURL, "--influx-url", s.influxURL, "--influx-bucket", s.bucket,
+			"--listen", "127.0.0.1:" + strconv.Itoa(port), "--spool-dir", s.spoolDir}, "", filepath.Join(logDir, "facmon.log")),
+		t:   t,
+		web: "http://127.0.0.1:" + strconv.Itoa(port),
 	}
-	logf, err := os.Create(p.logPath)
-	require.NoError(t, err)
-	defer logf.Close()
-	p.cmd = exec.Command(s.bin, "run", "--config", s.config,
-		"--mqtt-url", s.mqttURL, "--influx-url", s.influxURL, "--influx-bucket", s.bucket,
-		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--spool-dir", s.spoolDir)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	require.NoError(t, p.cmd.Start())
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.done)
-	}()
+	require.NoError(t, p.Start())
+	pid := p.Pid()
 	t.Cleanup(func() {
-		p.kill()
+		p.Kill()
 		if t.Failed() {
-			log := p.log()
+			log := p.Log()
 			if p.dumpAt > 0 {
 				log = log[:p.dumpAt]
 			}
-			t.Logf("facmon (pid %d) log %s:\n%s", p.cmd.Process.Pid, p.logPath, tail(log, 40))
+			t.Logf("facmon (pid %d) log %s:\n%s", pid, p.LogPath(), tail(log, 40))
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if p.exited() {
-			t.Fatalf("facmon exited during start-up (%v):\n%s", p.waitErr, tail(p.log(), 40))
+	err := p.WaitReady(30*time.Second, 0, func() error {
+		if code, body := httpGet(p.web + "/healthz"); code != 200 {
+			return fmt.Errorf("/healthz %d: %s", code, body)
 		}
-		if code, _ := httpGet(p.web + "/healthz"); code == 200 {
-			return p
-		}
-		if time.Now().After(deadline) {
-			_, body := httpGet(p.web + "/healthz")
-			t.Fatalf("facmon not healthy after 30 s: %s", body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	require.NoError(t, err)
+	return p
 }
 
-func (p *facmonProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// kill SIGKILLs this facmon (by its pid) and waits until it is reaped.
-func (p *facmonProc) kill() {
-	if p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
+// kill SIGKILLs this facmon and waits until it is reaped.
+func (p *facmonProc) kill() { p.Kill() }
 
 // term sends SIGTERM and returns the exit code and how long the exit took;
 // it fails the test if facmon is still running after limit.
 func (p *facmonProc) term(limit time.Duration) (int, time.Duration) {
 	p.t.Helper()
 	start := time.Now()
-	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
+	done := p.Signal(syscall.SIGTERM)
+	require.NotNil(p.t, done, "facmon is not running")
 	select {
-	case <-p.done:
+	case <-done:
 	case <-time.After(limit):
 		// SIGQUIT makes the Go runtime print every goroutine's stack:
 		// show where facmon's own code is stuck.
-		off := len(p.log())
+		off := len(p.Log())
 		p.dumpAt = off
-		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		p.Signal(syscall.SIGQUIT)
 		select {
-		case <-p.done:
+		case <-done:
 		case <-time.After(5 * time.Second):
 		}
-		p.t.Fatalf("facmon still running %v after SIGTERM; its goroutines in facmon code (SIGQUIT dump):\n%s", limit, facmonFrames(p.log()[off:]))
+		p.t.Fatalf("facmon still running %v after SIGTERM; its goroutines in facmon code (SIGQUIT dump):\n%s", limit, facmonFrames(p.Log()[off:]))
 	}
-	return p.cmd.ProcessState.ExitCode(), time.Since(start)
+	return p.ExitCode(), time.Since(start)
 }
 
 // facmonFrames keeps, of a Go goroutine dump, each goroutine's header and
@@ -191,10 +159,7 @@ func facmonFrames(dump string) string {
 	return b.String()
 }
 
-func (p *facmonProc) log() string {
-	b, _ := os.ReadFile(p.logPath)
-	return string(b)
-}
+func (p *facmonProc) log() string { return p.Log() }
 
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")

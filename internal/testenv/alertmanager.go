@@ -34,7 +34,7 @@ type Alertmanager struct {
 	DataDir    string // --storage.path: notification log and silences
 
 	t      testing.TB
-	p      *proc
+	p      *Process
 	client *http.Client
 }
 
@@ -125,8 +125,8 @@ func StartAlertmanager(t testing.TB, receiverURL string, opts ...AlertmanagerOpt
 	if err := os.WriteFile(am.ConfigFile, []byte(conf), 0o600); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	am.p = &proc{name: "alertmanager", bin: bin, dir: dir, logPath: am.LogFile}
-	am.p.registerCleanup(t)
+	am.p = &Process{name: "alertmanager", bin: bin, dir: dir, logPath: am.LogFile}
+	am.p.RegisterCleanup(t)
 
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -196,11 +196,11 @@ func promDuration(d time.Duration) string {
 }
 
 func (am *Alertmanager) launch() error {
-	off := am.p.logSize()
-	if err := am.p.start(); err != nil {
+	off := am.p.LogSize()
+	if err := am.p.Start(); err != nil {
 		return err
 	}
-	return am.p.waitReady(30*time.Second, off, am.ready)
+	return am.p.WaitReady(30*time.Second, off, am.ready)
 }
 
 // ready: /-/ready answers 200, and /api/v2/status proves it is an Alertmanager
@@ -241,13 +241,13 @@ func (am *Alertmanager) ready() error {
 // needs more than 30 s is killed and the test marked failed.
 func (am *Alertmanager) Stop() {
 	am.t.Helper()
-	if am.p.stop(30 * time.Second) {
+	if am.p.Stop(30 * time.Second) {
 		am.t.Errorf("testenv: alertmanager did not exit within 30s of SIGTERM and was killed")
 	}
 }
 
 // Kill sends SIGKILL and waits until the process is gone.
-func (am *Alertmanager) Kill() { am.p.kill() }
+func (am *Alertmanager) Kill() { am.p.Kill() }
 
 // Start restarts a stopped or killed Alertmanager on the same port, with the
 // same configuration and data directory. It forgets the alerts it held (they
@@ -261,12 +261,12 @@ func (am *Alertmanager) Start() {
 
 // Running reports whether the Alertmanager process is alive.
 func (am *Alertmanager) Running() bool {
-	alive, _ := am.p.running()
+	alive, _ := am.p.Running()
 	return alive
 }
 
 // Log returns Alertmanager's log (all runs; debug level).
-func (am *Alertmanager) Log() string { return am.p.log() }
+func (am *Alertmanager) Log() string { return am.p.Log() }
 
 // AMAlert is an alert as GET /api/v2/alerts returns it (gettableAlert).
 type AMAlert struct {

@@ -31,7 +31,7 @@ type Influx struct {
 	LogFile    string
 
 	t      testing.TB
-	p      *proc
+	p      *Process
 	client *http.Client
 }
 
@@ -151,8 +151,8 @@ func StartInfluxDB(t testing.TB, opts ...InfluxOption) *Influx {
 		LogFile:    filepath.Join(dir, "influxd.log"),
 		client:     &http.Client{Timeout: 60 * time.Second},
 	}
-	i.p = &proc{name: "influxd", bin: bin, args: []string{"run", "-config", i.ConfigFile}, dir: dir, logPath: i.LogFile}
-	i.p.registerCleanup(t)
+	i.p = &Process{name: "influxd", bin: bin, args: []string{"run", "-config", i.ConfigFile}, dir: dir, logPath: i.LogFile}
+	i.p.RegisterCleanup(t)
 
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -208,13 +208,13 @@ bind-address = %s
 }
 
 func (i *Influx) launch() error {
-	off := i.p.logSize()
-	if err := i.p.start(); err != nil {
+	off := i.p.LogSize()
+	if err := i.p.Start(); err != nil {
 		return err
 	}
 	// Flux's start-up (see WithoutFlux) and the WAL replay after a restart take a few
 	// seconds; 30 s leaves room for a loaded machine.
-	return i.p.waitReady(30*time.Second, off, i.ping)
+	return i.p.WaitReady(30*time.Second, off, i.ping)
 }
 
 func (i *Influx) ping() error {
@@ -237,20 +237,20 @@ func (i *Influx) ping() error {
 
 // Pid is influxd's process id (0 when stopped), for benchmarks that
 // account for its CPU.
-func (i *Influx) Pid() int { return i.p.pid() }
+func (i *Influx) Pid() int { return i.p.Pid() }
 
 // Stop sends SIGTERM and waits for influxd to close its shards and exit. One that
 // needs more than 30 s is killed and the test marked failed.
 func (i *Influx) Stop() {
 	i.t.Helper()
-	if i.p.stop(30 * time.Second) {
+	if i.p.Stop(30 * time.Second) {
 		i.t.Errorf("testenv: influxd did not exit within 30s of SIGTERM and was killed")
 	}
 }
 
 // Kill sends SIGKILL and waits until the process is gone. Writes that were
 // answered 204 are in the WAL and come back on Start.
-func (i *Influx) Kill() { i.p.kill() }
+func (i *Influx) Kill() { i.p.Kill() }
 
 // Start restarts a stopped or killed influxd on the same ports and data directory.
 func (i *Influx) Start() {
@@ -262,12 +262,12 @@ func (i *Influx) Start() {
 
 // Running reports whether the influxd process is alive.
 func (i *Influx) Running() bool {
-	alive, _ := i.p.running()
+	alive, _ := i.p.Running()
 	return alive
 }
 
 // Log returns influxd's stdout and stderr (all runs).
-func (i *Influx) Log() string { return i.p.log() }
+func (i *Influx) Log() string { return i.p.Log() }
 
 // Exec runs an InfluxQL statement that changes state (CREATE DATABASE, DROP …) with
 // POST /query, failing the test on any error.

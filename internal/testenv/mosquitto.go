@@ -36,13 +36,13 @@ type Broker struct {
 	DBFile     string // persistence file, set by WithPersistence
 
 	t   testing.TB
-	p   *proc
+	p   *Process
 	pki *testPKI
 }
 
 // Pid is mosquitto's process id (0 when stopped), for benchmarks that
 // account for its CPU.
-func (b *Broker) Pid() int { return b.p.pid() }
+func (b *Broker) Pid() int { return b.p.Pid() }
 
 // BrokerOption configures StartMosquitto.
 type BrokerOption func(*brokerConfig)
@@ -143,8 +143,8 @@ func StartMosquitto(t testing.TB, opts ...BrokerOption) *Broker {
 		b.CAFile, b.CertFile, b.KeyFile = pki.CAFile, pki.ClientCertFile, pki.ClientKeyFile
 	}
 
-	b.p = &proc{name: "mosquitto", bin: bin, args: []string{"-c", b.ConfigFile}, dir: dir, logPath: b.LogFile}
-	b.p.registerCleanup(t)
+	b.p = &Process{name: "mosquitto", bin: bin, args: []string{"-c", b.ConfigFile}, dir: dir, logPath: b.LogFile}
+	b.p.RegisterCleanup(t)
 
 	// Another process can take a port between FreePort and mosquitto's bind: retry
 	// on fresh ports a few times before giving up.
@@ -241,12 +241,12 @@ var mosquittoRunning = regexp.MustCompile(`mosquitto version \S+ running`)
 // says "running" (printed after all listeners are bound, so a port squatted by
 // another process cannot pass for the broker) and the ports accept connections.
 func (b *Broker) launch() error {
-	off := b.p.logSize()
-	if err := b.p.start(); err != nil {
+	off := b.p.LogSize()
+	if err := b.p.Start(); err != nil {
 		return err
 	}
-	return b.p.waitReady(15*time.Second, off, func() error {
-		if !mosquittoRunning.MatchString(b.p.logSince(off)) {
+	return b.p.WaitReady(15*time.Second, off, func() error {
+		if !mosquittoRunning.MatchString(b.p.LogSince(off)) {
 			return errors.New(`no "mosquitto version ... running" in the log yet`)
 		}
 		if err := dialOK(hostPort(b.Port)); err != nil {
@@ -267,13 +267,13 @@ func (b *Broker) Addr() string { return hostPort(b.Port) }
 // is killed and the test marked failed.
 func (b *Broker) Stop() {
 	b.t.Helper()
-	if b.p.stop(30 * time.Second) {
+	if b.p.Stop(30 * time.Second) {
 		b.t.Errorf("testenv: mosquitto did not exit within 30s of SIGTERM and was killed")
 	}
 }
 
 // Kill sends SIGKILL (no persistence save) and waits until the process is gone.
-func (b *Broker) Kill() { b.p.kill() }
+func (b *Broker) Kill() { b.p.Kill() }
 
 // Start restarts a stopped or killed broker on the same ports, with the same
 // configuration and data directory. The test fails if it cannot.
@@ -286,12 +286,12 @@ func (b *Broker) Start() {
 
 // Running reports whether the broker process is alive.
 func (b *Broker) Running() bool {
-	alive, _ := b.p.running()
+	alive, _ := b.p.Running()
 	return alive
 }
 
 // Log returns the broker's whole log (all runs).
-func (b *Broker) Log() string { return b.p.log() }
+func (b *Broker) Log() string { return b.p.Log() }
 
 // ClientTLSConfig returns a tls.Config for Go clients (paho) of the TLS listener:
 // it trusts the test CA only and presents the client certificate.
