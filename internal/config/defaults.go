@@ -117,7 +117,7 @@ func Default() Config {
 		Calendars: map[string]calendar.Config{DefaultCalendar: {
 			Timezone: "Asia/Ho_Chi_Minh", Weekly: calendar.DefaultWeekly(),
 		}},
-		Liveness: Liveness{SampleInterval: Duration(time.Minute), Heartbeat: map[string]Duration{
+		Liveness: Liveness{SampleInterval: Duration(time.Minute), SeedLookback: Duration(14 * 24 * time.Hour), Heartbeat: map[string]Duration{
 			"door": Duration(time.Minute), "hvac": Duration(time.Minute),
 			"server": Duration(time.Minute), "camera": Duration(time.Minute),
 			"app": Duration(time.Minute),

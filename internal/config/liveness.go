@@ -17,6 +17,12 @@ type Liveness struct {
 	// SampleInterval is how often a device_availability point (up 1/0) is
 	// written per device, for dashboards' mean(up).
 	SampleInterval Duration `yaml:"sample_interval"`
+	// SeedLookback is how far back facmon looks at start-up for each
+	// device's last reading and liveness transition, so a device that fell
+	// silent while facmon was stopped is down from its last reading: longer
+	// than any stop worth reporting, short enough that a device removed long
+	// ago does not come back.
+	SeedLookback Duration `yaml:"seed_lookback"`
 }
 
 // DefaultHeartbeat applies to a class not listed in liveness.heartbeat.

@@ -95,6 +95,9 @@ func (cfg Config) Validate() error {
 	if cfg.Liveness.SampleInterval < Duration(time.Second) {
 		c.add("liveness.sample_interval", "must be at least 1s")
 	}
+	if cfg.Liveness.SeedLookback < 0 {
+		c.add("liveness.seed_lookback", "must not be negative (0 turns seeding at start-up off)")
+	}
 	for _, k := range sortedKeys(cfg.Liveness.Heartbeat) {
 		if cfg.Liveness.Heartbeat[k] < Duration(time.Second) {
 			c.add("liveness.heartbeat."+k, "must be at least 1s")

@@ -31,6 +31,10 @@ type State struct {
 	recorded   bool
 	recordedUp bool
 	backAt     time.Time
+	// firstLife is the earliest sign of life this process saw, so a seed
+	// that arrives late and says "recorded down" still gets the moment the
+	// device came back.
+	firstLife time.Time
 }
 
 // Tracker is safe for concurrent use.
@@ -122,6 +126,9 @@ func (s *State) observe(r *reading.Reading) {
 
 // noteBack keeps the first sign of life after a recorded outage.
 func (s *State) noteBack(at time.Time) {
+	if s.firstLife.IsZero() || at.Before(s.firstLife) {
+		s.firstLife = at
+	}
 	if s.recorded && !s.recordedUp && s.backAt.IsZero() {
 		s.backAt = at
 	}

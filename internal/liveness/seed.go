@@ -118,6 +118,12 @@ func (t *Tracker) Seed(seeds []Seed) {
 		}
 		if sd.Recorded && !s.recorded {
 			s.recorded, s.recordedUp = true, sd.RecordedUp
+			// Recorded down before the stop and heard from since the
+			// start: it came back at its first sign of life here, not at
+			// its latest.
+			if !sd.RecordedUp && !s.firstLife.IsZero() {
+				s.backAt = s.firstLife
+			}
 		}
 	}
 }

@@ -98,3 +98,21 @@ func TestLoadSeedsFromInfluxDB(t *testing.T) {
 	assert.True(t, c.Recorded && !c.RecordedUp)
 	assert.False(t, c.StatusKnown)
 }
+
+// A seed that arrives late (InfluxDB was down at the start) and says the
+// device was recorded down: the device, heard from since the start, came
+// back at its first reading here, not at its latest.
+func TestLateSeedOfARecordedDownGivesTheFirstReadingBack(t *testing.T) {
+	tr := New(func(string, string, string) time.Duration { return time.Minute }, t0)
+	k := Key{"a", "door", "d"}
+	first := t0.Add(5 * time.Second)
+	for i := range 5 {
+		tr.Observe(telemetry(k.Ward, k.Class, k.Device, first.Add(time.Duration(i)*10*time.Second)))
+	}
+	tr.Seed([]Seed{{Key: k, LastSeen: t0.Add(-time.Hour), Recorded: true, RecordedUp: false}})
+	ch := tr.Changes(t0.Add(90 * time.Second))
+	require.Len(t, ch, 1)
+	assert.Equal(t, int64(1), ch[0].Fields[0].Int)
+	assert.True(t, ch[0].Time.Equal(first), "back at %s, want its first reading %s", ch[0].Time, first)
+	assert.Equal(t, "back", ch[0].Fields[1].Str)
+}

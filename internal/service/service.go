@@ -51,6 +51,8 @@ type Service struct {
 	dispatcher *notify.Dispatcher
 	silencer   *notify.Silencer // nil without Alertmanager
 	sink       *fanout
+	seedQuery  liveness.Querier
+	seedErrors prometheus.Counter
 }
 
 // fanout hands every reading to storage and, without blocking, to the
@@ -182,6 +184,15 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 			ConstLabels: prometheus.Labels{"source": src},
 		})
 		reg.MustRegister(s.internal[src])
+	}
+	s.seedErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "facmon_liveness_seed_errors_total",
+		Help: "Failed attempts at start-up to read the devices' last readings and liveness transitions from InfluxDB (retried until one succeeds).",
+	})
+	reg.MustRegister(s.seedErrors)
+	if s.seedQuery, err = s.newSeedQuerier(); err != nil {
+		s.spool.Close()
+		return nil, err
 	}
 	if err := s.newAlerts(cfg, log, reg); err != nil {
 		s.spool.Close()
@@ -414,6 +425,9 @@ func (s *Service) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	stopRelease := context.AfterFunc(gctx, s.batcher.Release)
 	defer stopRelease()
+	// First, so the seeds are in before the tracker's first heartbeat
+	// ends whenever InfluxDB answers; it never holds up the rest.
+	g.Go(func() error { s.seedLiveness(gctx, s.seedQuery, s.seedErrors); return nil })
 	g.Go(func() error { return s.web.Serve(gctx, s.ln) })
 	g.Go(func() error { return s.collector.Run(gctx) })
 	g.Go(func() error { return s.scraper.Run(gctx) })

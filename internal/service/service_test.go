@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,9 @@ type running struct {
 	done   chan error
 	bucket string
 	web    string
+	// stopped makes stop callable twice (by the test, then by its
+	// cleanup): done carries Run's result once.
+	stopped sync.Once
 }
 
 // startService runs facmon in-process against the given broker and
@@ -58,12 +62,14 @@ func startService(t *testing.T, broker *testenv.Broker, db *testenv.Influx, muta
 }
 
 func (r *running) stop() {
-	r.cancel()
-	select {
-	case <-r.done:
-	case <-time.After(20 * time.Second):
-		panic("facmon did not stop within 20 s")
-	}
+	r.stopped.Do(func() {
+		r.cancel()
+		select {
+		case <-r.done:
+		case <-time.After(20 * time.Second):
+			panic("facmon did not stop within 20 s")
+		}
+	})
 }
 
 func get(t *testing.T, url string) (int, string) {
