@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,7 +37,12 @@ type LoaderOptions struct {
 	// Classes are the device classes, one measurement each; default
 	// DefaultClasses.
 	Classes []string
-	// Field is the telemetry field every reading carries; default "seq".
+	// Fields are the telemetry fields of each class (its profile): a
+	// reading counts when it has any of them. A class without an entry
+	// is read through Field.
+	Fields map[string][]string
+	// Field stands for a class not in Fields; default "seq", which only
+	// readings that sent one carry.
 	Field string
 	// Lookback is how far before the range the loader looks for a
 	// device's last reading and status; default 14 days. A device silent
@@ -169,7 +173,6 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 	if req.Ward != "" {
 		wardCond = " AND ward = " + storage.QuoteString(req.Ward)
 	}
-	field := storage.QuoteIdent(l.opts.Field)
 	var transGaps map[devKey][]Interval
 	if useTransitions {
 		total++
@@ -191,53 +194,76 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 	}
 	for _, class := range l.opts.Classes {
 		m := storage.QuoteIdent(class)
+		fields := l.fieldsOf(class)
 		g.Go(func() error {
-			q := fmt.Sprintf("SELECT last(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device; "+
-				"SELECT first(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device",
-				field, m, lit(req.From.Add(-l.opts.Lookback)), lit(req.From), wardCond,
-				field, m, lit(req.To), lit(req.To.Add(req.MaxHeartbeat+time.Minute)), wardCond)
+			q, per := perField(fields, func(field string) []string {
+				return []string{
+					fmt.Sprintf("SELECT last(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device",
+						field, m, lit(req.From.Add(-l.opts.Lookback)), lit(req.From), wardCond),
+					fmt.Sprintf("SELECT first(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device",
+						field, m, lit(req.To), lit(req.To.Add(req.MaxHeartbeat+time.Minute)), wardCond),
+				}
+			})
 			res, err := l.q.Query(gctx, q)
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", class, err)
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			eachRow(res, 0, class, func(k devKey, t time.Time, _ []any) { before[k] = t })
-			eachRow(res, 1, class, func(k devKey, t time.Time, _ []any) { after[k] = t })
+			for j := range fields {
+				eachRow(res, j*per, class, func(k devKey, t time.Time, _ []any) { latest(before, k, t) })
+				eachRow(res, j*per+1, class, func(k devKey, t time.Time, _ []any) { earliest(after, k, t) })
+			}
 			step()
 			return nil
 		})
 		for ci, c := range chunks {
 			g.Go(func() error {
-				q := fmt.Sprintf("SELECT first(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device; "+
-					"SELECT last(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device",
-					field, m, lit(c.Start), lit(c.End), wardCond,
-					field, m, lit(c.Start), lit(c.End), wardCond)
-				if !useTransitions {
-					q += fmt.Sprintf("; SELECT gap FROM (SELECT elapsed(%s, 1ms) AS gap FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device) WHERE gap > %d GROUP BY ward, class, device",
-						field, m, lit(c.Start), lit(c.End), wardCond, req.MinHeartbeat.Milliseconds())
-				}
+				q, per := perField(fields, func(field string) []string {
+					st := []string{
+						fmt.Sprintf("SELECT first(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device",
+							field, m, lit(c.Start), lit(c.End), wardCond),
+						fmt.Sprintf("SELECT last(%s) FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device",
+							field, m, lit(c.Start), lit(c.End), wardCond),
+					}
+					if !useTransitions {
+						st = append(st, fmt.Sprintf("SELECT gap FROM (SELECT elapsed(%s, 1ms) AS gap FROM %s WHERE time >= %s AND time < %s%s GROUP BY ward, class, device) WHERE gap > %d GROUP BY ward, class, device",
+							field, m, lit(c.Start), lit(c.End), wardCond, req.MinHeartbeat.Milliseconds()))
+					}
+					return st
+				})
 				res, err := l.q.Query(gctx, q)
 				if err != nil {
 					return fmt.Errorf("reading %s: %w", class, err)
 				}
+				spans := map[devKey][]fieldSpan{}
+				get := func(k devKey, j int) *fieldSpan {
+					s := spans[k]
+					if s == nil {
+						s = make([]fieldSpan, len(fields))
+						spans[k] = s
+					}
+					return &s[j]
+				}
+				for j := range fields {
+					eachRow(res, j*per, class, func(k devKey, t time.Time, _ []any) { get(k, j).first = t })
+					eachRow(res, j*per+1, class, func(k devKey, t time.Time, _ []any) { get(k, j).last = t })
+					if per > 2 {
+						eachRow(res, j*per+2, class, func(k devKey, t time.Time, row []any) {
+							if ms, ok := storage.Int(row[1]); ok {
+								get(k, j).gaps = append(get(k, j).gaps, Interval{t.Add(-time.Duration(ms) * time.Millisecond), t})
+							}
+						})
+					}
+				}
 				mu.Lock()
 				defer mu.Unlock()
-				get := func(k devKey) *chunkSummary {
-					s := summaries[k]
-					if s == nil {
-						s = make([]chunkSummary, len(chunks))
-						summaries[k] = s
+				for k, s := range spans {
+					if summaries[k] == nil {
+						summaries[k] = make([]chunkSummary, len(chunks))
 					}
-					return &s[ci]
+					summaries[k][ci] = combineFields(s, req.MinHeartbeat)
 				}
-				eachRow(res, 0, class, func(k devKey, t time.Time, _ []any) { get(k).first = t })
-				eachRow(res, 1, class, func(k devKey, t time.Time, _ []any) { get(k).last = t })
-				eachRow(res, 2, class, func(k devKey, t time.Time, row []any) {
-					if ms, ok := storage.Int(row[1]); ok {
-						get(k).gaps = append(get(k).gaps, Interval{t.Add(-time.Duration(ms) * time.Millisecond), t})
-					}
-				})
 				step()
 				return nil
 			})
@@ -393,162 +419,4 @@ func (l *Loader) transitionsCover(ctx context.Context, from, to time.Time) bool 
 		return false
 	}
 	return !res[0].Series[0].Time(0).After(from)
-}
-
-// transitionGaps turns the recorded silences (down with reason "silent",
-// then up) into gaps from the last reading to the first one after it.
-func transitionGaps(res []storage.Result) map[devKey][]Interval {
-	out := map[devKey][]Interval{}
-	if len(res) == 0 {
-		return out
-	}
-	for _, s := range res[0].Series {
-		k := devKey{s.Tags["ward"], s.Tags["class"], s.Tags["device"]}
-		upCol, reasonCol := s.Column("up"), s.Column("reason")
-		var downAt time.Time
-		for i, row := range s.Values {
-			if upCol < 0 || upCol >= len(row) {
-				continue
-			}
-			up, _ := storage.Int(row[upCol])
-			reason := ""
-			if reasonCol >= 0 && reasonCol < len(row) {
-				reason, _ = row[reasonCol].(string)
-			}
-			switch {
-			case up == 0 && reason == "silent" && downAt.IsZero():
-				downAt = s.Time(i)
-			case up == 1 && !downAt.IsZero():
-				out[k] = append(out[k], Interval{downAt, s.Time(i)})
-				downAt = time.Time{}
-			}
-		}
-	}
-	return out
-}
-
-// eachRow calls fn for every row of statement i, with the device key of
-// its series; class fills in a series without a class tag.
-func eachRow(res []storage.Result, i int, class string, fn func(k devKey, t time.Time, row []any)) {
-	if i >= len(res) {
-		return
-	}
-	for _, s := range res[i].Series {
-		k := devKey{s.Tags["ward"], s.Tags["class"], s.Tags["device"]}
-		if k.class == "" {
-			k.class = class
-		}
-		for r, row := range s.Values {
-			if len(row) < 2 {
-				continue
-			}
-			fn(k, s.Time(r), row)
-		}
-	}
-}
-
-// stitch joins the chunk summaries of a device: the silences across chunk
-// boundaries are gaps too.
-func stitch(chunks []chunkSummary, minGap time.Duration) Telemetry {
-	var t Telemetry
-	var last time.Time
-	for _, c := range chunks {
-		if c.first.IsZero() {
-			continue
-		}
-		if t.First.IsZero() {
-			t.First = c.first
-		}
-		if !last.IsZero() && c.first.Sub(last) > minGap {
-			t.Gaps = append(t.Gaps, Interval{last, c.first})
-		}
-		t.Gaps = append(t.Gaps, c.gaps...)
-		last = c.last
-	}
-	t.Last = last
-	t.Gaps = merge(t.Gaps)
-	return t
-}
-
-type beat struct {
-	t          time.Time
-	collecting bool
-}
-
-// unknownFromBeats turns facmon's heartbeats into the times it was not
-// collecting: the state is known between two consecutive beats no more
-// than CollectorMaxGap apart that both say collecting=1. A last beat less
-// than CollectorMaxGap before now stands until now. Without any beat ever
-// (data older than the heartbeat), nothing is unknown and noHeartbeat is
-// set.
-func unknownFromBeats(beats map[string][]beat, ever bool, from, to, now time.Time) (unknown []Interval, noHeartbeat bool) {
-	var known []Interval
-	n := 0
-	for _, bs := range beats {
-		n += len(bs)
-		slices.SortFunc(bs, func(a, b beat) int { return a.t.Compare(b.t) })
-		if len(bs) > 0 {
-			if last := bs[len(bs)-1]; last.collecting && now.Sub(last.t) <= CollectorMaxGap && now.After(last.t) {
-				bs = append(bs, beat{now, true})
-			}
-		}
-		for i := 1; i < len(bs); i++ {
-			a, b := bs[i-1], bs[i]
-			if a.collecting && b.collecting && b.t.Sub(a.t) <= CollectorMaxGap {
-				known = append(known, Interval{a.t, b.t})
-			}
-		}
-	}
-	if n == 0 && !ever {
-		return nil, true
-	}
-	return subtract([]Interval{{from, to}}, merge(known)), false
-}
-
-type alertEvent struct {
-	t         time.Time
-	state, id string
-}
-
-// outageIntervals reads a ward's WardUnreachable events: an outage runs
-// from its pending (or, without one, its firing) event to its resolved
-// one, and only counts once it fired.
-func outageIntervals(evs []alertEvent, from, to time.Time) []Interval {
-	slices.SortStableFunc(evs, func(a, b alertEvent) int { return a.t.Compare(b.t) })
-	type open struct {
-		start time.Time
-		fired bool
-	}
-	active := map[string]*open{}
-	var out []Interval
-	for _, e := range evs {
-		o := active[e.id]
-		switch strings.ToLower(e.state) {
-		case "pending":
-			if o == nil {
-				active[e.id] = &open{start: e.t}
-			}
-		case "firing":
-			if o == nil {
-				o = &open{start: e.t}
-				active[e.id] = o
-			}
-			o.fired = true
-		case "resolved":
-			switch {
-			case o != nil && o.fired:
-				out = append(out, Interval{o.start, e.t})
-			case o == nil:
-				// It began before the lookback.
-				out = append(out, Interval{from, e.t})
-			}
-			delete(active, e.id)
-		}
-	}
-	for _, o := range active {
-		if o.fired {
-			out = append(out, Interval{o.start, to})
-		}
-	}
-	return clip(merge(out), from, to)
 }

@@ -35,6 +35,11 @@ func (s *Service) seedLiveness(ctx context.Context, q liveness.Querier, errs pro
 	wait := seedFirstRetry
 	for attempt := 1; ; attempt++ {
 		seeds, err := liveness.LoadSeeds(ctx, q, fields, lookback, time.Now())
+		if storage.IsDatabaseNotFound(err) {
+			// A new installation: nothing stored, nothing to seed.
+			s.log.Info("liveness not seeded: the InfluxDB database does not exist yet", "bucket", s.cfg.Influx.Bucket)
+			return
+		}
 		if err == nil {
 			s.liveness.Seed(seeds)
 			s.log.Info("liveness seeded from InfluxDB", "devices", len(seeds), "attempts", attempt)

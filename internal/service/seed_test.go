@@ -11,7 +11,9 @@ import (
 
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/duration"
+	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/reports"
 )
 
 // A device that fell silent while facmon was stopped is down after the
@@ -54,4 +56,27 @@ func TestSilenceAcrossARestartIsRecordedFromTheLastReading(t *testing.T) {
 	assert.True(t, downAt.Equal(last), "down at %s, want its last reading %s", downAt, last)
 	assert.Equal(t, int64(1), count(t, db, second.bucket, `SELECT count(up) FROM device_liveness WHERE device = 'door-1' AND up = 0`), "recorded down once")
 	assert.Equal(t, float64(0), metric(t, second.web, "facmon_liveness_seed_errors_total"))
+
+	// The report counts door-1 down from its last reading.
+	cfg := second.svc.cfg
+	q := storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: second.bucket, Timeout: 30 * time.Second})
+	now := time.Now()
+	from := last.Add(-time.Minute)
+	ds, err := reports.NewLoader(q, reports.LoaderOptions{Fields: seedFields(cfg.Profiles)}).
+		Load(context.Background(), reports.LoadRequest{From: from, To: now, Now: now, MinHeartbeat: hb, MaxHeartbeat: hb}, nil)
+	require.NoError(t, err)
+	rep, err := reports.Build(ds, reports.Period{From: from, To: now}, reports.Settings{AlwaysOpen: true, Heartbeat: cfg.Liveness.HeartbeatOf})
+	require.NoError(t, err)
+	var found bool
+	for _, d := range rep.Devices {
+		if d.Device != "door-1" {
+			continue
+		}
+		found = true
+		t.Logf("door-1 in the report: %+v", d.Cur)
+		assert.Zero(t, d.Cur.Up, "no time up: silent from its only reading")
+		assert.Equal(t, now.Sub(last), d.Cur.Down+d.Cur.Unknown, "down (or facmon not collecting) from its last reading to now")
+		assert.Greater(t, d.Cur.Down, hb, "down across the restart")
+	}
+	assert.True(t, found, "door-1 is in the report")
 }

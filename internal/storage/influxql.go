@@ -125,6 +125,14 @@ type QueryError struct {
 	Msg       string
 }
 
+// IsDatabaseNotFound reports whether err says the database (bucket) does
+// not exist yet: before the first write of a new installation, where a
+// reader has nothing to read rather than a failure.
+func IsDatabaseNotFound(err error) bool {
+	var qe *QueryError
+	return errors.As(err, &qe) && strings.HasPrefix(qe.Msg, "database not found")
+}
+
 func (e *QueryError) Error() string {
 	if e.Statement >= 0 {
 		return fmt.Sprintf("influxql: statement %d: %s", e.Statement, e.Msg)

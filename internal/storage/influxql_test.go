@@ -111,3 +111,16 @@ func TestInfluxQLAgainstInfluxDB(t *testing.T) {
 	assert.EqualValues(t, 24999, n)
 	assert.Empty(t, res[2].Series)
 }
+
+// A database not created yet (a new installation before its first write)
+// is told apart from a failing InfluxDB, against the real one.
+func TestIsDatabaseNotFound(t *testing.T) {
+	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	_, err := NewInfluxQL(InfluxOptions{URL: db.URL, Bucket: "not_created", Timeout: 10 * time.Second}).Query(context.Background(), "SELECT last(x) FROM m")
+	require.Error(t, err)
+	assert.True(t, IsDatabaseNotFound(err), "%v", err)
+	_, err = NewInfluxQL(InfluxOptions{URL: "http://127.0.0.1:1", Bucket: "x", Timeout: time.Second}).Query(context.Background(), "SELECT last(x) FROM m")
+	require.Error(t, err)
+	assert.False(t, IsDatabaseNotFound(err), "%v", err)
+	assert.False(t, IsDatabaseNotFound(nil))
+}

@@ -64,7 +64,7 @@ func New(cfg config.Config, rc reports.Config) (*Generator, error) {
 		return nil, err
 	}
 	classes := classesOf(cfg)
-	g := NewWith(reports.NewLoader(q, reports.LoaderOptions{Classes: classes}), s)
+	g := NewWith(reports.NewLoader(q, reports.LoaderOptions{Classes: classes, Fields: fieldsOf(cfg)}), s)
 	g.minHB, g.maxHB = heartbeatRange(cfg, classes)
 	g.inventory = inventoryOf(cfg, classes)
 	return g, nil
@@ -123,6 +123,19 @@ func orDefault(s, d string) string {
 
 // classesOf lists the device classes of the configuration (its profiles)
 // in display order.
+// fieldsOf gives each class's profile fields: every stored reading has
+// at least one (a payload with none is refused), while seq is optional.
+func fieldsOf(cfg config.Config) map[string][]string {
+	out := map[string][]string{}
+	for c, p := range cfg.Profiles {
+		for f := range p.Fields {
+			out[c] = append(out[c], f)
+		}
+		slices.Sort(out[c])
+	}
+	return out
+}
+
 func classesOf(cfg config.Config) []string {
 	var out []string
 	for _, c := range reports.DefaultClasses {
