@@ -1209,6 +1209,12 @@ func (e *Engine) writeHistory(evs []HistoryEvent) (int, error) {
 	return len(evs), nil
 }
 
+// Flush hands the queued alert events and history lines to their sinks
+// now, on the caller's goroutine: for a caller that drives the engine with
+// Process and Tick on a simulated clock instead of Run (the history
+// backfill), which has no outbox goroutine running.
+func (e *Engine) Flush() { e.flushOutboxes() }
+
 // flushOutboxes hands over what is queued, once, on the caller's
 // goroutine: at shutdown, and in tests that drive the engine without Run.
 func (e *Engine) flushOutboxes() {

@@ -140,7 +140,7 @@ func TestDemoStoresAllWards(t *testing.T) {
 	mqttPort := testenv.FreePort(t)
 	webPort := testenv.FreePort(t)
 	var logs bytes.Buffer
-	cmd := exec.Command(bin, "run", "--demo",
+	cmd := exec.Command(bin, "run", "--demo", "--no-backfill",
 		"--mqtt-url", "tcp://127.0.0.1:"+strconv.Itoa(mqttPort),
 		"--influx-url", db.URL, "--influx-bucket", "demo",
 		"--listen", "127.0.0.1:"+strconv.Itoa(webPort),

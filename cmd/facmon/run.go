@@ -11,16 +11,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/facmon/facmon/internal/backfill"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/demo"
 	"github.com/facmon/facmon/internal/logging"
 	"github.com/facmon/facmon/internal/service"
+	"github.com/facmon/facmon/internal/simulator"
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", "run [--config FILE | --demo] [override flags]", stdout)
 	path := fs.String("config", "", "YAML configuration file (default: built-in defaults)")
-	demoMode := fs.Bool("demo", false, "zero-setup demo: embedded MQTT broker and simulator of the 13 wards, InfluxDB at 127.0.0.1:8086 database facmon")
+	demoMode := fs.Bool("demo", false, "zero-setup demo: embedded MQTT broker and simulator of the 13 wards, InfluxDB at 127.0.0.1:8086 database facmon; on first start it also writes the last 30 days of simulated history")
+	noBackfill := fs.Bool("no-backfill", false, "with --demo: do not write the 30 days of simulated history the demo writes into an empty database")
 	var o config.Overrides
 	addOverrideFlags(fs, &o)
 	if err := parseFlags(fs, args); err != nil {
@@ -31,6 +34,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{err}
 	}
 	log := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
+	if *noBackfill && !*demoMode {
+		return usagef("--no-backfill: only with --demo")
+	}
 	if !*demoMode {
 		if procs, ok := serviceProcs(os.Getenv("GOMAXPROCS"), runtime.NumCPU()); ok {
 			runtime.GOMAXPROCS(procs)
@@ -46,7 +52,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		log.Info("facmon stopped")
 		return nil
 	}
-	return runDemo(ctx, cfg, log, stdout)
+	return runDemo(ctx, cfg, log, stdout, !*noBackfill)
 }
 
 // serviceProcs is how many CPUs the service's goroutines run on, unless
@@ -66,7 +72,10 @@ func serviceProcs(env string, cpus int) (int, bool) {
 // runDemo adds the embedded broker and the simulator around the service and
 // stops them in order: the simulator says its devices go offline, facmon
 // stores that, and only then does the broker close.
-func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, history bool) error {
+	// The weekly maintenance the backfilled history contains is planned:
+	// the demo's report must count it so.
+	cfg.Maintenance = append(cfg.Maintenance, backfill.DemoMaintenance())
 	// The broker's own chatter about connections closing at shutdown is
 	// noise in a demo; its errors still show.
 	brokerLog := slog.New(levelFloor{log.Handler(), slog.LevelError}).With("component", "demo-broker")
@@ -101,6 +110,21 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 	svcDone := make(chan error, 1)
 	go func() { svcDone <- svc.Run(svcCtx) }()
 	printDemoBanner(stdout, cfg, svc.WebAddr())
+	backfillDone := make(chan struct{})
+	if history {
+		// Beside the live demo, so the pages answer at once; the report
+		// fills in as the history lands.
+		bctx, stopBackfill := context.WithCancel(ctx)
+		defer func() { stopBackfill(); <-backfillDone }()
+		go func() {
+			defer close(backfillDone)
+			if err := runBackfill(bctx, demoBackfill(cfg, time.Now()), stdout, log); err != nil && bctx.Err() == nil {
+				log.Warn("demo history not written", "err", err)
+			}
+		}()
+	} else {
+		close(backfillDone)
+	}
 
 	select {
 	case err := <-svcDone:
@@ -123,6 +147,17 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 	err = <-svcDone
 	log.Info("facmon demo stopped")
 	return err
+}
+
+// demoBackfill is the history `run --demo` writes on first start: the last
+// 30 days of the demo's fleet, up to now.
+func demoBackfill(cfg config.Config, now time.Time) backfillRequest {
+	req := backfillRequest{duration: 30 * 24 * time.Hour, until: now, interval: time.Minute, devices: simulator.DefaultDevices(),
+		seed: defaultBackfillSeed, cfg: cfg, ifNoHistory: true}
+	for _, o := range cfg.Offices {
+		req.wards = append(req.wards, simulator.Ward{ID: o.ID, Name: o.Name})
+	}
+	return req
 }
 
 // levelFloor raises the minimum level of a handler.

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/facmon/facmon/internal/backfill"
 	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
+	human "github.com/facmon/facmon/internal/duration"
 	"github.com/facmon/facmon/internal/logging"
 	"github.com/facmon/facmon/internal/simulator"
 )
@@ -35,7 +38,7 @@ func (f *faultList) Set(s string) error {
 }
 
 func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("simulate", "simulate --mqtt-url URL [--wards N] [--devices door=2,hvac=3,server=1,camera=4] [--interval 10s] [--duration D] [--fault KIND@WARD/DEVICE[,after=D][,for=D]]...", stdout)
+	fs := newFlagSet("simulate", "simulate --mqtt-url URL [--wards N] [--devices door=2,hvac=3,server=1,camera=4] [--interval 10s] [--duration D] [--fault KIND@WARD/DEVICE[,after=D][,for=D]]...\n       facmon simulate --backfill DURATION [--interval 1m] [--wards N] [--devices …] [--seed S] [--until TIME] --influx-url URL --influx-bucket B", stdout)
 	def := simulator.DefaultConfig()
 	mqttURL := fs.String("mqtt-url", "tcp://127.0.0.1:1883", "broker to publish to (tcp://, ssl://, ws://)")
 	wards := fs.Int("wards", len(def.Wards), "how many of the 13 Hải Châu wards to simulate (1-13)")
@@ -51,10 +54,26 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	keyFile := fs.String("tls-key-file", "", "client key")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	appsListen := addAppsFlag(fs)
+	backfillFor := fs.String("backfill", "", "instead of publishing, write the fleet's simulated history of this long (e.g. 30d, 72h) straight into InfluxDB, ending now: readings, statuses, liveness, alert events, app metrics, with a month's faults")
+	until := fs.String("until", "", "with --backfill: the end of the history, RFC 3339 (default now); the same --until writes the same points")
+	ifNoHistory := fs.Bool("if-no-history", false, "with --backfill: do nothing when the database already holds more than a day of history")
+	configPath := fs.String("config", "", "with --backfill: the facmon configuration whose rules, offices and heartbeats the history follows (default: built-in defaults)")
+	influxURL := fs.String("influx-url", "", "with --backfill: InfluxDB URL (default: the configuration's influx.url)")
+	influxBucket := fs.String("influx-bucket", "", "with --backfill: bucket, or database on InfluxDB 1.8 (default: the configuration's influx.bucket)")
+	influxTokenFile := fs.String("influx-token-file", "", "with --backfill: file holding the InfluxDB token, user:password on 1.8")
 	var faults faultList
 	fs.Var(&faults, "fault", "inject a fault, repeatable: door-stuck-open, ac-failure, camera-not-recording, disk-filling, device-offline (KIND@WARD/DEVICE), ward-outage, app-down, queue-stuck (KIND@WARD); optional ,after=30s,for=5m")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *backfillFor == "" {
+		for _, name := range []string{"until", "if-no-history", "config", "influx-url", "influx-bucket", "influx-token-file"} {
+			if set[name] {
+				return usagef("--%s: only with --backfill", name)
+			}
+		}
 	}
 	devs, err := simulator.ParseDevices(*devices)
 	if err != nil {
@@ -62,6 +81,36 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if *wards < 1 || *wards > len(def.Wards) {
 		return usagef("--wards: want 1 to %d, got %d", len(def.Wards), *wards)
+	}
+	if *backfillFor != "" {
+		req := backfillRequest{wards: def.Wards[:*wards], devices: devs, seed: defaultBackfillSeed, interval: time.Minute, until: time.Now(), ifNoHistory: *ifNoHistory}
+		d, err := human.Parse(*backfillFor)
+		if req.duration = d.D(); err != nil || req.duration <= 0 {
+			return usagef("--backfill %q: want a positive duration such as 30d or 72h", *backfillFor)
+		}
+		if set["interval"] {
+			req.interval = *interval
+		}
+		if req.interval < time.Second || req.interval > time.Hour {
+			return usagef("--interval %s: want 1s to 1h", req.interval)
+		}
+		if set["seed"] {
+			req.seed = *seed
+		}
+		if *until != "" {
+			if req.until, err = time.Parse(time.RFC3339, *until); err != nil {
+				return usagef("--until %q: want an RFC 3339 time such as 2026-12-01T00:00:00+07:00", *until)
+			}
+		}
+		if len(faults) > 0 || set["duration"] || set["mode"] || *appsListen != "" {
+			return usagef("--backfill plans its own faults and writes to InfluxDB: --fault, --duration, --mode and --apps-listen do not apply")
+		}
+		req.cfg, err = config.Load(*configPath, config.Overrides{InfluxURL: *influxURL, InfluxBucket: *influxBucket, InfluxTokenFile: *influxTokenFile})
+		if err != nil {
+			return usageError{err}
+		}
+		req.cfg.Maintenance = append(req.cfg.Maintenance, backfill.DemoMaintenance())
+		return runBackfill(ctx, req, stdout, logging.New(stderr, *logLevel, "text"))
 	}
 	cfg := def
 	cfg.BrokerURL = *mqttURL

@@ -296,20 +296,7 @@ func (c *Collector) scrape(ctx context.Context, t *target) {
 	if result == ResultOK {
 		up = 1
 	}
-	c.deliver(t, &reading.Reading{
-		Measurement: MeasurementScrape,
-		Ward:        t.cfg.Ward,
-		Class:       ClassApp,
-		Device:      t.cfg.App,
-		Extra:       t.mt.Labels,
-		Fields: []reading.Field{
-			{Key: FieldDuration, Kind: reading.Float, Float: took.Seconds()},
-			{Key: FieldSamples, Kind: reading.Int, Int: int64(res.Samples)},
-			{Key: FieldUp, Kind: reading.Int, Int: up},
-		},
-		Time:     start,
-		Received: start,
-	})
+	c.deliver(t, verdict(t, start, took, res.Samples, up))
 	written := 0
 	for _, r := range res.Readings {
 		if ctx.Err() != nil {
