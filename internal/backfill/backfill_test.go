@@ -71,3 +71,24 @@ func TestRunWritesEveryMeasurementTheLivePathWrites(t *testing.T) {
 	assert.Positive(t, st.Alerts["DoorStuckOpen"])
 	assert.Positive(t, st.Alerts["WardUnreachable"])
 }
+
+func TestRunTwiceWritesTheSamePoints(t *testing.T) {
+	a, b := &memWriter{}, &memWriter{}
+	_, err := Run(context.Background(), testOptions(t, a, 2, 3))
+	require.NoError(t, err)
+	_, err = Run(context.Background(), testOptions(t, b, 2, 3))
+	require.NoError(t, err)
+	require.NotEmpty(t, a.lines)
+	assert.Equal(t, a.sorted(), b.sorted())
+}
+
+func TestRunRefusesABadWindow(t *testing.T) {
+	o := testOptions(t, &memWriter{}, 1, 1)
+	o.To = o.From
+	_, err := Run(context.Background(), o)
+	assert.ErrorContains(t, err, "before it starts")
+	o = testOptions(t, &memWriter{}, 1, 1)
+	o.Writer = nil
+	_, err = Run(context.Background(), o)
+	assert.ErrorContains(t, err, "no writer")
+}

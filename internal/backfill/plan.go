@@ -47,7 +47,16 @@ func DemoMaintenance() maintenance.Window {
 func unit(seed int64, b int64, label string) float64 {
 	h := fnv.New64a()
 	h.Write([]byte(strconv.FormatInt(seed, 10) + "/" + strconv.FormatInt(b, 10) + "/" + label))
-	return float64(h.Sum64()>>11) / float64(1<<53)
+	// FNV's high bits hardly depend on the last bytes, and labels differ
+	// at their end ("door0:day", "door0:min"): mix them all in
+	// (SplitMix64's finalizer) before taking the top 53 bits.
+	x := h.Sum64()
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / float64(1<<53)
 }
 
 // PlanHistory plans the faults of [from, to) for the fleet: in every 30 days, three doors stuck open, two air-conditioner failures, a camera
@@ -61,13 +70,14 @@ func PlanHistory(seed int64, wards []string, devices map[string]int, from, to ti
 	if len(wards) == 0 || !to.After(from) {
 		return p
 	}
-	// The plan is laid out in 30-day blocks counted back from the end of
-	// the window's last day, so the last 30 days always hold one whole
-	// month of faults, and two runs ending on the same day plan the same
-	// faults at the same instants. A block is named by its first day.
+	// The plan is laid out in 30-day blocks counted back from the start of
+	// the window's last day, faults on the 29 whole days after a block's
+	// first, so the last 30 days always hold one whole month of faults,
+	// and two runs ending on the same day plan the same faults at the same
+	// instants. A block is named by its first day.
 	loc := ict
 	end := to.In(loc)
-	anchor := time.Date(end.Year(), end.Month(), end.Day()+1, 0, 0, 0, 0, loc)
+	anchor := time.Date(end.Year(), end.Month(), end.Day(), 0, 0, 0, 0, loc)
 	for k := int64(0); anchor.Add(-time.Duration(k) * block).After(from); k++ {
 		start := anchor.Add(-time.Duration(k+1) * block)
 		b := start.Unix() / 86400
@@ -77,12 +87,17 @@ func PlanHistory(seed int64, wards []string, devices map[string]int, from, to ti
 			n := max(1, devices[class])
 			return class + "-" + strconv.Itoa(1+pick(label+":dev", n))
 		}
-		// officeTime is a working-day instant of the block: day d (0-29),
-		// moved to the next weekday, between 08:00 and 16:00.
+		// officeTime is a working-day instant of the block: day d (1-29),
+		// a weekend day moved to the Friday before (or the Monday after,
+		// near the block's start), between 08:00 and 16:00.
 		officeTime := func(label string) time.Time {
-			d := start.Add(time.Duration(pick(label+":day", 30)) * 24 * time.Hour).In(loc)
-			for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
-				d = d.Add(24 * time.Hour)
+			n := 1 + pick(label+":day", 29)
+			d := start.Add(time.Duration(n) * 24 * time.Hour).In(loc)
+			for step := -24 * time.Hour; d.Weekday() == time.Saturday || d.Weekday() == time.Sunday; {
+				if d.Add(step).Before(start.Add(24 * time.Hour)) {
+					step = 24 * time.Hour
+				}
+				d = d.Add(step)
 			}
 			day := time.Date(d.Year(), d.Month(), d.Day(), 8, 0, 0, 0, loc)
 			return day.Add(time.Duration(pick(label+":min", 8*60)) * time.Minute)
@@ -117,7 +132,7 @@ func PlanHistory(seed int64, wards []string, devices map[string]int, from, to ti
 		// The planned maintenance: the first Saturday window of the block.
 		mw := DemoMaintenance()
 		if contains(wards, mw.Ward) && devices["server"] > 0 {
-			d := start.In(loc)
+			d := start.Add(24 * time.Hour).In(loc)
 			for d.Weekday() != time.Saturday {
 				d = d.Add(24 * time.Hour)
 			}
@@ -125,7 +140,7 @@ func PlanHistory(seed int64, wards []string, devices map[string]int, from, to ti
 			p.Incidents = append(p.Incidents, Incident{Kind: simulator.FaultDeviceOffline, Ward: mw.Ward, Device: "server-1", Span: Span{at, at.Add(80 * time.Minute)}})
 		}
 		// facmon itself down (an upgrade that went wrong, a reboot).
-		down := start.Add(time.Duration(pick("facmon", 29*24*60)) * time.Minute)
+		down := start.Add(24*time.Hour + time.Duration(pick("facmon", 28*24*60))*time.Minute)
 		p.FacmonDown = append(p.FacmonDown, Span{down, down.Add(35*time.Minute + time.Duration(pick("facmon:len", 16))*time.Minute)})
 	}
 	// Keep what touches the window, cut to it.
