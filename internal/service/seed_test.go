@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,4 +81,67 @@ func TestSilenceAcrossARestartIsRecordedFromTheLastReading(t *testing.T) {
 		assert.Greater(t, d.Cur.Down, hb, "down across the restart")
 	}
 	assert.True(t, found, "door-1 is in the report")
+}
+
+// InfluxDB is down when facmon starts: facmon runs and takes readings
+// (into the spool), asks again until InfluxDB answers, then seeds. The
+// device silent since before the start is recorded down from its last
+// reading; the one that reported since the start is not called down by
+// its older seed.
+func TestSeedWaitsForInfluxDBWithoutHoldingIngest(t *testing.T) {
+	broker := testenv.StartMosquitto(t)
+	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	const hb = 10 * time.Second
+	withHB := func(c *config.Config) { c.Liveness.Heartbeat["door"] = duration.Duration(hb) }
+	first := startService(t, broker, db, withHB)
+	mosquittoPub(t, broker, "facmon/thanh-binh/door/door-1/telemetry", false, `{"state":"closed","cycles":12}`)
+	mosquittoPub(t, broker, "facmon/thanh-binh/door/door-2/telemetry", false, `{"state":"open","cycles":3}`)
+	testenv.Eventually(t, 20*time.Second, "both doors recorded seen", func() (bool, string) {
+		n := count(t, db, first.bucket, `SELECT count(up) FROM device_liveness`)
+		return n == 2, fmt.Sprintf("%d transitions", n)
+	})
+	first.stop()
+	rows := db.Query(t, first.bucket, `SELECT last(cycles) FROM door WHERE device = 'door-1'`)
+	require.Len(t, rows, 1)
+	lastNs, _ := testenv.AsInt64(rows[0].Values[0][0])
+	last := time.Unix(0, lastNs)
+
+	db.Stop()
+	second := launchService(t, broker, db, withHB, false)
+	// door-2 keeps reporting from the start on; door-1 stays silent.
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		for i := 0; pubCtx.Err() == nil; i++ {
+			_ = exec.CommandContext(pubCtx, "mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(broker.Port), "-q", "1",
+				"-t", "facmon/thanh-binh/door/door-2/telemetry", "-m", fmt.Sprintf(`{"cycles":%d}`, 4+i)).Run()
+			select {
+			case <-pubCtx.Done():
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}()
+	t.Cleanup(func() { stopPub(); <-pubDone })
+	testenv.Eventually(t, 30*time.Second, "seed attempts fail while InfluxDB is down", func() (bool, string) {
+		n := metric(t, second.web, "facmon_liveness_seed_errors_total")
+		return n >= 2, fmt.Sprintf("%v errors", n)
+	})
+	// Ingest went on meanwhile: door-2's readings are taken (spooled).
+	testenv.Eventually(t, 30*time.Second, "door-2's readings taken while InfluxDB is down", func() (bool, string) {
+		n := metric(t, second.web, `facmon_readings_received_total{source="mqtt"}`)
+		return n >= 3, fmt.Sprintf("%v received", n)
+	})
+
+	db.Start()
+	testenv.Eventually(t, 90*time.Second, "door-1 recorded down once InfluxDB answers", func() (bool, string) {
+		rows, err := db.QueryErr(context.Background(), second.bucket, `SELECT up, reason FROM device_liveness WHERE device = 'door-1' AND up = 0`)
+		if err != nil || len(rows) == 0 || len(rows[0].Values) == 0 {
+			return false, fmt.Sprintf("no down transition (%v)", err)
+		}
+		ns, _ := testenv.AsInt64(rows[0].Values[0][0])
+		return time.Unix(0, ns).Equal(last), fmt.Sprintf("down at %s, want its last reading %s", time.Unix(0, ns), last)
+	})
+	assert.Zero(t, count(t, db, second.bucket, `SELECT count(up) FROM device_liveness WHERE device = 'door-2' AND up = 0`),
+		"door-2 reported since the start: its older seed does not call it down")
 }

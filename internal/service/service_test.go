@@ -37,6 +37,13 @@ type running struct {
 // database, as `facmon run --mqtt-url --influx-url --influx-bucket --listen` would.
 func startService(t *testing.T, broker *testenv.Broker, db *testenv.Influx, mutate func(*config.Config)) *running {
 	t.Helper()
+	return launchService(t, broker, db, mutate, true)
+}
+
+// launchService is startService, waiting for /healthz only when told:
+// with InfluxDB down facmon runs but is not healthy.
+func launchService(t *testing.T, broker *testenv.Broker, db *testenv.Influx, mutate func(*config.Config), waitHealthy bool) *running {
+	t.Helper()
 	bucket := "facmon_" + strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name()))
 	cfg, err := config.Load("", config.Overrides{
 		MQTTURL: broker.URL, InfluxURL: db.URL, InfluxBucket: bucket, Listen: "127.0.0.1:0",
@@ -54,6 +61,9 @@ func startService(t *testing.T, broker *testenv.Broker, db *testenv.Influx, muta
 	r := &running{svc: svc, cancel: cancel, done: make(chan error, 1), bucket: bucket, web: "http://" + svc.WebAddr()}
 	go func() { r.done <- svc.Run(ctx) }()
 	t.Cleanup(r.stop)
+	if !waitHealthy {
+		return r
+	}
 	testenv.Eventually(t, 20*time.Second, "facmon healthy", func() (bool, string) {
 		code, body := get(t, r.web+"/healthz")
 		return code == 200, body
