@@ -18,10 +18,13 @@ deps:
 	scripts/deps.sh mosquitto influxd alertmanager node-exporter chromium
 
 # The demo: embedded broker, simulator of the 13 wards, InfluxDB 1.8.3 at
-# 127.0.0.1:8086 (started here, data under ./var, when nothing answers there).
+# 127.0.0.1:8086 (started here, data under ./var, when nothing answers there),
+# and on first start 30 days of simulated history. RUN_FLAGS go to
+# `facmon run --demo`, e.g. RUN_FLAGS=--no-backfill.
+RUN_FLAGS ?=
 run: build
 	scripts/deps.sh influxd mosquitto
-	scripts/run-demo.sh $(BIN)
+	scripts/run-demo.sh $(BIN) $(RUN_FLAGS)
 
 # Every test, against the real Mosquitto and InfluxDB, then a short run of
 # every fuzz target and the linters.
