@@ -22,7 +22,7 @@ func BenchmarkLoaderFields(b *testing.B) {
 	t0 := at("2026-03-02 00:00")
 	for d := range 20 {
 		var sb strings.Builder
-		for i, tm := 0, t0; tm.Before(t0.Add(24*time.Hour)); i, tm = i+1, tm.Add(10*time.Second) {
+		for i, tm := 0, t0; tm.Before(t0.Add(24 * time.Hour)); i, tm = i+1, tm.Add(10*time.Second) {
 			if d == 0 && tm.Hour() == 9 {
 				continue // one silence
 			}
