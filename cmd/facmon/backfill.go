@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -56,9 +55,8 @@ func (refuseBadPoints) Poison(line []byte, status int, msg string) error {
 func hasHistory(ctx context.Context, q *storage.InfluxQL, before time.Time) (bool, error) {
 	res, err := q.Query(ctx, fmt.Sprintf("SELECT count(collecting) FROM facmon_heartbeat WHERE time < %d", before.Add(-24*time.Hour).UnixNano()))
 	if err != nil {
-		var qe *storage.QueryError
-		if errors.As(err, &qe) && qe.Status == 404 {
-			return false, nil // no database yet
+		if storage.IsDatabaseNotFound(err) {
+			return false, nil // a new installation: the first write creates it
 		}
 		return false, err
 	}
