@@ -30,6 +30,7 @@ type State struct {
 	// recorded "down": the exact moment the device came back.
 	recorded   bool
 	recordedUp bool
+	recordedAt time.Time
 	backAt     time.Time
 	// firstLife is the earliest sign of life this process saw, so a seed
 	// that arrives late and says "recorded down" still gets the moment the
@@ -279,7 +280,14 @@ func (t *Tracker) Changes(now time.Time) []*reading.Reading {
 		if at.IsZero() {
 			at = now
 		}
-		s.recorded, s.recordedUp, s.backAt = true, v.Up, time.Time{}
+		// Points of one device with one timestamp are one point in
+		// InfluxDB: a device seen at its only reading and silent after it
+		// would have its "seen" overwritten by its "silent". A transition
+		// is dated at least a nanosecond after the one before it.
+		if s.recorded && !at.After(s.recordedAt) && !s.recordedAt.IsZero() {
+			at = s.recordedAt.Add(time.Nanosecond)
+		}
+		s.recorded, s.recordedUp, s.recordedAt, s.backAt = true, v.Up, at, time.Time{}
 		up := int64(0)
 		if v.Up {
 			up = 1

@@ -27,6 +27,7 @@ type Seed struct {
 	// is its value, so a device already recorded down is not recorded again.
 	Recorded   bool
 	RecordedUp bool
+	RecordedAt time.Time
 }
 
 // Querier runs InfluxQL; storage.InfluxQL satisfies it.
@@ -88,7 +89,7 @@ func LoadSeeds(ctx context.Context, q Querier, fields map[string][]string, lookb
 			case i == telemetry:
 				sd.StatusKnown, sd.StatusUp, sd.StatusAt = true, up == 1, at
 			default:
-				sd.Recorded, sd.RecordedUp = true, up == 1
+				sd.Recorded, sd.RecordedUp, sd.RecordedAt = true, up == 1, at
 			}
 		}
 	}
@@ -117,7 +118,7 @@ func (t *Tracker) Seed(seeds []Seed) {
 			s.StatusKnown, s.StatusUp, s.StatusAt = true, sd.StatusUp, sd.StatusAt
 		}
 		if sd.Recorded && !s.recorded {
-			s.recorded, s.recordedUp = true, sd.RecordedUp
+			s.recorded, s.recordedUp, s.recordedAt = true, sd.RecordedUp, sd.RecordedAt
 			// Recorded down before the stop and heard from since the
 			// start: it came back at its first sign of life here, not at
 			// its latest.

@@ -94,6 +94,7 @@ func TestLoadSeedsFromInfluxDB(t *testing.T) {
 	assert.True(t, d.LastSeen.Equal(now.Add(-2*time.Hour)), "%s", d.LastSeen)
 	assert.True(t, d.StatusKnown && d.StatusUp)
 	assert.True(t, d.Recorded && d.RecordedUp)
+	assert.True(t, d.RecordedAt.Equal(now.Add(-4*time.Hour)), "%s", d.RecordedAt)
 	c := by["camera-2"]
 	assert.True(t, c.Recorded && !c.RecordedUp)
 	assert.False(t, c.StatusKnown)
@@ -115,4 +116,18 @@ func TestLateSeedOfARecordedDownGivesTheFirstReadingBack(t *testing.T) {
 	assert.Equal(t, int64(1), ch[0].Fields[0].Int)
 	assert.True(t, ch[0].Time.Equal(first), "back at %s, want its first reading %s", ch[0].Time, first)
 	assert.Equal(t, "back", ch[0].Fields[1].Str)
+}
+
+// A seeded device whose last transition ("seen") is at its last reading is
+// recorded down just after it, not on top of it: one timestamp would make
+// the two one point in InfluxDB.
+func TestSeededDownIsDatedAfterTheSeededTransition(t *testing.T) {
+	tr := New(func(string, string, string) time.Duration { return time.Minute }, t0)
+	k := Key{"a", "door", "d"}
+	last := t0.Add(-30 * time.Second)
+	tr.Seed([]Seed{{Key: k, LastSeen: last, Recorded: true, RecordedUp: true, RecordedAt: last}})
+	ch := tr.Changes(t0.Add(2 * time.Minute))
+	require.Len(t, ch, 1)
+	assert.Equal(t, int64(0), ch[0].Fields[0].Int)
+	assert.True(t, ch[0].Time.Equal(last.Add(time.Nanosecond)), "%s", ch[0].Time)
 }

@@ -22,28 +22,48 @@ import (
 // start from its last reading, as the live path records it: the new
 // process reads that reading from InfluxDB. Before, the device was unknown
 // to the new process until its next reading and its silence went
-// unrecorded. The reading has no seq (it is optional in a payload).
+// unrecorded. One stopped after the heartbeat ran out was recorded down
+// by the old process and is not recorded again. The reading has no seq
+// (it is optional in a payload).
 func TestSilenceAcrossARestartIsRecordedFromTheLastReading(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		stopAfter bool // stop once the old process recorded the silence
+	}{
+		{"stopped within the heartbeat", false},
+		{"stopped after the heartbeat", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSilenceAcrossARestart(t, tc.stopAfter) })
+	}
+}
+
+func testSilenceAcrossARestart(t *testing.T, stopAfter bool) {
 	broker := testenv.StartMosquitto(t)
 	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
 	const hb = 10 * time.Second
 	withHB := func(c *config.Config) { c.Liveness.Heartbeat["door"] = duration.Duration(hb) }
 	first := startService(t, broker, db, withHB)
 	mosquittoPub(t, broker, "facmon/thanh-binh/door/door-1/telemetry", false, `{"state":"closed","cycles":12}`)
-	testenv.Eventually(t, 20*time.Second, "door-1 stored and recorded seen", func() (bool, string) {
+	want := int64(1) // "seen"
+	if stopAfter {
+		want = 2 // and "silent"
+	}
+	testenv.Eventually(t, 40*time.Second, "door-1 stored and its transitions recorded", func() (bool, string) {
 		n := count(t, db, first.bucket, `SELECT count(up) FROM device_liveness WHERE device = 'door-1'`)
-		return n == 1, fmt.Sprintf("%d transitions", n)
+		return n == want, fmt.Sprintf("%d transitions, want %d", n, want)
 	})
 	first.stop()
 	rows := db.Query(t, first.bucket, `SELECT last(cycles) FROM door WHERE device = 'door-1'`)
 	require.Len(t, rows, 1)
 	lastNs, _ := testenv.AsInt64(rows[0].Values[0][0])
 	last := time.Unix(0, lastNs)
-	require.Equal(t, int64(1), count(t, db, first.bucket, `SELECT count(up) FROM device_liveness WHERE device = 'door-1'`),
-		"stopped within door-1's heartbeat: no down recorded before the stop")
+	require.Equal(t, want, count(t, db, first.bucket, `SELECT count(up) FROM device_liveness WHERE device = 'door-1'`),
+		"what the old process recorded before the stop")
 
-	// The silence begins (last + heartbeat) while facmon is stopped.
+	// The silence begins (last + heartbeat) while facmon is stopped, or
+	// before the stop.
 	time.Sleep(time.Until(last.Add(hb + time.Second)))
+	restart := time.Now()
 	second := startService(t, broker, db, withHB)
 	var downAt time.Time
 	testenv.Eventually(t, 40*time.Second, "door-1 recorded down after the restart", func() (bool, string) {
@@ -55,7 +75,11 @@ func TestSilenceAcrossARestartIsRecordedFromTheLastReading(t *testing.T) {
 		downAt = time.Unix(0, ns)
 		return true, ""
 	})
-	assert.True(t, downAt.Equal(last), "down at %s, want its last reading %s", downAt, last)
+	// Just after the last reading: its "seen" transition has the
+	// reading's own time.
+	assert.True(t, downAt.Equal(last.Add(time.Nanosecond)), "down at %s, want just after its last reading %s", downAt, last)
+	// Past the new process's first heartbeat and a round of its changes.
+	time.Sleep(time.Until(restart.Add(hb + 7*time.Second)))
 	assert.Equal(t, int64(1), count(t, db, second.bucket, `SELECT count(up) FROM device_liveness WHERE device = 'door-1' AND up = 0`), "recorded down once")
 	assert.Equal(t, float64(0), metric(t, second.web, "facmon_liveness_seed_errors_total"))
 
@@ -140,7 +164,7 @@ func TestSeedWaitsForInfluxDBWithoutHoldingIngest(t *testing.T) {
 			return false, fmt.Sprintf("no down transition (%v)", err)
 		}
 		ns, _ := testenv.AsInt64(rows[0].Values[0][0])
-		return time.Unix(0, ns).Equal(last), fmt.Sprintf("down at %s, want its last reading %s", time.Unix(0, ns), last)
+		return time.Unix(0, ns).Equal(last.Add(time.Nanosecond)), fmt.Sprintf("down at %s, want just after its last reading %s", time.Unix(0, ns), last)
 	})
 	assert.Zero(t, count(t, db, second.bucket, `SELECT count(up) FROM device_liveness WHERE device = 'door-2' AND up = 0`),
 		"door-2 reported since the start: its older seed does not call it down")
