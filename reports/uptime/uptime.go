@@ -123,15 +123,20 @@ func orDefault(s, d string) string {
 
 // classesOf lists the device classes of the configuration (its profiles)
 // in display order.
-// fieldsOf gives each class's profile fields: every stored reading has
-// at least one (a payload with none is refused), while seq is optional.
+// fieldsOf gives each class's profile fields: every reading facmon stores
+// has at least one (a payload with none is refused), while seq is
+// optional. seq is asked for too, for points written by other means with
+// seq alone.
 func fieldsOf(cfg config.Config) map[string][]string {
 	out := map[string][]string{}
 	for c, p := range cfg.Profiles {
 		for f := range p.Fields {
-			out[c] = append(out[c], f)
+			if f != config.KeySeq {
+				out[c] = append(out[c], f)
+			}
 		}
 		slices.Sort(out[c])
+		out[c] = append(out[c], config.KeySeq)
 	}
 	return out
 }
