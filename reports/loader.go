@@ -409,14 +409,32 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 
 func lit(t time.Time) string { return storage.TimeLiteral(t) }
 
-// transitionsCover reports whether facmon's liveness transitions reach
-// back to from: then they describe every silence of the period. Data
-// written before facmon recorded them is read the slow way.
+// transitionsCover reports whether facmon's liveness transitions describe
+// every silence of [from, to): they reach back to from, or to the first
+// heartbeat facmon wrote (before it, facmon was not collecting, and that
+// time is unknown whatever the readings say), as on a new installation or
+// after a backfill. Data written before facmon recorded them is read the
+// slow way, a scan of every reading.
 func (l *Loader) transitionsCover(ctx context.Context, from, to time.Time) bool {
-	q := fmt.Sprintf("SELECT first(%s) FROM %s WHERE time < %s", storage.QuoteIdent("up"), storage.QuoteIdent(transitionsMeasurement), lit(to))
+	q := fmt.Sprintf("SELECT first(%s) FROM %s WHERE time < %s; SELECT first(%s) FROM %s WHERE time < %[3]s",
+		storage.QuoteIdent("up"), storage.QuoteIdent(transitionsMeasurement), lit(to),
+		storage.QuoteIdent("collecting"), storage.QuoteIdent(heartbeatMeasurement))
 	res, err := l.q.Query(ctx, q)
-	if err != nil || len(res) == 0 || len(res[0].Series) == 0 || len(res[0].Series[0].Values) == 0 {
+	first := func(i int) (time.Time, bool) {
+		if err != nil || len(res) <= i || len(res[i].Series) == 0 || len(res[i].Series[0].Values) == 0 {
+			return time.Time{}, false
+		}
+		return res[i].Series[0].Time(0), true
+	}
+	since, ok := first(0)
+	if !ok {
 		return false
 	}
-	return !res[0].Series[0].Time(0).After(from)
+	if !since.After(from) {
+		return true
+	}
+	// The first transition is written when the device's first reading is
+	// judged, within a few seconds of the first heartbeat.
+	beat, ok := first(1)
+	return ok && !since.After(beat.Add(CollectorMaxGap))
 }

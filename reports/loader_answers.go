@@ -12,8 +12,12 @@ import (
 // stitched together, heartbeats into unknown time, alert events into ward
 // outages.
 
-// transitionGaps turns the recorded silences (down with reason "silent",
-// then up) into gaps from the last reading to the first one after it.
+// transitionGaps turns the recorded silences into gaps from the last
+// reading to the first one after it: down with reason "silent", and down
+// with reason "offline" (the device's last will or offline status, after
+// which it sends nothing until it is back). The offline status alone counts
+// for one heartbeat only (statusDown), so without the gap a device offline
+// for an hour would be an outage of a minute.
 func transitionGaps(res []storage.Result) map[devKey][]Interval {
 	out := map[devKey][]Interval{}
 	if len(res) == 0 {
@@ -33,7 +37,7 @@ func transitionGaps(res []storage.Result) map[devKey][]Interval {
 				reason, _ = row[reasonCol].(string)
 			}
 			switch {
-			case up == 0 && reason == "silent" && downAt.IsZero():
+			case up == 0 && (reason == "silent" || reason == "offline") && downAt.IsZero():
 				downAt = s.Time(i)
 			case up == 1 && !downAt.IsZero():
 				out[k] = append(out[k], Interval{downAt, s.Time(i)})

@@ -258,7 +258,7 @@ func TestLoaderReadsLivenessTransitions(t *testing.T) {
 	tr(1, "seen", "2026-03-02 07:00")
 	tr(0, "silent", "2026-03-02 09:10")
 	tr(1, "back", "2026-03-02 09:25")
-	tr(0, "offline", "2026-03-02 10:00") // a status-based outage is device_status's to report
+	tr(0, "offline", "2026-03-02 10:00") // the device's last will: silent until it is back
 	tr(1, "back", "2026-03-02 10:05")
 	db.Write(t, "facmon_trans", b.String())
 
@@ -266,11 +266,40 @@ func TestLoaderReadsLivenessTransitions(t *testing.T) {
 	ds, err := l.Load(context.Background(), LoadRequest{From: t0, To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
 	require.NoError(t, err)
 	require.Len(t, ds.Devices, 1)
-	assert.Equal(t, utcIvs(iv("2026-03-02 09:10", "2026-03-02 09:25")), utcDevice(ds.Devices[0]).Telemetry.Gaps)
+	assert.Equal(t, utcIvs(iv("2026-03-02 09:10", "2026-03-02 09:25"), iv("2026-03-02 10:00", "2026-03-02 10:05")), utcDevice(ds.Devices[0]).Telemetry.Gaps)
 
-	// Transitions that start after the period began do not cover it: the
-	// readings are scanned instead, and the continuous telemetry has no gap.
+	// Transitions that start after the period began, and after facmon
+	// began collecting, do not cover it: the readings are scanned instead,
+	// and the continuous telemetry has no gap.
+	db.Write(t, "facmon_trans", fmt.Sprintf("facmon_heartbeat,instance=f collecting=1i %d\n", t0.Add(-2*time.Hour).UnixNano()))
 	ds, err = l.Load(context.Background(), LoadRequest{From: t0.Add(-90 * time.Minute), To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
 	require.NoError(t, err)
 	assert.Empty(t, ds.Devices[0].Telemetry.Gaps)
+}
+
+// Transitions recorded since facmon's first heartbeat cover a period that
+// starts before it (a new installation, a backfill, a report compared with
+// a month facmon did not watch): the loader reads them instead of scanning
+// every reading, which for a month of a district took minutes.
+func TestLoaderTransitionsCoverFromTheFirstHeartbeat(t *testing.T) {
+	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db.Exec(t, "CREATE DATABASE facmon_new")
+	t0 := at("2026-03-02 08:00")
+	var b strings.Builder
+	for tm := t0; tm.Before(t0.Add(3 * time.Hour)); tm = tm.Add(10 * time.Second) {
+		fmt.Fprintf(&b, "door,class=door,device=door-1,ward=a seq=1i %d\n", tm.UnixNano())
+		if tm.Second() == 0 || tm.Second() == 30 {
+			fmt.Fprintf(&b, "facmon_heartbeat,instance=f collecting=1i %d\n", tm.UnixNano())
+		}
+	}
+	// Contradicting the readings, so the test sees which source was used.
+	fmt.Fprintf(&b, "device_liveness,class=door,device=door-1,ward=a up=1i,reason=\"seen\" %d\n", t0.Add(3*time.Second).UnixNano())
+	fmt.Fprintf(&b, "device_liveness,class=door,device=door-1,ward=a up=0i,reason=\"silent\" %d\n", at("2026-03-02 09:10").UnixNano())
+	fmt.Fprintf(&b, "device_liveness,class=door,device=door-1,ward=a up=1i,reason=\"back\" %d\n", at("2026-03-02 09:25").UnixNano())
+	db.Write(t, "facmon_new", b.String())
+	l := NewLoader(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_new", Timeout: 30 * time.Second}), LoaderOptions{Chunk: time.Hour})
+	ds, err := l.Load(context.Background(), LoadRequest{From: t0.Add(-30 * 24 * time.Hour), To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
+	require.NoError(t, err)
+	require.Len(t, ds.Devices, 1)
+	assert.Equal(t, utcIvs(iv("2026-03-02 09:10", "2026-03-02 09:25")), utcDevice(ds.Devices[0]).Telemetry.Gaps)
 }
