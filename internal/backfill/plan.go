@@ -63,8 +63,8 @@ func unit(seed int64, b int64, label string) float64 {
 // offline and then not recording, a disk filling, a ward outage of an hour,
 // an app down, a queue stuck, a few short dropouts, the demo's planned
 // maintenance, and 35 to 50 minutes in which facmon itself was down.
-// Faults fall in office hours, when someone would notice; facmon's own
-// outage falls at any time.
+// Faults and facmon's own outage fall in office hours, when someone would
+// notice.
 func PlanHistory(seed int64, wards []string, devices map[string]int, from, to time.Time) Plan {
 	var p Plan
 	if len(wards) == 0 || !to.After(from) {
@@ -139,8 +139,9 @@ func PlanHistory(seed int64, wards []string, devices map[string]int, from, to ti
 			at := time.Date(d.Year(), d.Month(), d.Day(), 9, 35, 0, 0, loc)
 			p.Incidents = append(p.Incidents, Incident{Kind: simulator.FaultDeviceOffline, Ward: mw.Ward, Device: "server-1", Span: Span{at, at.Add(80 * time.Minute)}})
 		}
-		// facmon itself down (an upgrade that went wrong, a reboot).
-		down := start.Add(24*time.Hour + time.Duration(pick("facmon", 28*24*60))*time.Minute)
+		// facmon itself down (an upgrade that went wrong, a reboot), in
+		// office hours, where the report shows it as time it cannot vouch for.
+		down := officeTime("facmon")
 		p.FacmonDown = append(p.FacmonDown, Span{down, down.Add(35*time.Minute + time.Duration(pick("facmon:len", 16))*time.Minute)})
 	}
 	// Keep what touches the window, cut to it.
