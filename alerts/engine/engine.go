@@ -65,7 +65,15 @@ type EventSink interface {
 type Pipeline interface {
 	BrokerConnected() bool
 	SpoolOldestAge() time.Duration
+	// DeviceLimit is when a new device id was last refused for the
+	// device limits (zero: never) and how many devices are tracked.
+	DeviceLimit() (lastRefused time.Time, tracked int)
 }
+
+// deviceLimitHold is how long DeviceLimitReached stays firing after the
+// last refused id: a flood comes in bursts, and one alert per burst is
+// what an operator wants, not one per message.
+const deviceLimitHold = 10 * time.Minute
 
 // Options configures the engine.
 type Options struct {
@@ -625,6 +633,10 @@ func (e *Engine) evalPipeline(c *rule.Compiled, now time.Time) {
 	case rule.CheckSpoolBacklog:
 		age := p.SpoolOldestAge().Seconds()
 		in.active, in.Value = age > *c.Value, age
+	case rule.CheckDeviceLimit:
+		refused, tracked := p.DeviceLimit()
+		in.active = !refused.IsZero() && now.Sub(refused) < deviceLimitHold
+		in.Value = float64(tracked)
 	case rule.CheckNoReadings:
 		last := e.lastAny
 		if last.IsZero() {

@@ -83,10 +83,13 @@ func (e *events) states() []string {
 type pipe struct {
 	connected bool
 	age       time.Duration
+	refused   time.Time
+	tracked   int
 }
 
 func (p *pipe) BrokerConnected() bool         { return p.connected }
 func (p *pipe) SpoolOldestAge() time.Duration { return p.age }
+func (p *pipe) DeviceLimit() (time.Time, int) { return p.refused, p.tracked }
 
 type fixture struct {
 	e     *Engine
@@ -496,6 +499,27 @@ func TestPipelineRules(t *testing.T) {
 	}
 	assert.True(t, names["SpoolBacklog"])
 	assert.True(t, names["NoReadings"], "nothing received for more than 5 minutes")
+}
+
+// TestDeviceLimitReached: the rule fires at the first refused id, with
+// the tracked count, stays firing through a burst and clears 10 minutes
+// after the last refusal.
+func TestDeviceLimitReached(t *testing.T) {
+	fx := newFixture(t, monday(8, 0), byName("DeviceLimitReached"), nil)
+	fx.pipe.connected = true
+	fx.at(monday(8, 1))
+	assert.Empty(t, fx.n.firing, "nothing refused yet")
+	fx.pipe.refused, fx.pipe.tracked = monday(8, 2), 1000
+	fx.at(monday(8, 2).Add(time.Second))
+	require.Len(t, fx.n.firing, 1, "fires at the first evaluation after a refusal")
+	assert.Equal(t, "DeviceLimitReached", fx.n.firing[0].Labels["alertname"])
+	assert.Contains(t, fx.n.firing[0].Annotations["summary"], "1000 devices tracked")
+	fx.pipe.refused = monday(8, 5)
+	fx.at(monday(8, 14))
+	assert.Empty(t, fx.n.resolved, "refused again at 08:05: still firing at 08:14")
+	assert.Len(t, fx.n.firing, 1, "one alert for the whole burst")
+	fx.at(monday(8, 15).Add(time.Second))
+	require.Len(t, fx.n.resolved, 1, "clears 10 minutes after the last refusal")
 }
 
 func TestQueueNeverBlocks(t *testing.T) {

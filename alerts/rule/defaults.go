@@ -110,5 +110,9 @@ func Defaults() []Rule {
 			Doc:       "No reading at all for 5 minutes: the whole fleet, the broker or facmon's subscription is silent.",
 			SummaryVI: "facmon không nhận được dữ liệu nào trong {{.For}}",
 			SummaryEN: "facmon has received no reading for {{.For}}"},
+		{Name: "DeviceLimitReached", Kind: KindPipeline, Severity: "warning", Check: CheckDeviceLimit,
+			Doc:       "facmon refused readings of new device ids: an office without a devices list reached ingest.max_devices_per_office, or the fleet ingest.max_devices. A misconfigured gateway or a client publishing made-up ids is the usual cause; raise the limit only for a real fleet. Clears 10 minutes after the last refusal.",
+			SummaryVI: "facmon từ chối mã thiết bị mới do vượt giới hạn số thiết bị (đang theo dõi {{.Value}} thiết bị)",
+			SummaryEN: "facmon is refusing new device ids over the device limit ({{.Value}} devices tracked)"},
 	}
 }

@@ -29,6 +29,7 @@ const (
 	CheckBrokerDisconnected = "broker_disconnected"
 	CheckSpoolBacklog       = "spool_backlog" // oldest spooled reading older than value seconds
 	CheckNoReadings         = "no_readings"   // no reading at all for longer than for
+	CheckDeviceLimit        = "device_limit"  // a new device id was refused for the device limits within the last 10 minutes
 )
 
 // Duration is facmon's YAML duration ("30s", "5m", "3d").
@@ -202,13 +203,13 @@ func Compile(rules []Rule, classFields map[string]map[string]string) ([]*Compile
 			}
 		case KindPipeline:
 			switch r.Check {
-			case CheckBrokerDisconnected, CheckNoReadings:
+			case CheckBrokerDisconnected, CheckNoReadings, CheckDeviceLimit:
 			case CheckSpoolBacklog:
 				if r.Value == nil {
 					add("value", "spool_backlog needs value: the oldest age in seconds")
 				}
 			default:
-				add("check", "%q: want broker_disconnected, spool_backlog or no_readings", r.Check)
+				add("check", "%q: want broker_disconnected, spool_backlog, no_readings or device_limit", r.Check)
 			}
 		default:
 			add("kind", "%q: want threshold, state, absence, forecast, group or pipeline", r.Kind)

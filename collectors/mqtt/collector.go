@@ -56,6 +56,7 @@ type Collector struct {
 	stopping atomic.Bool
 	metrics  collectorMetrics
 	intake   intake
+	devices  *deviceLimit
 }
 
 type collectorMetrics struct {
@@ -81,6 +82,7 @@ func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Register
 		sink:    sink,
 		log:     log.With("collector", "mqtt"),
 		now:     time.Now,
+		devices: newDeviceLimit(cfg.Ingest.MaxDevicesPerOffice, cfg.Ingest.MaxDevices),
 	}
 	c.limited = ratelog.New(c.log, 10*time.Second)
 	c.metrics = collectorMetrics{
@@ -112,7 +114,11 @@ func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Register
 		c.metrics.rejected.WithLabelValues(string(r))
 	}
 	c.metrics.rejected.WithLabelValues("unencodable")
-	reg.MustRegister(c.metrics.received, c.metrics.rejected, c.metrics.connected, c.metrics.lost, c.metrics.subErrors, c.metrics.connFails, c.metrics.waiting)
+	tracked := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "facmon_mqtt_devices",
+		Help: "Distinct device ids taken from offices with no inventory, which ingest.max_devices_per_office and ingest.max_devices bound.",
+	}, func() float64 { return float64(c.devices.tracked.Load()) })
+	reg.MustRegister(c.metrics.received, c.metrics.rejected, c.metrics.connected, c.metrics.lost, c.metrics.subErrors, c.metrics.connFails, c.metrics.waiting, tracked)
 	c.intake.init(maxWaitingBytes)
 
 	opts, err := c.clientOptions()
@@ -326,6 +332,16 @@ func (c *Collector) process(m waiting, wait bool) bool {
 		msg.Ack()
 		return true
 	}
+	if !c.decoder.HasInventory(r.Ward) {
+		if ok, why := c.devices.admit(r.Ward, r.Class, r.Device, m.at); !ok {
+			c.metrics.received.Inc()
+			c.metrics.rejected.WithLabelValues(string(ReasonDeviceLimit)).Inc()
+			c.limited.Log(slog.LevelWarn, string(ReasonDeviceLimit), "reading rejected", "reason", string(ReasonDeviceLimit),
+				"detail", fmt.Sprintf("topic %q: new device %q (%s) refused: %s", safeTopic(msg.Topic()), r.Device, r.Class, why))
+			msg.Ack()
+			return true
+		}
+	}
 	var err error
 	if wait {
 		err = c.sink.Deliver(r, msg)
@@ -360,6 +376,21 @@ func (c *Collector) deliverWaiting() {
 			c.process(m, true)
 		}
 		c.intake.done(m, c.metrics.waiting)
+	}
+}
+
+// DeviceLimit is when a new device id was last refused for the device
+// limits (zero if never) and how many devices the limits count now.
+func (c *Collector) DeviceLimit() (lastRefused time.Time, tracked int) {
+	return c.devices.lastRefused(), int(c.devices.tracked.Load())
+}
+
+// RememberDevice counts a device facmon stored before this start (from
+// the liveness seed) as known, beyond the limits if need be, so a flood of
+// new ids arriving first cannot lock it out.
+func (c *Collector) RememberDevice(ward, class, device string) {
+	if !c.decoder.HasInventory(ward) {
+		c.devices.remember(ward, class, device)
 	}
 }
 

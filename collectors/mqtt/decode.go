@@ -40,6 +40,9 @@ const (
 	ReasonTimestampOutside Reason = "timestamp_out_of_range"
 	ReasonBadSeq           Reason = "bad_seq"
 	ReasonBadStatus        Reason = "bad_status"
+	// ReasonDeviceLimit is a new device id beyond ingest.max_devices_per_office
+	// or ingest.max_devices; the collector, not the Decoder, applies it.
+	ReasonDeviceLimit Reason = "device_limit"
 )
 
 // AllReasons lists every reason so the counter shows zeros from the start
@@ -48,7 +51,7 @@ var AllReasons = []Reason{
 	ReasonPayloadTooLarge, ReasonEmptyPayload, ReasonMalformedJSON, ReasonNotAnObject,
 	ReasonWrongType, ReasonNonFinite, ReasonNoFields, ReasonTopicUnmatched, ReasonBadID,
 	ReasonUnknownWard, ReasonUnknownClass, ReasonUnknownDevice, ReasonBadTimestamp,
-	ReasonTimestampOutside, ReasonBadSeq, ReasonBadStatus,
+	ReasonTimestampOutside, ReasonBadSeq, ReasonBadStatus, ReasonDeviceLimit,
 }
 
 // Rejection is a dropped message: the reason for the counter and a detail
@@ -151,6 +154,10 @@ func NewDecoder(cfg config.Config) (*Decoder, error) {
 	}
 	return d, nil
 }
+
+// HasInventory reports whether the office lists its devices, so that
+// only those ids are accepted from it.
+func (d *Decoder) HasInventory(ward string) bool { return d.offices[ward] != nil }
 
 // Filters returns the MQTT subscription filters covering every route.
 func (d *Decoder) Filters() []string {

@@ -190,6 +190,11 @@ type Ingest struct {
 	// receive time; outside the window the reading is rejected.
 	MaxPast   Duration `yaml:"max_past"`
 	MaxFuture Duration `yaml:"max_future"`
+	// MaxDevicesPerOffice and MaxDevices bound the distinct device ids
+	// taken from offices with no inventory (any id is accepted there);
+	// a new id beyond them is rejected as device_limit.
+	MaxDevicesPerOffice int `yaml:"max_devices_per_office"`
+	MaxDevices          int `yaml:"max_devices"`
 }
 
 // Profile types the fields of one device class.

@@ -105,6 +105,9 @@ func Default() Config {
 		Ingest: Ingest{
 			MaxPast:   Duration(7 * 24 * time.Hour),
 			MaxFuture: Duration(5 * time.Minute),
+			// A real office has tens of devices; a city a few thousand.
+			MaxDevicesPerOffice: 1000,
+			MaxDevices:          100_000,
 		},
 		Alerts: Alerts{
 			EvalInterval: Duration(time.Second),

@@ -89,6 +89,12 @@ func (cfg Config) Validate() error {
 	if cfg.Ingest.MaxFuture <= 0 {
 		c.add("ingest.max_future", "must be positive")
 	}
+	if cfg.Ingest.MaxDevicesPerOffice < 1 {
+		c.add("ingest.max_devices_per_office", "must be at least 1")
+	}
+	if cfg.Ingest.MaxDevices < cfg.Ingest.MaxDevicesPerOffice {
+		c.add("ingest.max_devices", "must be at least ingest.max_devices_per_office")
+	}
 	cfg.validateProfiles(c)
 	cfg.validateAlerts(c)
 	cfg.validateCalendars(c)

@@ -42,6 +42,9 @@ func (s *Service) seedLiveness(ctx context.Context, q liveness.Querier, errs pro
 		}
 		if err == nil {
 			s.liveness.Seed(seeds)
+			for _, sd := range seeds {
+				s.collector.RememberDevice(sd.Key.Ward, sd.Key.Class, sd.Key.Device)
+			}
 			s.log.Info("liveness seeded from InfluxDB", "devices", len(seeds), "attempts", attempt)
 			return
 		}

@@ -99,6 +99,7 @@ type pipelineState struct{ s *Service }
 
 func (p pipelineState) BrokerConnected() bool         { return p.s.collector.Connected() }
 func (p pipelineState) SpoolOldestAge() time.Duration { return p.s.spool.Stats().OldestAge }
+func (p pipelineState) DeviceLimit() (time.Time, int) { return p.s.collector.DeviceLimit() }
 
 // NewRegistry returns the registry passed around the program, with the Go
 // runtime and process collectors every operator expects.

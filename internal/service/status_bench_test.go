@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type upPipeline struct{}
 
 func (upPipeline) BrokerConnected() bool         { return true }
 func (upPipeline) SpoolOldestAge() time.Duration { return 0 }
+func (upPipeline) DeviceLimit() (time.Time, int) { return time.Time{}, 0 }
 
 // collectingSource is the service's status source without a broker.
 type collectingSource struct{ statusSource }
@@ -91,6 +93,27 @@ func BenchmarkAlertsAPI50k(b *testing.B) {
 	mux := http.NewServeMux()
 	alertsapi.New(eng, "").Register(mux)
 	serveBench(b, mux, "/api/alerts")
+}
+
+// BenchmarkMemoryPerSilentDevice reports the heap facmon keeps per device
+// once it fell silent past its heartbeat: its liveness state and its
+// firing DeviceOffline alert, the worst case of a flood of new ids (the
+// MQTT collector's device limit adds BenchmarkDeviceLimitMemory's figure).
+func BenchmarkMemoryPerSilentDevice(b *testing.B) {
+	const devices = 20_000
+	var perDevice float64
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, tracker, eng := flooded(b, devices)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perDevice = float64(after.HeapAlloc-before.HeapAlloc) / devices
+		runtime.KeepAlive(tracker)
+		runtime.KeepAlive(eng)
+	}
+	b.ReportMetric(perDevice, "heap-bytes/device")
 }
 
 func serveBench(b *testing.B, h http.Handler, target string) {
