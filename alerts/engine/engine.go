@@ -81,8 +81,11 @@ type Options struct {
 	Calendars   map[string]*calendar.Calendar // by ward
 	WardNames   map[string]string
 	Maintenance *maintenance.Schedule
-	Liveness    *liveness.Tracker
-	Notifier    Notifier
+	// Liveness gives absence and group rules their verdicts. The engine
+	// only reads it: whoever feeds the engine feeds the tracker first,
+	// with every reading (the service's fan-out does).
+	Liveness *liveness.Tracker
+	Notifier Notifier
 	// Silencer silences acknowledged alerts in Alertmanager; nil for none.
 	Silencer Silencer
 	Events   EventSink
@@ -455,14 +458,13 @@ func (e *Engine) processLocked(r *reading.Reading) {
 		e.lastAny = r.Received
 	}
 	now := r.Received
+	// The liveness tracker has already counted this reading (the service
+	// feeds it before the engine, with every reading, dropped here or
+	// not): absence rules below judge the device with it counted.
 	sl := e.slotOf(r)
-	// Liveness first: absence rules below judge the device with this
-	// reading counted.
 	if sl == nil {
-		e.opts.Liveness.Observe(r)
 		return
 	}
-	e.opts.Liveness.ObserveHandle(sl.live, r)
 	for i, c := range sl.rules {
 		if c.Kind == rule.KindAbsence {
 			e.evalAbsence(c, liveness.Key{Ward: r.Ward, Class: r.Class, Device: r.Device}, now)
@@ -710,7 +712,6 @@ type slotKey struct{ measurement, ward, class, device string }
 type slot struct {
 	rules  []*rule.Compiled // the measurement's rules that apply to the device
 	alerts []*Instance      // alerts[i] is rules[i]'s alert for the device, if any (maybe dormant)
-	live   *liveness.State  // the device in the liveness tracker (nil: no device)
 }
 
 // slotOf returns the rules and alerts of r's device, building them on the
@@ -737,7 +738,7 @@ func (e *Engine) slotOf(r *reading.Reading) *slot {
 	}
 	var sl *slot
 	if len(rules) > 0 {
-		sl = &slot{rules: rules, alerts: make([]*Instance, len(rules)), live: e.opts.Liveness.Handle(r)}
+		sl = &slot{rules: rules, alerts: make([]*Instance, len(rules))}
 		for i, c := range rules {
 			sl.alerts[i] = e.instances[instKey{c.Name, r.Ward, r.Class, r.Device}]
 		}

@@ -168,7 +168,9 @@ func (fx *fixture) send(t time.Time, measurement, ward, device string, fields ..
 	if measurement == reading.MeasurementDeviceStatus {
 		class = device[:len(device)-2]
 	}
-	fx.e.Process(&reading.Reading{Measurement: measurement, Ward: ward, Class: class, Device: device, Fields: fields, Time: t, Received: t})
+	r := &reading.Reading{Measurement: measurement, Ward: ward, Class: class, Device: device, Fields: fields, Time: t, Received: t}
+	fx.opts.Liveness.Observe(r) // as the service's fan-out does, before the engine
+	fx.e.Process(r)
 	fx.e.Tick(t)
 	fx.e.flushOutboxes()
 }

@@ -224,6 +224,7 @@ func (r *wardRun) receive(topic string, payload []byte, at time.Time) {
 	}
 	r.now = at
 	r.write(p)
+	r.live.Observe(p)
 	r.alerts.Process(p)
 }
 
@@ -247,6 +248,7 @@ func (r *wardRun) scrape(ctx context.Context, t time.Time) {
 	}
 	for _, p := range ps {
 		r.write(p)
+		r.live.Observe(p)
 		r.alerts.Process(p)
 	}
 }

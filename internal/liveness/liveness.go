@@ -60,28 +60,6 @@ func (t *Tracker) Observe(r *reading.Reading) {
 	t.mu.Unlock()
 }
 
-// Handle returns r's device's state for ObserveHandle, nil when r names
-// no device. States live as long as the tracker, so a caller that sees a
-// device again and again may keep its handle instead of a lookup each time.
-func (t *Tracker) Handle(r *reading.Reading) *State {
-	if r.Device == "" || r.Ward == "" {
-		return nil
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.stateLocked(r)
-}
-
-// ObserveHandle is Observe for a reading of the device h came from.
-func (t *Tracker) ObserveHandle(h *State, r *reading.Reading) {
-	if h == nil {
-		return
-	}
-	t.mu.Lock()
-	h.observe(r)
-	t.mu.Unlock()
-}
-
 func (t *Tracker) stateLocked(r *reading.Reading) *State {
 	k := Key{r.Ward, r.Class, r.Device}
 	s, ok := t.devices[k]

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/reading"
 )
@@ -122,23 +121,4 @@ func TestChangesRecordExactTransitions(t *testing.T) {
 		assert.EqualValues(t, 1, f.Int)
 		assert.True(t, back[0].Time.Equal(t0.Add(5*time.Minute+10*time.Second)), "%s", back[0].Time)
 	}
-}
-
-// A handle observes the same device state as Observe does.
-func TestHandleObservesTheDevice(t *testing.T) {
-	start := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	tr := New(func(string, string, string) time.Duration { return time.Minute }, start.Add(-time.Hour))
-	r := &reading.Reading{Measurement: "door", Ward: "thanh-binh", Class: "door", Device: "door-1", Received: start}
-	h := tr.Handle(r)
-	require.NotNil(t, h)
-	assert.Nil(t, tr.Handle(&reading.Reading{Measurement: "facmon_heartbeat"}), "no device, no handle")
-	tr.ObserveHandle(h, r)
-	k := Key{"thanh-binh", "door", "door-1"}
-	assert.True(t, tr.Judge(k, start.Add(30*time.Second)).Up)
-	assert.False(t, tr.Judge(k, start.Add(2*time.Minute)).Up, "silent past the heartbeat")
-	later := *r
-	later.Received = start.Add(90 * time.Second)
-	tr.ObserveHandle(h, &later)
-	assert.True(t, tr.Judge(k, start.Add(2*time.Minute)).Up, "the handle's reading counts")
-	tr.ObserveHandle(nil, r) // a reading without a device is ignored
 }

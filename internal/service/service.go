@@ -55,26 +55,41 @@ type Service struct {
 	seedErrors prometheus.Counter
 }
 
-// fanout hands every reading to storage and, without blocking, to the
-// alert engine. Storage decides the ack; alerts never hold ingest up.
+// fanout hands every reading to storage, to the liveness tracker and,
+// without blocking, to the alert engine. Storage decides the ack; alerts
+// never hold ingest up. Liveness is fed here, not by the engine, so a
+// reading the engine's full queue drops still counts for the status page,
+// device_availability and device_liveness, which then agree with what
+// InfluxDB holds.
 type fanout struct {
-	store  *storage.Batcher
-	alerts *engine.Engine
+	store    mqtt.Sink
+	liveness readingObserver
+	alerts   readingObserver
 }
 
+// readingObserver takes a lent reading without waiting.
+type readingObserver interface{ Observe(*reading.Reading) }
+
 func (f *fanout) Deliver(r *reading.Reading, a reading.Acker) error {
-	f.alerts.Observe(r)
+	f.observe(r)
 	return f.store.Deliver(r, a)
 }
 
-// Offer shows the engine only what storage took, so a reading refused
-// now and delivered later is observed once.
+// Offer shows liveness and the engine only what storage took, so a
+// reading refused now and delivered later is observed once.
 func (f *fanout) Offer(r *reading.Reading, a reading.Acker) (bool, error) {
 	ok, err := f.store.Offer(r, a)
 	if ok {
-		f.alerts.Observe(r)
+		f.observe(r)
 	}
 	return ok, err
+}
+
+// observe feeds liveness before the engine: absence rules judge a device
+// with its latest reading counted.
+func (f *fanout) observe(r *reading.Reading) {
+	f.liveness.Observe(r)
+	f.alerts.Observe(r)
 }
 
 func (f *fanout) Flush(ctx context.Context) error { return f.store.Flush(ctx) }
@@ -199,7 +214,7 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 		s.spool.Close()
 		return nil, err
 	}
-	s.sink = &fanout{store: s.batcher, alerts: s.alerts}
+	s.sink = &fanout{store: s.batcher, liveness: s.liveness, alerts: s.alerts}
 	s.collector, err = mqtt.New(cfg, s.sink, log, reg)
 	if err != nil {
 		s.spool.Close()

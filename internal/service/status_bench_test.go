@@ -64,6 +64,7 @@ func flooded(b *testing.B, devices int) (config.Config, *liveness.Tracker, *engi
 		r := &reading.Reading{Measurement: "camera", Ward: cfg.Offices[i%len(cfg.Offices)].ID, Class: "camera",
 			Device: fmt.Sprintf("camera-%05d", i), Time: clock, Received: clock,
 			Fields: []reading.Field{{Key: "recording", Kind: reading.Bool, Bool: true}}}
+		tracker.Observe(r)
 		eng.Process(r)
 	}
 	for _, m := range []time.Duration{30, 45, 50} {
