@@ -8,6 +8,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"sort"
 	"time"
 )
 
@@ -249,4 +250,38 @@ func AlertOrder(a, b Instance) int {
 	}
 	return cmp.Or(cmp.Compare(ack(a), ack(b)), a.FiringSince.Compare(b.FiringSince),
 		cmp.Compare(a.Class, b.Class), cmp.Compare(a.Device, b.Device))
+}
+
+// Active returns the firing and pending alerts, most severe and oldest first.
+func (e *Engine) Active() []Instance {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Instance
+	for _, in := range e.instances {
+		if in.State == StateFiring || in.State == StatePending {
+			out = append(out, in.public())
+		}
+	}
+	rank := map[string]int{"critical": 0, "warning": 1, "info": 2}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (a.State == StateFiring) != (b.State == StateFiring) {
+			return a.State == StateFiring
+		}
+		if rank[a.Severity] != rank[b.Severity] {
+			return rank[a.Severity] < rank[b.Severity]
+		}
+		if !a.FiringSince.Equal(b.FiringSince) {
+			return a.FiringSince.Before(b.FiringSince)
+		}
+		return a.ID < b.ID
+	})
+	return out
+}
+
+func (in *Instance) public() Instance {
+	cp := *in
+	cp.samples = nil
+	cp.Transitions = append([]time.Time(nil), in.Transitions...)
+	return cp
 }

@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Ack acknowledges a firing alert: Alertmanager gets the annotated alert
+// at once and a silence of it, so it stops notifying the on-call person.
+func (e *Engine) Ack(id, by, comment string) (Instance, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	in, ok := e.byID[id]
+	if !ok || in.State != StateFiring {
+		return Instance{}, ErrNotFiring
+	}
+	now := e.opts.Now()
+	in.Acked, in.AckBy, in.AckComment, in.AckAt = true, by, comment, now
+	e.dirty = true
+	e.event(in, "acknowledged", now)
+	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "acknowledged", AckBy: by, AckComment: comment})
+	if e.opts.Silencer != nil {
+		e.opts.Silencer.Silence(e.toNotify(in, false), by, comment)
+	}
+	e.repostNow(in)
+	e.save()
+	return in.public(), nil
+}
+
+// Unack withdraws an acknowledgement: the silence is expired and the alert
+// posted again without its acknowledgement.
+func (e *Engine) Unack(id, by string) (Instance, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	in, ok := e.byID[id]
+	if !ok || in.State != StateFiring {
+		return Instance{}, ErrNotFiring
+	}
+	if !in.Acked {
+		return Instance{}, ErrNotAcked
+	}
+	now := e.opts.Now()
+	in.Acked, in.AckBy, in.AckComment, in.AckAt, in.SilenceID = false, "", "", time.Time{}, ""
+	e.dirty = true
+	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "unacknowledged", AckBy: by})
+	if e.opts.Silencer != nil {
+		e.opts.Silencer.Expire(in.ID)
+	}
+	e.repostNow(in)
+	e.save()
+	return in.public(), nil
+}
+
+// ErrNotAcked is returned when withdrawing an acknowledgement nobody gave.
+var ErrNotAcked = errors.New("the alert is not acknowledged")
+
+// SetSilence records the silence id of an alert (the Silencer's OnChange).
+func (e *Engine) SetSilence(alertID, silenceID string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if in, ok := e.byID[alertID]; ok && in.SilenceID != silenceID {
+		in.SilenceID = silenceID
+		e.dirty = true
+	}
+}
+
+// ErrNotFiring is returned when acknowledging an alert that is not firing.
+var ErrNotFiring = fmt.Errorf("no firing alert with that id")

@@ -1,0 +1,37 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/facmon/facmon/alerts/rule"
+	"github.com/facmon/facmon/internal/reading"
+)
+
+// stateCondition is active while the reading's field has one of the
+// rule's values; false when the reading lacks the field.
+func stateCondition(c *rule.Compiled, r *reading.Reading) (condition, bool) {
+	f, ok := r.Field(c.Field)
+	if !ok {
+		return condition{}, false
+	}
+	active := c.StateActive(fieldText(f))
+	return condition{value: boolFloat(active), active: active, clear: !active}, true
+}
+
+// fieldText is a field's value as a state rule's values are written.
+func fieldText(f reading.Field) string {
+	switch f.Kind {
+	case reading.String:
+		return f.Str
+	case reading.Bool:
+		if f.Bool {
+			return "true"
+		}
+		return "false"
+	case reading.Int:
+		return fmt.Sprint(f.Int)
+	case reading.Float:
+		return fmt.Sprint(f.Float)
+	}
+	return ""
+}
