@@ -184,13 +184,12 @@ type Engine struct {
 	// alert's clear_for, runs out; Run wakes then instead of waiting for
 	// the next tick, so an alert fires on time whatever eval_interval is.
 	nextDue time.Time
-	// wardBack records when a ward-level alert resolved: its devices
-	// reconnect one by one over the next moments, and their alerts are not
-	// news, so suppression lasts a grace period past the resolution.
-	wardBack map[string]time.Time
-	lastAny  time.Time
-	dirty    bool
-	firing   atomic.Int64 // alerts in StateFiring
+	// muters hold notifications (maintenance, then the ward outage).
+	muters     []muter
+	wardOutage *wardOutageMuter
+	lastAny    time.Time
+	dirty      bool
+	firing     atomic.Int64 // alerts in StateFiring
 	// saveFailing is set while the state cannot be saved, so it is
 	// logged once, not at every tick.
 	saveFailing bool
@@ -246,10 +245,11 @@ func New(opts Options) (*Engine, error) {
 		instances:     map[instKey]*Instance{},
 		slots:         map[slotKey]*slot{},
 		byID:          map[string]*Instance{},
-		wardBack:      map[string]time.Time{},
 		byMeasurement: map[string][]*rule.Compiled{},
 		byName:        map[string]*rule.Compiled{},
 	}
+	e.wardOutage = &wardOutageMuter{groupFiring: e.groupFiring, back: map[string]time.Time{}}
+	e.muters = []muter{maintenanceMuter{opts.Maintenance}, e.wardOutage}
 	for _, c := range opts.Rules {
 		e.byName[c.Name] = c
 		switch c.Kind {
