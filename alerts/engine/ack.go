@@ -23,7 +23,7 @@ func (e *Engine) Ack(id, by, comment string) (Instance, error) {
 	if e.opts.Silencer != nil {
 		e.opts.Silencer.Silence(e.toNotify(in, false), by, comment)
 	}
-	e.repostNow(in)
+	e.tell(in, noticeRepost, now)
 	e.save()
 	return in.public(), nil
 }
@@ -47,7 +47,7 @@ func (e *Engine) Unack(id, by string) (Instance, error) {
 	if e.opts.Silencer != nil {
 		e.opts.Silencer.Expire(in.ID)
 	}
-	e.repostNow(in)
+	e.tell(in, noticeRepost, now)
 	e.save()
 	return in.public(), nil
 }

@@ -186,6 +186,7 @@ type Engine struct {
 	nextDue time.Time
 	// muters hold notifications (maintenance, then the ward outage).
 	muters     []muter
+	policy     multiStage // when to tell the receivers
 	wardOutage *wardOutageMuter
 	lastAny    time.Time
 	dirty      bool
@@ -249,6 +250,7 @@ func New(opts Options) (*Engine, error) {
 		byName:        map[string]*rule.Compiled{},
 	}
 	e.wardOutage = &wardOutageMuter{groupFiring: e.groupFiring, back: map[string]time.Time{}}
+	e.policy = notificationPolicy()
 	e.muters = []muter{maintenanceMuter{opts.Maintenance}, e.wardOutage}
 	for _, c := range opts.Rules {
 		e.byName[c.Name] = c

@@ -163,7 +163,7 @@ func (e *Engine) fired(c *rule.Compiled, in *Instance, now time.Time) {
 		in.heldResolve = false
 		return
 	}
-	e.maybeNotify(in)
+	e.tell(in, noticeFiring, now)
 }
 
 // resolved does what an alert's resolution entails: recorded, its
@@ -180,13 +180,7 @@ func (e *Engine) resolved(c *rule.Compiled, in *Instance, now time.Time) {
 	if in.Acked && e.opts.Silencer != nil {
 		e.opts.Silencer.Expire(in.ID)
 	}
-	if in.Notified {
-		if in.Flapping {
-			in.heldResolve = true // sent once the alert has been quiet for the flap window
-		} else {
-			e.sendResolved(in, now)
-		}
-	}
+	e.tell(in, noticeResolved, now)
 	e.firing.Add(-1)
 	in.Suppressed = ""
 	e.dirty = true

@@ -8,25 +8,117 @@ import (
 	"github.com/facmon/facmon/alerts/rule"
 )
 
-func (e *Engine) maybeNotify(in *Instance) {
-	if in.Notified || in.Suppressed != "" || in.Flapping {
-		return
-	}
-	if e.opts.Notifier != nil {
-		e.opts.Notifier.Firing(e.toNotify(in, false))
-	}
-	in.Notified = true
-	e.dirty = true
+// notice is a message the engine may send the receivers about an alert.
+type notice uint8
+
+const (
+	noticeFiring     notice = iota // the alert fires (or may be told now: its mute ended, it settled)
+	noticeEscalation               // it fired unacknowledged past escalate_after
+	noticeResolved                 // it resolved (or its held resolution may go now)
+	noticeRepost                   // its acknowledgement changed: the receivers get the new version
+)
+
+// A stage lets a notice go on to the receivers or stops it, as
+// Alertmanager's notify.Stage does; the engine's policy is stages in a
+// row, each one rule of when to tell. A stage may note why it stopped a
+// notice (flapStage holds a resolution to send later).
+type stage interface {
+	pass(in *Instance, n notice) bool
 }
 
-func (e *Engine) sendResolved(in *Instance, now time.Time) {
-	if e.opts.Notifier != nil {
-		a := e.toNotify(in, false)
-		a.EndsAt = now
-		e.opts.Notifier.Resolved(a)
+// multiStage passes a notice only if every stage does, in order.
+type multiStage []stage
+
+func (ms multiStage) pass(in *Instance, n notice) bool {
+	for _, s := range ms {
+		if !s.pass(in, n) {
+			return false
+		}
 	}
-	in.Notified = false
-	in.heldResolve = false
+	return true
+}
+
+// notificationPolicy is when facmon tells the receivers.
+func notificationPolicy() multiStage {
+	return multiStage{dedupStage{}, ackStage{}, muteStage{}, flapStage{}}
+}
+
+// dedupStage: an alert is told firing once, and everything after (an
+// escalation, a re-post, the resolution) only once it was.
+type dedupStage struct{}
+
+func (dedupStage) pass(in *Instance, n notice) bool {
+	if n == noticeFiring {
+		return !in.Notified
+	}
+	return in.Notified
+}
+
+// ackStage: an acknowledged alert does not escalate; somebody is on it.
+type ackStage struct{}
+
+func (ackStage) pass(in *Instance, n notice) bool { return n != noticeEscalation || !in.Acked }
+
+// muteStage: a suppressed alert (maintenance, its office unreachable) is
+// not told firing; it is once the mute ends, if it still fires.
+type muteStage struct{}
+
+func (muteStage) pass(in *Instance, n notice) bool { return n != noticeFiring || in.Suppressed == "" }
+
+// flapStage: a flapping alert is not told firing, and its resolution is
+// held, to be sent once it has been quiet for the flap window.
+type flapStage struct{}
+
+func (flapStage) pass(in *Instance, n notice) bool {
+	if !in.Flapping {
+		return true
+	}
+	switch n {
+	case noticeFiring:
+		return false
+	case noticeResolved:
+		in.heldResolve = true
+		return false
+	}
+	return true
+}
+
+// tell sends the notice if the policy passes it, and records what the
+// receivers now know.
+func (e *Engine) tell(in *Instance, n notice, now time.Time) {
+	if !e.policy.pass(in, n) {
+		return
+	}
+	switch n {
+	case noticeFiring:
+		if e.opts.Notifier != nil {
+			e.opts.Notifier.Firing(e.toNotify(in, false))
+		}
+		in.Notified = true
+		e.dirty = true
+	case noticeEscalation:
+		if e.opts.Notifier != nil {
+			e.opts.Notifier.Firing(e.toNotify(in, true))
+		}
+	case noticeResolved:
+		if e.opts.Notifier != nil {
+			a := e.toNotify(in, false)
+			a.EndsAt = now
+			e.opts.Notifier.Resolved(a)
+		}
+		in.Notified = false
+		in.heldResolve = false
+	case noticeRepost:
+		if e.opts.Notifier == nil {
+			return
+		}
+		a := e.toNotify(in, in.Escalated)
+		if u, ok := e.opts.Notifier.(Updater); ok {
+			u.Update(a)
+			return
+		}
+		e.opts.Notifier.Firing(a)
+	}
 }
 
 // noteTransition keeps the transition times within the flap window and
@@ -56,15 +148,13 @@ func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
 			}
 			in.Suppressed = s
 			e.dirty = true
-			e.maybeNotify(in) // maintenance over, or the ward is back: tell now
+			e.tell(in, noticeFiring, now) // maintenance over, or the ward is back: tell now
 		}
-		if c.EscalateAfter > 0 && in.Notified && !in.Acked && !in.Escalated && now.Sub(in.FiringSince) >= c.EscalateAfter.D() {
+		if c.EscalateAfter > 0 && !in.Escalated && now.Sub(in.FiringSince) >= c.EscalateAfter.D() && e.policy.pass(in, noticeEscalation) {
 			in.Escalated = true
 			e.dirty = true
 			e.event(in, "escalated", now)
-			if e.opts.Notifier != nil {
-				e.opts.Notifier.Firing(e.toNotify(in, true))
-			}
+			e.tell(in, noticeEscalation, now)
 		}
 	}
 	if in.Flapping && len(in.Transitions) > 0 && now.Sub(in.Transitions[len(in.Transitions)-1]) >= e.opts.FlapWindow {
@@ -72,10 +162,10 @@ func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
 		in.Transitions = nil
 		e.dirty = true
 		if in.heldResolve {
-			e.sendResolved(in, now)
+			e.tell(in, noticeResolved, now)
 		}
 		if in.State == StateFiring {
-			e.maybeNotify(in)
+			e.tell(in, noticeFiring, now)
 		}
 	}
 	if len(in.Transitions) > 0 && !in.Flapping && now.Sub(in.Transitions[len(in.Transitions)-1]) >= e.opts.FlapWindow {
@@ -94,19 +184,6 @@ func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
 		// reuses it instead of allocating and naming a new one.
 		in.dormant = true
 	}
-}
-
-// repostNow sends a notified alert's new version to the receivers.
-func (e *Engine) repostNow(in *Instance) {
-	if !in.Notified || e.opts.Notifier == nil {
-		return
-	}
-	a := e.toNotify(in, in.Escalated)
-	if u, ok := e.opts.Notifier.(Updater); ok {
-		u.Update(a)
-		return
-	}
-	e.opts.Notifier.Firing(a)
 }
 
 func (e *Engine) toNotify(in *Instance, escalation bool) notify.Alert {
