@@ -19,8 +19,8 @@ import (
 type Engine interface {
 	Alerts(q engine.Query) (engine.Page, error)
 	History(from, to time.Time) ([]engine.HistoryEvent, error)
-	Ack(id, by, comment string) (engine.Instance, error)
-	Unack(id, by string) (engine.Instance, error)
+	Ack(id, by, comment string) (engine.Alert, error)
+	Unack(id, by string) (engine.Alert, error)
 }
 
 // Handler serves /api/alerts.
@@ -65,7 +65,7 @@ const (
 
 // AlertsPage is the answer of GET /api/alerts.
 type AlertsPage struct {
-	Alerts []engine.Instance `json:"alerts"`
+	Alerts []engine.Alert `json:"alerts"`
 	// Total is how many alerts match the filters, over all pages.
 	Total int `json:"total"`
 	// NextCursor, passed as cursor, gives the next page; absent on the last.
@@ -103,7 +103,7 @@ func (h *Handler) active(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if page.Alerts == nil {
-		page.Alerts = []engine.Instance{}
+		page.Alerts = []engine.Alert{}
 	}
 	writeJSON(w, http.StatusOK, AlertsPage{Alerts: page.Alerts, Total: page.Total, NextCursor: page.Next})
 }

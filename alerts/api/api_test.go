@@ -20,7 +20,7 @@ type fake struct {
 	from, to time.Time
 	acked    []string
 	unacked  []string
-	alerts   []engine.Instance
+	alerts   []engine.Alert
 }
 
 func (f *fake) Alerts(q engine.Query) (engine.Page, error) { return engine.PageOf(f.alerts, q) }
@@ -28,26 +28,26 @@ func (f *fake) History(from, to time.Time) ([]engine.HistoryEvent, error) {
 	f.from, f.to = from, to
 	return nil, nil
 }
-func (f *fake) Ack(id, by, comment string) (engine.Instance, error) {
+func (f *fake) Ack(id, by, comment string) (engine.Alert, error) {
 	if id != "a1" {
-		return engine.Instance{}, engine.ErrNotFiring
+		return engine.Alert{}, engine.ErrNotFiring
 	}
 	f.acked = append(f.acked, by)
-	return engine.Instance{ID: id, Acked: true, AckBy: by}, nil
+	return engine.Alert{ID: id, Acked: true, AckBy: by}, nil
 }
 
-func (f *fake) Unack(id, by string) (engine.Instance, error) {
+func (f *fake) Unack(id, by string) (engine.Alert, error) {
 	switch id {
 	case "a1":
 		f.unacked = append(f.unacked, by)
-		return engine.Instance{ID: id}, nil
+		return engine.Alert{ID: id}, nil
 	case "a2":
-		return engine.Instance{}, engine.ErrNotAcked
+		return engine.Alert{}, engine.ErrNotAcked
 	}
-	return engine.Instance{}, engine.ErrNotFiring
+	return engine.Alert{}, engine.ErrNotFiring
 }
 
-func serve(t *testing.T, token string, alerts ...engine.Instance) (*fake, *httptest.Server) {
+func serve(t *testing.T, token string, alerts ...engine.Alert) (*fake, *httptest.Server) {
 	f := &fake{alerts: alerts}
 	mux := http.NewServeMux()
 	New(f, token).Register(mux)
@@ -151,14 +151,14 @@ func TestAckBodyTooLarge(t *testing.T) {
 	assert.Equal(t, "request body too large: at most 16384 bytes", out["error"])
 }
 
-func fleetAlerts(n int) []engine.Instance {
-	out := make([]engine.Instance, n)
+func fleetAlerts(n int) []engine.Alert {
+	out := make([]engine.Alert, n)
 	for i := range out {
 		sev, rule := "warning", "DeviceOffline"
 		if i%10 == 0 {
 			sev, rule = "critical", "ACRoomTooHot"
 		}
-		out[i] = engine.Instance{ID: fmt.Sprintf("a%05d", i), Rule: rule, Severity: sev, Ward: fmt.Sprintf("ward-%d", i%13),
+		out[i] = engine.Alert{ID: fmt.Sprintf("a%05d", i), Rule: rule, Severity: sev, Ward: fmt.Sprintf("ward-%d", i%13),
 			Class: "camera", Device: fmt.Sprintf("camera-%d", i), State: engine.StateFiring, FiringSince: time.Now(),
 			SummaryVI: "Thiết bị mất kết nối", SummaryEN: "Device offline"}
 		if i%7 == 0 {
@@ -226,11 +226,11 @@ func TestAlertsPages(t *testing.T) {
 
 	for _, c := range []struct {
 		query string
-		keep  func(engine.Instance) bool
+		keep  func(engine.Alert) bool
 	}{
-		{"rule=ACRoomTooHot", func(a engine.Instance) bool { return a.Rule == "ACRoomTooHot" }},
-		{"state=pending", func(a engine.Instance) bool { return a.State == engine.StatePending }},
-		{"state=firing&rule=DeviceOffline&ward=ward-0", func(a engine.Instance) bool {
+		{"rule=ACRoomTooHot", func(a engine.Alert) bool { return a.Rule == "ACRoomTooHot" }},
+		{"state=pending", func(a engine.Alert) bool { return a.State == engine.StatePending }},
+		{"state=firing&rule=DeviceOffline&ward=ward-0", func(a engine.Alert) bool {
 			return a.State == engine.StateFiring && a.Rule == "DeviceOffline" && a.Ward == "ward-0"
 		}},
 	} {

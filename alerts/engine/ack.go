@@ -8,12 +8,12 @@ import (
 
 // Ack acknowledges a firing alert: Alertmanager gets the annotated alert
 // at once and a silence of it, so it stops notifying the on-call person.
-func (e *Engine) Ack(id, by, comment string) (Instance, error) {
+func (e *Engine) Ack(id, by, comment string) (Alert, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	in, ok := e.byID[id]
 	if !ok || in.State != StateFiring {
-		return Instance{}, ErrNotFiring
+		return Alert{}, ErrNotFiring
 	}
 	now := e.opts.Now()
 	in.Acked, in.AckBy, in.AckComment, in.AckAt = true, by, comment, now
@@ -30,15 +30,15 @@ func (e *Engine) Ack(id, by, comment string) (Instance, error) {
 
 // Unack withdraws an acknowledgement: the silence is expired and the alert
 // posted again without its acknowledgement.
-func (e *Engine) Unack(id, by string) (Instance, error) {
+func (e *Engine) Unack(id, by string) (Alert, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	in, ok := e.byID[id]
 	if !ok || in.State != StateFiring {
-		return Instance{}, ErrNotFiring
+		return Alert{}, ErrNotFiring
 	}
 	if !in.Acked {
-		return Instance{}, ErrNotAcked
+		return Alert{}, ErrNotAcked
 	}
 	now := e.opts.Now()
 	in.Acked, in.AckBy, in.AckComment, in.AckAt, in.SilenceID = false, "", "", time.Time{}, ""

@@ -102,8 +102,9 @@ const (
 	StateFiring   State = "firing"
 )
 
-// Instance is one alert: a rule applied to one device (or ward).
-type Instance struct {
+// Alert is what the API and the pages show of one alert: a rule applied
+// to one device (or ward).
+type Alert struct {
 	ID       string            `json:"id"`
 	Rule     string            `json:"rule"`
 	Severity string            `json:"severity"`
@@ -135,10 +136,20 @@ type Instance struct {
 	// or "ward_unreachable".
 	Suppressed string `json:"suppressed,omitempty"`
 	// Flapping alerts hold their notifications.
-	Flapping    bool        `json:"flapping"`
-	Transitions []time.Time `json:"transitions,omitempty"`
+	Flapping bool `json:"flapping"`
+}
 
-	// Evaluation memory, not persisted.
+// record is an alert as the state file keeps it across a restart: what
+// is shown, and the recent transitions that tell whether it flaps.
+type record struct {
+	Alert
+	Transitions []time.Time `json:"transitions,omitempty"`
+}
+
+// instance is an alert under evaluation: its record and the engine's
+// scratch, which is neither saved nor shown.
+type instance struct {
+	record
 	active, clear bool
 	known         bool
 	clearSince    time.Time
@@ -170,12 +181,12 @@ type Engine struct {
 	draining bool
 
 	mu        sync.Mutex
-	instances map[instKey]*Instance
+	instances map[instKey]*instance
 	// slots keep, per device and measurement, the rules that apply to it
 	// and their alerts, so a reading costs one lookup however many rules
 	// its class has. link keeps them in step with instances.
 	slots map[slotKey]*slot
-	byID  map[string]*Instance
+	byID  map[string]*instance
 	// byMeasurement lists the reading-driven rules per measurement, so a
 	// reading only meets the rules that can use it.
 	byMeasurement map[string][]*rule.Compiled
@@ -243,9 +254,9 @@ func New(opts Options) (*Engine, error) {
 		log:           opts.Log.With("component", "alerts"),
 		started:       opts.Now(),
 		kick:          make(chan struct{}, 1),
-		instances:     map[instKey]*Instance{},
+		instances:     map[instKey]*instance{},
 		slots:         map[slotKey]*slot{},
-		byID:          map[string]*Instance{},
+		byID:          map[string]*instance{},
 		byMeasurement: map[string][]*rule.Compiled{},
 		byName:        map[string]*rule.Compiled{},
 	}
@@ -278,7 +289,8 @@ func New(opts Options) (*Engine, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, in := range restored {
+		for _, rec := range restored {
+			in := &instance{record: *rec}
 			e.instances[instKey{in.Rule, in.Ward, in.Class, in.Device}] = in
 			e.byID[in.ID] = in
 			if in.State == StateFiring {
@@ -345,7 +357,7 @@ type instKey struct{ rule, ward, class, device string }
 func (e *Engine) firingCount() int { return int(e.firing.Load()) }
 
 // instance returns (creating) the alert of rule c on the target.
-func (e *Engine) instance(c *rule.Compiled, ward, class, device string) *Instance {
+func (e *Engine) instance(c *rule.Compiled, ward, class, device string) *instance {
 	k := instKey{c.Name, ward, class, device}
 	if in, ok := e.instances[k]; ok {
 		return in
@@ -355,15 +367,15 @@ func (e *Engine) instance(c *rule.Compiled, ward, class, device string) *Instanc
 
 // register makes a new alert of rule c for k's device, from a dormant
 // one of its slot when there is one (same rule, same device, same id).
-func (e *Engine) register(c *rule.Compiled, k instKey, dormant *Instance) *Instance {
-	var in *Instance
+func (e *Engine) register(c *rule.Compiled, k instKey, dormant *instance) *instance {
+	var in *instance
 	if dormant != nil && dormant.dormant {
-		*dormant = Instance{ID: dormant.ID, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device,
-			Labels: c.Labels, State: StateInactive, cal: dormant.cal, calSet: dormant.calSet}
+		*dormant = instance{record: record{Alert: Alert{ID: dormant.ID, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device,
+			Labels: c.Labels, State: StateInactive}}, cal: dormant.cal, calSet: dormant.calSet}
 		in = dormant
 	} else {
 		id := alertID(c.Name, k.ward, k.class, k.device)
-		in = &Instance{ID: id, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device, Labels: c.Labels, State: StateInactive}
+		in = &instance{record: record{Alert: Alert{ID: id, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device, Labels: c.Labels, State: StateInactive}}}
 	}
 	e.instances[k] = in
 	e.byID[in.ID] = in
@@ -374,7 +386,7 @@ func (e *Engine) register(c *rule.Compiled, k instKey, dormant *Instance) *Insta
 // slotAlert is rule i's alert in the slot of r's device: the live one,
 // or, when create is set, a new one (a dormant one revived); nil when
 // there is none and create is not set.
-func (e *Engine) slotAlert(sl *slot, i int, r *reading.Reading, create bool) *Instance {
+func (e *Engine) slotAlert(sl *slot, i int, r *reading.Reading, create bool) *instance {
 	in := sl.alerts[i]
 	if in != nil && !in.dormant {
 		return in
@@ -388,7 +400,7 @@ func (e *Engine) slotAlert(sl *slot, i int, r *reading.Reading, create bool) *In
 	return e.register(c, instKey{c.Name, r.Ward, r.Class, r.Device}, in)
 }
 
-func (e *Engine) calendarOf(in *Instance) *calendar.Calendar {
+func (e *Engine) calendarOf(in *instance) *calendar.Calendar {
 	if !in.calSet {
 		in.cal, in.calSet = e.opts.Calendars[in.Ward], true
 	}
@@ -400,7 +412,7 @@ type slotKey struct{ measurement, ward, class, device string }
 
 type slot struct {
 	rules  []*rule.Compiled // the measurement's rules that apply to the device
-	alerts []*Instance      // alerts[i] is rules[i]'s alert for the device, if any (maybe dormant)
+	alerts []*instance      // alerts[i] is rules[i]'s alert for the device, if any (maybe dormant)
 }
 
 // slotOf returns the rules and alerts of r's device, building them on the
@@ -427,7 +439,7 @@ func (e *Engine) slotOf(r *reading.Reading) *slot {
 	}
 	var sl *slot
 	if len(rules) > 0 {
-		sl = &slot{rules: rules, alerts: make([]*Instance, len(rules))}
+		sl = &slot{rules: rules, alerts: make([]*instance, len(rules))}
 		for i, c := range rules {
 			sl.alerts[i] = e.instances[instKey{c.Name, r.Ward, r.Class, r.Device}]
 		}
@@ -445,7 +457,7 @@ func slotMeasurement(c *rule.Compiled) string {
 }
 
 // link records in as c's alert in the device's slot.
-func (e *Engine) link(c *rule.Compiled, ward, class, device string, in *Instance) {
+func (e *Engine) link(c *rule.Compiled, ward, class, device string, in *instance) {
 	sl := e.slots[slotKey{slotMeasurement(c), ward, class, device}]
 	if sl == nil {
 		return

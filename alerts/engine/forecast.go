@@ -30,7 +30,7 @@ type sample struct {
 // forecast keeps the samples within the window and fits a line: the alert
 // is active when the value is at the limit already, or the fit reaches it
 // within the horizon.
-func forecast(in *Instance, c *rule.Compiled, t time.Time, v float64) (bool, float64) {
+func forecast(in *instance, c *rule.Compiled, t time.Time, v float64) (bool, float64) {
 	in.samples = append(in.samples, sample{t, v})
 	cut := t.Add(-c.Window.D())
 	i := 0

@@ -88,17 +88,17 @@ func advance(p phase, t timing, cond condition, closed bool, now time.Time) (nex
 	return p, 0, time.Time{}
 }
 
-func (in *Instance) phase() phase {
+func (in *instance) phase() phase {
 	return phase{state: in.State, pendingSince: in.PendingSince, firingSince: in.FiringSince, clearSince: in.clearSince, quietSince: in.quietSince}
 }
 
-func (in *Instance) setPhase(p phase) {
+func (in *instance) setPhase(p phase) {
 	in.State, in.PendingSince, in.FiringSince, in.clearSince, in.quietSince = p.state, p.pendingSince, p.firingSince, p.clearSince, p.quietSince
 }
 
 // step advances an instance with its current condition at now and
 // carries out what each transition entails.
-func (e *Engine) step(c *rule.Compiled, in *Instance, now time.Time) {
+func (e *Engine) step(c *rule.Compiled, in *instance, now time.Time) {
 	if !in.known {
 		return
 	}
@@ -129,11 +129,11 @@ func (e *Engine) step(c *rule.Compiled, in *Instance, now time.Time) {
 }
 
 // refresh keeps the summary of a firing alert current (its value moves).
-func (e *Engine) refresh(c *rule.Compiled, in *Instance) {
+func (e *Engine) refresh(c *rule.Compiled, in *instance) {
 	in.SummaryVI, in.SummaryEN = c.Summaries(e.data(c, in))
 }
 
-func (e *Engine) data(c *rule.Compiled, in *Instance) rule.Data {
+func (e *Engine) data(c *rule.Compiled, in *instance) rule.Data {
 	name := e.opts.WardNames[in.Ward]
 	if name == "" {
 		name = in.Ward
@@ -146,7 +146,7 @@ func (e *Engine) data(c *rule.Compiled, in *Instance) rule.Data {
 
 // fired does what an alert's firing entails: it starts unacknowledged,
 // is recorded, and is notified unless suppressed or flapping.
-func (e *Engine) fired(c *rule.Compiled, in *Instance, now time.Time) {
+func (e *Engine) fired(c *rule.Compiled, in *instance, now time.Time) {
 	e.firing.Add(1)
 	in.Acked, in.AckBy, in.AckComment, in.AckAt, in.SilenceID = false, "", "", time.Time{}, ""
 	in.Escalated = false
@@ -169,7 +169,7 @@ func (e *Engine) fired(c *rule.Compiled, in *Instance, now time.Time) {
 // resolved does what an alert's resolution entails: recorded, its
 // acknowledgement's silence expired, the receivers told (or, while it
 // flaps, told once it settles).
-func (e *Engine) resolved(c *rule.Compiled, in *Instance, now time.Time) {
+func (e *Engine) resolved(c *rule.Compiled, in *instance, now time.Time) {
 	if c.Kind == rule.KindGroup {
 		e.wardOutage.wardBack(in.Ward, now)
 	}

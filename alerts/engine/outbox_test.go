@@ -88,7 +88,7 @@ func TestStuckEventSinkBlocksNeitherEvaluationNorPages(t *testing.T) {
 		fx.now = monday(8, 36)
 		fx.e.Tick(fx.now)
 	})
-	var active []Instance
+	var active []Alert
 	within(t, "Active (the status page and /api/alerts)", func() { active = fx.e.Active() })
 	require.Len(t, active, 5)
 	within(t, "Ack", func() {

@@ -23,13 +23,13 @@ const (
 // row, each one rule of when to tell. A stage may note why it stopped a
 // notice (flapStage holds a resolution to send later).
 type stage interface {
-	pass(in *Instance, n notice) bool
+	pass(in *instance, n notice) bool
 }
 
 // multiStage passes a notice only if every stage does, in order.
 type multiStage []stage
 
-func (ms multiStage) pass(in *Instance, n notice) bool {
+func (ms multiStage) pass(in *instance, n notice) bool {
 	for _, s := range ms {
 		if !s.pass(in, n) {
 			return false
@@ -47,7 +47,7 @@ func notificationPolicy() multiStage {
 // escalation, a re-post, the resolution) only once it was.
 type dedupStage struct{}
 
-func (dedupStage) pass(in *Instance, n notice) bool {
+func (dedupStage) pass(in *instance, n notice) bool {
 	if n == noticeFiring {
 		return !in.Notified
 	}
@@ -57,19 +57,19 @@ func (dedupStage) pass(in *Instance, n notice) bool {
 // ackStage: an acknowledged alert does not escalate; somebody is on it.
 type ackStage struct{}
 
-func (ackStage) pass(in *Instance, n notice) bool { return n != noticeEscalation || !in.Acked }
+func (ackStage) pass(in *instance, n notice) bool { return n != noticeEscalation || !in.Acked }
 
 // muteStage: a suppressed alert (maintenance, its office unreachable) is
 // not told firing; it is once the mute ends, if it still fires.
 type muteStage struct{}
 
-func (muteStage) pass(in *Instance, n notice) bool { return n != noticeFiring || in.Suppressed == "" }
+func (muteStage) pass(in *instance, n notice) bool { return n != noticeFiring || in.Suppressed == "" }
 
 // flapStage: a flapping alert is not told firing, and its resolution is
 // held, to be sent once it has been quiet for the flap window.
 type flapStage struct{}
 
-func (flapStage) pass(in *Instance, n notice) bool {
+func (flapStage) pass(in *instance, n notice) bool {
 	if !in.Flapping {
 		return true
 	}
@@ -85,7 +85,7 @@ func (flapStage) pass(in *Instance, n notice) bool {
 
 // tell sends the notice if the policy passes it, and records what the
 // receivers now know.
-func (e *Engine) tell(in *Instance, n notice, now time.Time) {
+func (e *Engine) tell(in *instance, n notice, now time.Time) {
 	if !e.policy.pass(in, n) {
 		return
 	}
@@ -123,7 +123,7 @@ func (e *Engine) tell(in *Instance, n notice, now time.Time) {
 
 // noteTransition keeps the transition times within the flap window and
 // marks the alert flapping when there are too many.
-func (e *Engine) noteTransition(in *Instance, now time.Time) {
+func (e *Engine) noteTransition(in *instance, now time.Time) {
 	cut := now.Add(-e.opts.FlapWindow)
 	kept := in.Transitions[:0]
 	for _, t := range in.Transitions {
@@ -140,7 +140,7 @@ func (e *Engine) noteTransition(in *Instance, now time.Time) {
 
 // housekeep handles what changes with time for an existing alert:
 // suppression ending, escalation, flapping settling.
-func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
+func (e *Engine) housekeep(c *rule.Compiled, in *instance, now time.Time) {
 	if in.State == StateFiring {
 		if s := e.suppression(c, in, now); s != in.Suppressed {
 			if in.Suppressed == "" && s != "" {
@@ -186,7 +186,7 @@ func (e *Engine) housekeep(c *rule.Compiled, in *Instance, now time.Time) {
 	}
 }
 
-func (e *Engine) toNotify(in *Instance, escalation bool) notify.Alert {
+func (e *Engine) toNotify(in *instance, escalation bool) notify.Alert {
 	labels := map[string]string{"alertname": in.Rule, "severity": in.Severity}
 	for k, v := range in.Labels {
 		labels[k] = v

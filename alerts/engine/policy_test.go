@@ -10,24 +10,24 @@ func TestNotificationPolicy(t *testing.T) {
 	policy := notificationPolicy()
 	cases := []struct {
 		name      string
-		in        Instance
+		in        instance
 		n         notice
 		pass      bool
 		heldAfter bool
 	}{
-		{"a new firing alert is told", Instance{}, noticeFiring, true, false},
-		{"told once", Instance{Notified: true}, noticeFiring, false, false},
-		{"a suppressed alert is not told", Instance{Suppressed: "maintenance"}, noticeFiring, false, false},
-		{"a flapping alert is not told", Instance{Flapping: true}, noticeFiring, false, false},
-		{"a resolution of a told alert goes out", Instance{Notified: true}, noticeResolved, true, false},
-		{"nobody to tell of an untold alert's resolution", Instance{}, noticeResolved, false, false},
-		{"a flapping alert's resolution is held", Instance{Notified: true, Flapping: true}, noticeResolved, false, true},
-		{"a told alert escalates", Instance{Notified: true}, noticeEscalation, true, false},
-		{"an acknowledged alert does not escalate", Instance{Notified: true, Acked: true}, noticeEscalation, false, false},
-		{"an untold alert does not escalate", Instance{}, noticeEscalation, false, false},
-		{"a suppressed told alert still escalates", Instance{Notified: true, Suppressed: "maintenance"}, noticeEscalation, true, false},
-		{"an ack change is re-posted to the receivers that know the alert", Instance{Notified: true, Acked: true}, noticeRepost, true, false},
-		{"nothing to re-post of an untold alert", Instance{Acked: true}, noticeRepost, false, false},
+		{"a new firing alert is told", asInstance(Alert{}), noticeFiring, true, false},
+		{"told once", asInstance(Alert{Notified: true}), noticeFiring, false, false},
+		{"a suppressed alert is not told", asInstance(Alert{Suppressed: "maintenance"}), noticeFiring, false, false},
+		{"a flapping alert is not told", asInstance(Alert{Flapping: true}), noticeFiring, false, false},
+		{"a resolution of a told alert goes out", asInstance(Alert{Notified: true}), noticeResolved, true, false},
+		{"nobody to tell of an untold alert's resolution", asInstance(Alert{}), noticeResolved, false, false},
+		{"a flapping alert's resolution is held", asInstance(Alert{Notified: true, Flapping: true}), noticeResolved, false, true},
+		{"a told alert escalates", asInstance(Alert{Notified: true}), noticeEscalation, true, false},
+		{"an acknowledged alert does not escalate", asInstance(Alert{Notified: true, Acked: true}), noticeEscalation, false, false},
+		{"an untold alert does not escalate", asInstance(Alert{}), noticeEscalation, false, false},
+		{"a suppressed told alert still escalates", asInstance(Alert{Notified: true, Suppressed: "maintenance"}), noticeEscalation, true, false},
+		{"an ack change is re-posted to the receivers that know the alert", asInstance(Alert{Notified: true, Acked: true}), noticeRepost, true, false},
+		{"nothing to re-post of an untold alert", asInstance(Alert{Acked: true}), noticeRepost, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,3 +37,5 @@ func TestNotificationPolicy(t *testing.T) {
 		})
 	}
 }
+
+func asInstance(a Alert) instance { return instance{record: record{Alert: a}} }

@@ -18,7 +18,7 @@ type eventRecord struct {
 
 // event records an alert_event point. It only queues it: the storage
 // pipeline blocks while the spool cannot take a batch, and e.mu is held.
-func (e *Engine) event(in *Instance, state string, now time.Time) {
+func (e *Engine) event(in *instance, state string, now time.Time) {
 	if e.opts.Events == nil {
 		return
 	}

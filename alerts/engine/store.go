@@ -53,7 +53,7 @@ func (s *Store) statePath() string   { return filepath.Join(s.dir, "state.json")
 func (s *Store) historyPath() string { return filepath.Join(s.dir, "history.jsonl") }
 
 // Load reads the saved alerts; a missing file is an empty state.
-func (s *Store) Load() ([]*Instance, error) {
+func (s *Store) Load() ([]*record, error) {
 	if s == nil {
 		return nil, nil
 	}
@@ -64,7 +64,7 @@ func (s *Store) Load() ([]*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alerts store: %w", err)
 	}
-	var out []*Instance
+	var out []*record
 	if err := json.Unmarshal(b, &out); err != nil {
 		return nil, fmt.Errorf("alerts store: %s is damaged: %w", s.statePath(), err)
 	}
@@ -72,7 +72,7 @@ func (s *Store) Load() ([]*Instance, error) {
 }
 
 // Save replaces the saved state.
-func (s *Store) Save(ins []*Instance) error {
+func (s *Store) Save(ins []*record) error {
 	if s == nil {
 		return nil
 	}
@@ -178,10 +178,11 @@ func (e *Engine) saveLocked() error {
 		e.dirty = false
 		return nil
 	}
-	var keep []*Instance
+	var keep []*record
 	for _, in := range e.instances {
 		if in.State != StateInactive || in.Notified || in.Flapping {
-			cp := in.public()
+			cp := in.record
+			cp.Transitions = append([]time.Time(nil), in.Transitions...)
 			keep = append(keep, &cp)
 		}
 	}

@@ -21,7 +21,7 @@ type target struct {
 	ward, class, device string
 }
 
-func targetOf(c *rule.Compiled, in *Instance) target {
+func targetOf(c *rule.Compiled, in *instance) target {
 	return target{rule: c, ward: in.Ward, class: in.Class, device: in.Device}
 }
 
@@ -68,7 +68,7 @@ func (w *wardOutageMuter) wardBack(ward string, now time.Time) { w.back[ward] = 
 
 // suppression says why a firing alert must not be notified now; "" when
 // nothing mutes it.
-func (e *Engine) suppression(c *rule.Compiled, in *Instance, now time.Time) string {
+func (e *Engine) suppression(c *rule.Compiled, in *instance, now time.Time) string {
 	t := targetOf(c, in)
 	for _, m := range e.muters {
 		if reason, ok := m.mutes(t, now); ok {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"iter"
-	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -30,7 +29,7 @@ type Query struct {
 
 // Page is one page of alerts.
 type Page struct {
-	Alerts []Instance
+	Alerts []Alert
 	// Total is how many alerts match the query's filters, on every page.
 	Total int
 	// Next is the cursor of the following page; "" on the last.
@@ -49,7 +48,7 @@ type pageKey struct {
 	Ward, Rule, Class, Device string
 }
 
-func keyOf(in *Instance) pageKey {
+func keyOf(in *Alert) pageKey {
 	return pageKey{severityRank(in.Severity), in.Ward, in.Rule, in.Class, in.Device}
 }
 
@@ -92,13 +91,19 @@ func severityRank(s string) int {
 func (e *Engine) Alerts(q Query) (Page, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return selectPage(maps.Values(e.instances), q)
+	return selectPage(func(yield func(*Alert) bool) {
+		for _, in := range e.instances {
+			if !yield(&in.Alert) {
+				return
+			}
+		}
+	}, q)
 }
 
 // PageOf is the page Alerts would return were alerts the engine's: for
 // stand-ins of the engine in tests.
-func PageOf(alerts []Instance, q Query) (Page, error) {
-	return selectPage(func(yield func(*Instance) bool) {
+func PageOf(alerts []Alert, q Query) (Page, error) {
+	return selectPage(func(yield func(*Alert) bool) {
 		for i := range alerts {
 			if !yield(&alerts[i]) {
 				return
@@ -107,7 +112,7 @@ func PageOf(alerts []Instance, q Query) (Page, error) {
 	}, q)
 }
 
-func selectPage(all iter.Seq[*Instance], q Query) (Page, error) {
+func selectPage(all iter.Seq[*Alert], q Query) (Page, error) {
 	var after pageKey
 	if q.After != "" {
 		var err error
@@ -119,7 +124,7 @@ func selectPage(all iter.Seq[*Instance], q Query) (Page, error) {
 	var page Page
 	// The limit+1 first alerts after the cursor, kept sorted: one more
 	// than the page says whether another page follows.
-	var first []*Instance
+	var first []*Alert
 	var firstKeys []pageKey
 	for in := range all {
 		if !q.matches(in) {
@@ -143,14 +148,14 @@ func selectPage(all iter.Seq[*Instance], q Query) (Page, error) {
 		first = first[:limit]
 		page.Next = firstKeys[limit-1].cursor()
 	}
-	page.Alerts = make([]Instance, len(first))
+	page.Alerts = make([]Alert, len(first))
 	for i, in := range first {
-		page.Alerts[i] = in.public()
+		page.Alerts[i] = *in
 	}
 	return page, nil
 }
 
-func (q Query) matches(in *Instance) bool {
+func (q Query) matches(in *Alert) bool {
 	if q.State == "" {
 		if in.State != StateFiring && in.State != StatePending {
 			return false
@@ -169,7 +174,7 @@ type Group struct {
 	Since time.Time
 	// Alerts are its first alerts in full (GroupOrder), for the first
 	// groups of an Overview only.
-	Alerts []Instance
+	Alerts []Alert
 }
 
 // Overview groups the firing alerts per ward and rule, in GroupOrder.
@@ -202,29 +207,30 @@ func (e *Engine) Overview(maxGroups, perGroup int) []Group {
 		groups = append(groups, g)
 	}
 	slices.SortFunc(groups, func(a, b *Group) int { return GroupOrder(*a, *b) })
-	full := map[gk][]*Instance{}
+	full := map[gk][]*Alert{}
 	for _, g := range groups[:min(maxGroups, len(groups))] {
-		full[gk{g.Ward, g.Rule}] = make([]*Instance, 0, min(perGroup, g.Firing))
+		full[gk{g.Ward, g.Rule}] = make([]*Alert, 0, min(perGroup, g.Firing))
 	}
 	for _, in := range e.instances {
 		list, ok := full[gk{in.Ward, in.Rule}]
 		if !ok || in.State != StateFiring || perGroup <= 0 {
 			continue
 		}
-		if len(list) == perGroup && AlertOrder(*in, *list[perGroup-1]) >= 0 {
+		a := &in.Alert
+		if len(list) == perGroup && AlertOrder(*a, *list[perGroup-1]) >= 0 {
 			continue
 		}
-		i, _ := slices.BinarySearchFunc(list, in, func(a, b *Instance) int { return AlertOrder(*a, *b) })
+		i, _ := slices.BinarySearchFunc(list, a, func(a, b *Alert) int { return AlertOrder(*a, *b) })
 		if len(list) == perGroup {
 			list = list[:perGroup-1]
 		}
-		full[gk{in.Ward, in.Rule}] = slices.Insert(list, i, in)
+		full[gk{in.Ward, in.Rule}] = slices.Insert(list, i, a)
 	}
 	out := make([]Group, len(groups))
 	for i, g := range groups {
 		out[i] = *g
 		for _, in := range full[gk{g.Ward, g.Rule}] {
-			out[i].Alerts = append(out[i].Alerts, in.public())
+			out[i].Alerts = append(out[i].Alerts, *in)
 		}
 	}
 	return out
@@ -241,8 +247,8 @@ func GroupOrder(a, b Group) int {
 
 // AlertOrder orders the alerts of a group: unacknowledged first, then
 // the oldest, then by class and device.
-func AlertOrder(a, b Instance) int {
-	ack := func(in Instance) int {
+func AlertOrder(a, b Alert) int {
+	ack := func(in Alert) int {
 		if in.Acked {
 			return 1
 		}
@@ -253,10 +259,10 @@ func AlertOrder(a, b Instance) int {
 }
 
 // Active returns the firing and pending alerts, most severe and oldest first.
-func (e *Engine) Active() []Instance {
+func (e *Engine) Active() []Alert {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []Instance
+	var out []Alert
 	for _, in := range e.instances {
 		if in.State == StateFiring || in.State == StatePending {
 			out = append(out, in.public())
@@ -279,9 +285,5 @@ func (e *Engine) Active() []Instance {
 	return out
 }
 
-func (in *Instance) public() Instance {
-	cp := *in
-	cp.samples = nil
-	cp.Transitions = append([]time.Time(nil), in.Transitions...)
-	return cp
-}
+// public is the alert as the API shows it, a copy the caller may keep.
+func (in *instance) public() Alert { return in.Alert }

@@ -13,16 +13,15 @@ import (
 
 // put registers alerts directly, as the engine's lifecycle would leave
 // them: the views are what is tested here.
-func put(e *Engine, ins ...Instance) {
+func put(e *Engine, ins ...Alert) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, in := range ins {
-		in := in
-		e.instances[instKey{in.Rule, in.Ward, in.Class, in.Device}] = &in
+		e.instances[instKey{in.Rule, in.Ward, in.Class, in.Device}] = &instance{record: record{Alert: in}}
 	}
 }
 
-func drop(e *Engine, in Instance) {
+func drop(e *Engine, in Alert) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.instances, instKey{in.Rule, in.Ward, in.Class, in.Device})
@@ -30,13 +29,13 @@ func drop(e *Engine, in Instance) {
 
 // manyAlerts is n alerts over 13 wards, three rules of three severities,
 // firing or pending, some acknowledged.
-func manyAlerts(n int, seed uint64) []Instance {
+func manyAlerts(n int, seed uint64) []Alert {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	rules := []struct{ name, sev string }{{"DeviceOffline", "warning"}, {"ACRoomTooHot", "critical"}, {"DiskFilling", "info"}}
-	out := make([]Instance, 0, n)
+	out := make([]Alert, 0, n)
 	for i := range n {
 		r := rules[rng.IntN(len(rules))]
-		in := Instance{ID: fmt.Sprintf("id-%d-%d", seed, i), Rule: r.name, Severity: r.sev, Ward: fmt.Sprintf("ward-%d", rng.IntN(13)),
+		in := Alert{ID: fmt.Sprintf("id-%d-%d", seed, i), Rule: r.name, Severity: r.sev, Ward: fmt.Sprintf("ward-%d", rng.IntN(13)),
 			Class: "camera", Device: fmt.Sprintf("camera-%d-%d", seed, i), State: StateFiring,
 			FiringSince: monday(8, 0).Add(time.Duration(rng.IntN(3600)) * time.Second), Acked: rng.IntN(5) == 0}
 		if rng.IntN(10) == 0 {
@@ -126,7 +125,7 @@ func TestPagingFilters(t *testing.T) {
 	fx := newFixture(t, monday(8, 0), nil, nil)
 	all := manyAlerts(3000, 1)
 	put(fx.e, all...)
-	count := func(keep func(Instance) bool) int {
+	count := func(keep func(Alert) bool) int {
 		n := 0
 		for _, in := range all {
 			if keep(in) {
@@ -137,15 +136,15 @@ func TestPagingFilters(t *testing.T) {
 	}
 	cases := []struct {
 		q    Query
-		keep func(Instance) bool
+		keep func(Alert) bool
 	}{
-		{Query{Ward: "ward-3"}, func(in Instance) bool { return in.Ward == "ward-3" }},
-		{Query{Rule: "ACRoomTooHot"}, func(in Instance) bool { return in.Rule == "ACRoomTooHot" }},
-		{Query{State: StatePending}, func(in Instance) bool { return in.State == StatePending }},
-		{Query{Ward: "ward-3", Rule: "DeviceOffline", State: StateFiring}, func(in Instance) bool {
+		{Query{Ward: "ward-3"}, func(in Alert) bool { return in.Ward == "ward-3" }},
+		{Query{Rule: "ACRoomTooHot"}, func(in Alert) bool { return in.Rule == "ACRoomTooHot" }},
+		{Query{State: StatePending}, func(in Alert) bool { return in.State == StatePending }},
+		{Query{Ward: "ward-3", Rule: "DeviceOffline", State: StateFiring}, func(in Alert) bool {
 			return in.Ward == "ward-3" && in.Rule == "DeviceOffline" && in.State == StateFiring
 		}},
-		{Query{Ward: "nowhere"}, func(Instance) bool { return false }},
+		{Query{Ward: "nowhere"}, func(Alert) bool { return false }},
 	}
 	for _, c := range cases {
 		c.q.Limit = 40
@@ -198,7 +197,7 @@ func TestOverviewGroupsPerWardAndRule(t *testing.T) {
 	assert.Equal(t, "critical", groups[0].Severity)
 
 	// The group's first alerts are its unacknowledged ones, oldest first.
-	var want []Instance
+	var want []Alert
 	for _, in := range all {
 		if in.State == StateFiring && in.Ward == groups[0].Ward && in.Rule == groups[0].Rule {
 			want = append(want, in)

@@ -62,7 +62,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	switch sub {
 	case "list":
 		var out struct {
-			Alerts []engine.Instance `json:"alerts"`
+			Alerts []engine.Alert `json:"alerts"`
 		}
 		// Page by page: the server answers at most api.MaxLimit at a time.
 		q := url.Values{"limit": {strconv.Itoa(api.MaxLimit)}}
@@ -171,7 +171,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("%s: %s", sub, apiMessage(resp))
 		}
-		var in engine.Instance
+		var in engine.Alert
 		_ = json.NewDecoder(resp.Body).Decode(&in)
 		if sub == "ack" {
 			fmt.Fprintf(stdout, "%s %s (%s %s/%s) by %s; Alertmanager is silenced for it\n", verb, in.ID, in.Rule, in.Ward, in.Device, in.AckBy)
