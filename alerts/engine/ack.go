@@ -9,11 +9,13 @@ import (
 // Ack acknowledges a firing alert: Alertmanager gets the annotated alert
 // at once and a silence of it, so it stops notifying the on-call person.
 func (e *Engine) Ack(id, by, comment string) (Alert, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	return e.saved(func() (Alert, *stateSnapshot, error) { return e.ackLocked(id, by, comment) })
+}
+
+func (e *Engine) ackLocked(id, by, comment string) (Alert, *stateSnapshot, error) {
 	in, ok := e.byID[id]
 	if !ok || in.State != StateFiring {
-		return Alert{}, ErrNotFiring
+		return Alert{}, nil, ErrNotFiring
 	}
 	now := e.opts.Now()
 	in.Acked, in.AckBy, in.AckComment, in.AckAt = true, by, comment, now
@@ -24,21 +26,22 @@ func (e *Engine) Ack(id, by, comment string) (Alert, error) {
 		e.opts.Silencer.Silence(e.toNotify(in, false), by, comment)
 	}
 	e.tell(in, noticeRepost, now)
-	e.save()
-	return in.public(), nil
+	return in.public(), e.snapshotLocked(), nil
 }
 
 // Unack withdraws an acknowledgement: the silence is expired and the alert
 // posted again without its acknowledgement.
 func (e *Engine) Unack(id, by string) (Alert, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	return e.saved(func() (Alert, *stateSnapshot, error) { return e.unackLocked(id, by) })
+}
+
+func (e *Engine) unackLocked(id, by string) (Alert, *stateSnapshot, error) {
 	in, ok := e.byID[id]
 	if !ok || in.State != StateFiring {
-		return Alert{}, ErrNotFiring
+		return Alert{}, nil, ErrNotFiring
 	}
 	if !in.Acked {
-		return Alert{}, ErrNotAcked
+		return Alert{}, nil, ErrNotAcked
 	}
 	now := e.opts.Now()
 	in.Acked, in.AckBy, in.AckComment, in.AckAt, in.SilenceID = false, "", "", time.Time{}, ""
@@ -48,8 +51,20 @@ func (e *Engine) Unack(id, by string) (Alert, error) {
 		e.opts.Silencer.Expire(in.ID)
 	}
 	e.tell(in, noticeRepost, now)
-	e.save()
-	return in.public(), nil
+	return in.public(), e.snapshotLocked(), nil
+}
+
+// saved runs an acknowledgement change under e.mu, then writes the state
+// it left outside the lock, so the acknowledgement survives a restart.
+func (e *Engine) saved(change func() (Alert, *stateSnapshot, error)) (Alert, error) {
+	e.mu.Lock()
+	a, snap, err := change()
+	e.mu.Unlock()
+	if err != nil {
+		return Alert{}, err
+	}
+	_ = e.writeState(snap) // counted and logged; retried at the next tick
+	return a, nil
 }
 
 // ErrNotAcked is returned when withdrawing an acknowledgement nobody gave.

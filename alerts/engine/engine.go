@@ -202,8 +202,13 @@ type Engine struct {
 	lastAny    time.Time
 	dirty      bool
 	firing     atomic.Int64 // alerts in StateFiring
-	// saveFailing is set while the state cannot be saved, so it is
+	// saveGen numbers the state snapshots; saveMu serialises their
+	// writes, savedGen is the last one on disk and saveFailing is set
+	// while the state cannot be saved, so it is
 	// logged once, not at every tick.
+	saveGen     uint64
+	saveMu      sync.Mutex
+	savedGen    uint64
 	saveFailing bool
 
 	// What the engine records goes out through these, never from under
@@ -312,6 +317,14 @@ func New(opts Options) (*Engine, error) {
 // Tick evaluates what time alone changes: for-durations elapsing,
 // absence, ward outages, office hours, escalation, maintenance, flapping.
 func (e *Engine) Tick(now time.Time) {
+	if snap := e.tickLocked(now); snap != nil {
+		_ = e.writeState(snap) // counted and logged; retried at the next tick
+	}
+}
+
+// tickLocked is Tick's evaluation under e.mu; it returns the state to
+// save when it changed.
+func (e *Engine) tickLocked(now time.Time) *stateSnapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	// Ward-level rules first, so device alerts firing in the same tick
@@ -344,8 +357,9 @@ func (e *Engine) Tick(now time.Time) {
 		e.housekeep(c, in, now)
 	}
 	if e.dirty {
-		e.save()
+		return e.snapshotLocked()
 	}
+	return nil
 }
 
 func (e *Engine) ruleOf(name string) *rule.Compiled { return e.byName[name] }

@@ -56,8 +56,9 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
 		select {
 		case <-ctx.Done():
 			e.mu.Lock()
-			err := e.saveLocked()
+			snap := e.snapshotLocked()
 			e.mu.Unlock()
+			err := e.writeState(snap)
 			// One last pass: the storage pipeline stops waiting for room
 			// once shutdown begins, and what is still refused is counted
 			// and said.

@@ -173,3 +173,51 @@ func TestStateAndHistoryWrittenOnceTheDiskHasRoom(t *testing.T) {
 }
 
 func slogTo(w *testenv.LogBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// The state file is written outside the evaluation lock: while its write
+// hangs (the store's lock held here stands for a disk that does not
+// answer), readings are still evaluated and the pages still answer.
+func TestStateWriteHoldsUpNeitherEvaluationNorPages(t *testing.T) {
+	fx := newFixture(t, monday(8, 0), byName("DoorStuckOpen"), nil)
+	fx.store.mu.Lock()
+	release := sync.OnceFunc(fx.store.mu.Unlock)
+	t.Cleanup(release)
+	door := func(at time.Time, state string) *reading.Reading {
+		return &reading.Reading{Measurement: "door", Ward: "thanh-binh", Class: "door", Device: "door-1",
+			Fields: []reading.Field{st("state", state)}, Time: at, Received: at}
+	}
+	fx.now = monday(9, 0)
+	fx.e.Process(door(monday(9, 0), "open"))
+	ticked := make(chan struct{})
+	go func() { fx.e.Tick(monday(9, 6)); close(ticked) }() // fires, then saves: the write hangs
+
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		for {
+			p, err := fx.e.Alerts(Query{State: StateFiring, Limit: 10})
+			if err == nil && p.Total == 1 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		fx.e.Process(door(monday(9, 7), "closed"))
+		fx.e.Overview(10, 10)
+	}()
+	select {
+	case <-answered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("evaluation and the pages wait while the state file is written")
+	}
+	select {
+	case <-ticked:
+		t.Fatal("the state write did not hang: the test proves nothing")
+	default:
+	}
+	release()
+	<-ticked
+	restored, err := fx.store.Load()
+	require.NoError(t, err)
+	require.Len(t, restored, 1, "the state written once the disk answered")
+	assert.Equal(t, StateFiring, restored[0].State)
+}

@@ -170,12 +170,19 @@ func (s *Store) History(from, to time.Time) ([]HistoryEvent, error) {
 	return out, sc.Err()
 }
 
-// saveLocked writes the alerts worth remembering; e.mu is held. A state
-// that could not be written stays dirty, so the next tick tries again: a
-// full disk must not make a restart forget the alerts that fired during it.
-func (e *Engine) saveLocked() error {
+// stateSnapshot is the alerts worth remembering at one moment, copied
+// under e.mu and written after it is released: an fsync on a slow or full
+// disk must never hold up evaluation, ingest or the pages.
+type stateSnapshot struct {
+	gen     uint64
+	records []*record
+}
+
+// snapshotLocked copies the state to save; nil without a store. e.mu is
+// held.
+func (e *Engine) snapshotLocked() *stateSnapshot {
+	e.dirty = false
 	if e.opts.Store == nil {
-		e.dirty = false
 		return nil
 	}
 	var keep []*record
@@ -186,27 +193,42 @@ func (e *Engine) saveLocked() error {
 			keep = append(keep, &cp)
 		}
 	}
-	if err := e.opts.Store.Save(keep); err != nil {
-		e.dirty = true
-		e.m.saveErrors.Inc()
-		return err
-	}
-	e.dirty = false
-	return nil
+	e.saveGen++
+	return &stateSnapshot{gen: e.saveGen, records: keep}
 }
 
-// save is saveLocked for the tick and the API: it logs when saving starts
-// failing and when it works again, not at every tick in between.
-func (e *Engine) save() {
-	err := e.saveLocked()
+// writeState writes a snapshot, without e.mu. Writers are serialised and
+// a snapshot older than the one on disk is skipped, so the file only
+// moves forward. A state that could not be written is marked dirty again,
+// and the next tick tries again: a full disk must not make a restart
+// forget the alerts that fired during it.
+func (e *Engine) writeState(snap *stateSnapshot) error {
+	if snap == nil {
+		return nil
+	}
+	e.saveMu.Lock()
+	defer e.saveMu.Unlock()
+	if snap.gen <= e.savedGen {
+		return nil
+	}
+	err := e.opts.Store.Save(snap.records)
 	switch {
-	case err != nil && !e.saveFailing:
-		e.saveFailing = true
-		e.log.Error("alerts: could not save state; retried at every tick", "err", err)
-	case err == nil && e.saveFailing:
+	case err != nil:
+		e.m.saveErrors.Inc()
+		e.mu.Lock()
+		e.dirty = true
+		e.mu.Unlock()
+		if !e.saveFailing {
+			e.saveFailing = true
+			e.log.Error("alerts: could not save state; retried at every tick", "err", err)
+		}
+		return err
+	case e.saveFailing:
 		e.saveFailing = false
 		e.log.Info("alerts: state saved again")
 	}
+	e.savedGen = snap.gen
+	return nil
 }
 
 // recordHistory queues an incident history line for the store.
