@@ -203,17 +203,13 @@ type Profile struct {
 }
 
 // Office is one ward (or commune) office. Offices are configuration, not
-// code: administrative units get renamed and merged, and history stays
-// queryable under the id.
+// code: an administrative unit renamed keeps its id, so its history stays
+// queryable under it.
 type Office struct {
-	ID     string `yaml:"id"`
-	Name   string `yaml:"name"`
-	Parent string `yaml:"parent"`
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
 	// Calendar names the office's entry in calendars (default "office").
 	Calendar string `yaml:"calendar"`
-	// MergedInto names the office that absorbed this one; readings still
-	// arriving under the old id are accepted and stored under it.
-	MergedInto string `yaml:"merged_into"`
 	// Devices, when given, is the inventory: other device ids under this
 	// office are rejected as unknown.
 	Devices []string `yaml:"devices"`

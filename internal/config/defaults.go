@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"time"
 
 	"github.com/facmon/facmon/alerts/notify"
@@ -29,12 +30,7 @@ var haiChauWards = []Office{
 
 // DefaultOffices returns a fresh copy of the default fleet.
 func DefaultOffices() []Office {
-	out := make([]Office, len(haiChauWards))
-	for i, o := range haiChauWards {
-		o.Parent = "hai-chau"
-		out[i] = o
-	}
-	return out
+	return slices.Clone(haiChauWards)
 }
 
 // DefaultProfiles types the payloads of the four device classes.

@@ -398,16 +398,6 @@ func (cfg Config) validateOffices(c *checker) {
 			}
 		}
 	}
-	for i, o := range cfg.Offices {
-		if o.MergedInto == "" {
-			continue
-		}
-		if _, ok := ids[o.MergedInto]; !ok {
-			c.add(fmt.Sprintf("offices[%d].merged_into", i), "no office has id %q", o.MergedInto)
-		} else if o.MergedInto == o.ID {
-			c.add(fmt.Sprintf("offices[%d].merged_into", i), "an office cannot merge into itself")
-		}
-	}
 }
 
 func checkReadable(c *checker, path, file string) {

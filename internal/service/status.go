@@ -13,9 +13,6 @@ type statusSource struct{ s *Service }
 func (src statusSource) Offices() []status.Office {
 	var out []status.Office
 	for _, o := range src.s.cfg.Offices {
-		if o.MergedInto != "" {
-			continue // its history stays queryable; its tile is the absorbing office's
-		}
 		out = append(out, status.Office{ID: o.ID, Name: o.Name})
 	}
 	return out

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/facmon/facmon/internal/redact"
 )
 
 // Simulator publishes a simulated fleet to an MQTT broker. Create it with New; Run it once.
@@ -127,7 +129,7 @@ func (s *Simulator) Run(ctx context.Context) error {
 		defer cancel()
 	}
 	r.units = r.makeUnits()
-	s.log.Info("simulation starting", "broker", s.broker.Redacted(), "mode", s.cfg.ClientMode,
+	s.log.Info("simulation starting", "broker", redact.URL(s.broker.String()), "mode", s.cfg.ClientMode,
 		"wards", len(s.cfg.Wards), "devices", len(r.model.devices), "interval", s.cfg.Interval,
 		"duration", s.cfg.Duration, "faults", len(s.cfg.Faults), "start", r.start)
 
@@ -155,7 +157,7 @@ func (s *Simulator) Run(ctx context.Context) error {
 	s.log.Info("simulation ended", "telemetry", st.Telemetry, "online", st.StatusOnline, "offline", st.StatusOffline,
 		"publish_errors", st.PublishErrors, "connect_errors", st.ConnectErrors)
 	if st.Connects == 0 && lastErr != nil {
-		return fmt.Errorf("simulator: no connection to %s succeeded: %w", s.broker.Redacted(), lastErr)
+		return fmt.Errorf("simulator: no connection to %s succeeded: %w", redact.URL(s.broker.String()), lastErr)
 	}
 	return nil
 }
