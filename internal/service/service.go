@@ -159,9 +159,14 @@ func QuarantinePath(cfg config.Config) string { return filepath.Join(cfg.Spool.D
 
 // New builds the service, opens the spool and binds the web port; nothing
 // connects yet.
-func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Service, error) {
+func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *Service, err error) {
 	s := &Service{cfg: cfg, log: log, quarantine: storage.NewQuarantine(QuarantinePath(cfg))}
-	var err error
+	// One way out on error: whatever was opened is closed.
+	defer func() {
+		if err != nil {
+			s.closeOpened()
+		}
+	}()
 	s.influx, err = NewInflux(cfg, s.quarantine, log, reg)
 	if err != nil {
 		return nil, err
@@ -207,22 +212,18 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 	})
 	reg.MustRegister(s.seedErrors)
 	if s.seedQuery, err = s.newSeedQuerier(); err != nil {
-		s.spool.Close()
 		return nil, err
 	}
-	if err := s.newAlerts(cfg, log, reg); err != nil {
-		s.spool.Close()
+	if err = s.newAlerts(cfg, log, reg); err != nil {
 		return nil, err
 	}
 	s.sink = &fanout{store: s.batcher, liveness: s.liveness, alerts: s.alerts}
 	s.collector, err = mqtt.New(cfg, s.sink, log, reg)
 	if err != nil {
-		s.spool.Close()
 		return nil, err
 	}
 	s.scraper, err = appscrape.New(cfg, s.sink, log, reg)
 	if err != nil {
-		s.spool.Close()
 		return nil, err
 	}
 	s.web = web.New(cfg.Web.Listen, cfg.Web.Limits(), reg, []web.Check{
@@ -233,7 +234,6 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 	token := ""
 	if cfg.Alerts.APITokenFile != "" {
 		if token, err = clientauth.ReadSecret(cfg.Alerts.APITokenFile); err != nil {
-			s.spool.Close()
 			return nil, fmt.Errorf("alerts.api_token_file: %w", err)
 		}
 	}
@@ -243,16 +243,28 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (*Servic
 	s.web.Handle("GET /api/status", page.API())
 	gen, err := uptime.New(cfg, cfg.Reports)
 	if err != nil {
-		s.spool.Close()
 		return nil, err
 	}
 	s.web.HandleLong("GET /reports/uptime", gen.Handler(log.With("component", "reports")))
 	s.ln, err = s.web.Listen()
 	if err != nil {
-		s.spool.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// closeOpened closes what New opened, for a New that failed part of the
+// way.
+func (s *Service) closeOpened() {
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.spool != nil {
+		s.spool.Close()
+	}
+	if s.influx != nil {
+		s.influx.Close()
+	}
 }
 
 // newAlerts builds the liveness tracker, the notifiers and the engine.
@@ -323,12 +335,6 @@ func (s *Service) newAlerts(cfg config.Config, log *slog.Logger, reg *prometheus
 	})
 	return err
 }
-
-// Alerts exposes the engine (status page, tests).
-func (s *Service) Alerts() *engine.Engine { return s.alerts }
-
-// Liveness exposes the device tracker (status page, tests).
-func (s *Service) Liveness() *liveness.Tracker { return s.liveness }
 
 // sampleAvailability writes one device_availability point per device
 // every liveness.sample_interval, so dashboards compute availability as
@@ -418,8 +424,33 @@ func (s *Service) heartbeat(ctx context.Context) {
 // WebAddr is the bound address of the web server.
 func (s *Service) WebAddr() string { return s.ln.Addr().String() }
 
-// Web lets later features add routes.
-func (s *Service) Web() *web.Server { return s.web }
+// component is one part of the running service: it runs until its
+// context ends, and an error from one stops them all.
+type component struct {
+	name string
+	run  func(context.Context) error
+}
+
+// components are the parts Run starts beside the storage pipeline. The
+// liveness seed comes first, so the seeds are in before the tracker's
+// first heartbeat ends whenever InfluxDB answers; it never holds up the
+// rest.
+func (s *Service) components() []component {
+	cs := []component{
+		{"liveness seed", func(ctx context.Context) error { s.seedLiveness(ctx, s.seedQuery, s.seedErrors); return nil }},
+		{"web", func(ctx context.Context) error { return s.web.Serve(ctx, s.ln) }},
+		{"mqtt collector", s.collector.Run},
+		{"scrape collector", s.scraper.Run},
+		{"heartbeat", func(ctx context.Context) error { s.heartbeat(ctx); return nil }},
+		{"availability", func(ctx context.Context) error { s.sampleAvailability(ctx); return nil }},
+		{"notifications", s.dispatcher.Run},
+		{"alerts", func(ctx context.Context) error { return s.alerts.Run(ctx, s.cfg.Alerts.EvalInterval.D()) }},
+	}
+	if s.silencer != nil {
+		cs = append(cs, component{"silences", s.silencer.Run})
+	}
+	return cs
+}
 
 // Run runs until ctx ends or a part fails. On the way out: the collector
 // stops taking messages and acks what it took once it is in the spool;
@@ -441,19 +472,14 @@ func (s *Service) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	stopRelease := context.AfterFunc(gctx, s.batcher.Release)
 	defer stopRelease()
-	// First, so the seeds are in before the tracker's first heartbeat
-	// ends whenever InfluxDB answers; it never holds up the rest.
-	g.Go(func() error { s.seedLiveness(gctx, s.seedQuery, s.seedErrors); return nil })
-	g.Go(func() error { return s.web.Serve(gctx, s.ln) })
-	g.Go(func() error { return s.collector.Run(gctx) })
-	g.Go(func() error { return s.scraper.Run(gctx) })
-	g.Go(func() error { s.heartbeat(gctx); return nil })
-	g.Go(func() error { s.sampleAvailability(gctx); return nil })
-	g.Go(func() error { return s.dispatcher.Run(gctx) })
-	if s.silencer != nil {
-		g.Go(func() error { return s.silencer.Run(gctx) })
+	for _, c := range s.components() {
+		g.Go(func() error {
+			if err := c.run(gctx); err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			return nil
+		})
 	}
-	g.Go(func() error { return s.alerts.Run(gctx, s.cfg.Alerts.EvalInterval.D()) })
 	s.log.Info("facmon running", "web", "http://"+s.WebAddr(), "mqtt", s.cfg.MQTT.URL, "influx", s.cfg.Influx.URL, "bucket", s.cfg.Influx.Bucket, "spool", s.cfg.Spool.Dir)
 	err := g.Wait()
 
