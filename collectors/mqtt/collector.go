@@ -37,15 +37,27 @@ type Sink interface {
 	Flush(ctx context.Context) error
 }
 
+// ClientFactory makes the MQTT client from the options the collector
+// built, its handlers set: paho.NewClient in production; unit tests pass a
+// fake that delivers messages and connection events as paho would.
+type ClientFactory func(*paho.ClientOptions) paho.Client
+
+// Option changes how New builds the collector.
+type Option func(*Collector)
+
+// WithClientFactory makes New build its client with f.
+func WithClientFactory(f ClientFactory) Option { return func(c *Collector) { c.newClient = f } }
+
 // Collector is one MQTT subscription.
 type Collector struct {
-	cfg     config.MQTT
-	decoder *Decoder
-	sink    Sink
-	log     *slog.Logger
-	limited *ratelog.Limiter
-	client  paho.Client
-	now     func() time.Time
+	cfg       config.MQTT
+	decoder   *Decoder
+	sink      Sink
+	log       *slog.Logger
+	limited   *ratelog.Limiter
+	client    paho.Client
+	newClient ClientFactory
+	now       func() time.Time
 	// readings recycles the Readings messages are decoded into: with
 	// their fields, the largest allocation per message otherwise.
 	readings sync.Pool
@@ -71,18 +83,22 @@ type collectorMetrics struct {
 
 // New builds a collector from a validated config. The password is read
 // from its file here, so a missing file fails start-up, not a reconnect.
-func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Registerer) (*Collector, error) {
+func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Registerer, options ...Option) (*Collector, error) {
 	dec, err := NewDecoder(cfg)
 	if err != nil {
 		return nil, err
 	}
 	c := &Collector{
-		cfg:     cfg.MQTT,
-		decoder: dec,
-		sink:    sink,
-		log:     log.With("collector", "mqtt"),
-		now:     time.Now,
-		devices: newDeviceLimit(cfg.Ingest.MaxDevicesPerOffice, cfg.Ingest.MaxDevices),
+		cfg:       cfg.MQTT,
+		decoder:   dec,
+		sink:      sink,
+		log:       log.With("collector", "mqtt"),
+		now:       time.Now,
+		devices:   newDeviceLimit(cfg.Ingest.MaxDevicesPerOffice, cfg.Ingest.MaxDevices),
+		newClient: func(o *paho.ClientOptions) paho.Client { return paho.NewClient(o) },
+	}
+	for _, o := range options {
+		o(c)
 	}
 	c.limited = ratelog.New(c.log, 10*time.Second)
 	c.metrics = collectorMetrics{
@@ -125,7 +141,7 @@ func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Register
 	if err != nil {
 		return nil, err
 	}
-	c.client = paho.NewClient(opts)
+	c.client = c.newClient(opts)
 	return c, nil
 }
 
