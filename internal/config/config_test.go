@@ -113,7 +113,7 @@ func TestProblemsNameLineAndPath(t *testing.T) {
 				`c.yaml:2: offices[0].id: "Thanh Binh" is not an ASCII slug (a-z, 0-9, -)`,
 				`c.yaml:4: offices[1].name: every office needs a display name`,
 				`c.yaml:5: offices[2].id: "thuan-phuoc" already used by offices[1]`,
-				`c.yaml:7: offices[2].merged_into: no office has id "hai-chau-9"`,
+				`c.yaml:7: offices[2].merged_into: unknown key "merged_into" (known here: calendar, devices, id, name)`,
 			}},
 		{"missing password file", "mqtt:\n  username: facmon\n  password_file: /nonexistent/pw\n",
 			[]string{`c.yaml:3: mqtt.password_file: cannot read /nonexistent/pw: no such file or directory`}},
