@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -69,6 +70,10 @@ type Collector struct {
 	metrics  collectorMetrics
 	intake   intake
 	devices  *deviceLimit
+	// poisonLent is set in test binaries: a reading lent to the sink is
+	// overwritten once the sink returns, so a sink that kept it instead of
+	// a Clone fails its tests rather than corrupting readings later.
+	poisonLent bool
 }
 
 type collectorMetrics struct {
@@ -89,13 +94,14 @@ func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Register
 		return nil, err
 	}
 	c := &Collector{
-		cfg:       cfg.MQTT,
-		decoder:   dec,
-		sink:      sink,
-		log:       log.With("collector", "mqtt"),
-		now:       time.Now,
-		devices:   newDeviceLimit(cfg.Ingest.MaxDevicesPerOffice, cfg.Ingest.MaxDevices),
-		newClient: func(o *paho.ClientOptions) paho.Client { return paho.NewClient(o) },
+		cfg:        cfg.MQTT,
+		decoder:    dec,
+		sink:       sink,
+		log:        log.With("collector", "mqtt"),
+		now:        time.Now,
+		devices:    newDeviceLimit(cfg.Ingest.MaxDevicesPerOffice, cfg.Ingest.MaxDevices),
+		newClient:  func(o *paho.ClientOptions) paho.Client { return paho.NewClient(o) },
+		poisonLent: testing.Testing(),
 	}
 	for _, o := range options {
 		o(c)
@@ -366,6 +372,9 @@ func (c *Collector) process(m waiting, wait bool) bool {
 		if took, err = c.sink.Offer(r, msg); !took {
 			return false
 		}
+	}
+	if c.poisonLent {
+		poison(r)
 	}
 	// Counted once the sink took it, so a message waiting for room is
 	// neither received nor pending and the conservation invariant holds

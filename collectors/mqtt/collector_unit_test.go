@@ -211,3 +211,34 @@ func TestUnitFullPipelineQueuesInOrder(t *testing.T) {
 	}
 	assert.Equal(t, 0.0, gaugeValue(t, reg, "facmon_mqtt_waiting_messages"))
 }
+
+// keepingSink keeps the lent reading itself, which a sink must not.
+type keepingSink struct{ kept, cloned *reading.Reading }
+
+func (s *keepingSink) Deliver(r *reading.Reading, a reading.Acker) error {
+	s.kept, s.cloned = r, r.Clone()
+	a.Ack()
+	return nil
+}
+func (s *keepingSink) Offer(r *reading.Reading, a reading.Acker) (bool, error) {
+	return true, s.Deliver(r, a)
+}
+func (s *keepingSink) Flush(context.Context) error { return nil }
+
+// In test binaries a lent reading is poisoned once the sink returns: a
+// sink that kept it sees the poison, one that kept a Clone the reading.
+func TestUnitLentReadingIsPoisonedAfterDeliver(t *testing.T) {
+	sink := &keepingSink{}
+	_, fc, _ := newFakeCollector(t, sink, nil)
+	fc.deliver(msg(1, "facmon/thanh-binh/door/door-1/telemetry", `{"state":"open","cycles":7}`))
+	require.NotNil(t, sink.kept)
+	assert.Equal(t, poisoned, sink.kept.Device, "the kept reading is poisoned")
+	assert.Empty(t, sink.kept.Fields)
+	for _, f := range sink.kept.Fields[:cap(sink.kept.Fields)] {
+		assert.Equal(t, poisoned, f.Key, "its fields' memory too, which the next message reuses")
+	}
+	assert.Equal(t, "door-1", sink.cloned.Device, "a Clone is the sink's own")
+	st, ok := sink.cloned.Field("state")
+	require.True(t, ok)
+	assert.Equal(t, "open", st.Str)
+}
