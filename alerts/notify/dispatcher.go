@@ -22,7 +22,7 @@ type DispatcherOptions struct {
 	MinRetryInterval time.Duration
 	QueueSize        int           // re-posts per notifier; default 10000
 	BatchSize        int           // default 64
-	BatchWait        time.Duration // default 200ms
+	BatchWait        time.Duration // default DefaultBatchWait (20ms)
 	// ShutdownDrain is how long Run keeps sending first notifications and
 	// resolutions still queued when its context ends. Default 5s.
 	ShutdownDrain time.Duration

@@ -1,6 +1,12 @@
-// Package service wires facmon's parts into the running service of
-// `facmon run`: collectors feed readings through the disk spool to
-// InfluxDB, the web server exposes health and metrics.
+// Package service assembles `facmon run` from its components and runs them
+// as a group: the MQTT and scrape collectors hand every reading to the
+// fan-out, which feeds storage (batcher, disk spool, InfluxDB; the ack
+// waits for the spool), the liveness tracker and the alert engine; the
+// engine's notifications go to the dispatcher and Alertmanager silences;
+// the web server serves health, metrics, the status page, the uptime
+// report and the alert API. facmon's own points (heartbeats, liveness
+// transitions, availability samples, alert events) go through storage
+// like readings.
 package service
 
 import (

@@ -1,5 +1,8 @@
-// Package web serves facmon's HTTP endpoints: /healthz and /metrics now,
-// the status page, reports and alert API as they arrive.
+// Package web is facmon's HTTP server: /healthz from the components'
+// health checks, /metrics, and the routes other packages register (the
+// status page, the uptime report, the alert API), with the limits that
+// keep a slow or hostile client from holding it (timeouts, header and body
+// caps on every route).
 package web
 
 import (
