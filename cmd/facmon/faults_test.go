@@ -34,6 +34,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/service/servicecheck"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -193,44 +194,44 @@ func TestFaultKillAndRestartLosesNothing(t *testing.T) {
 	p := setup.start(t)
 	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 100 * time.Millisecond})
 	testenv.Eventually(t, 20*time.Second, "readings flowing", func() (bool, string) {
-		n := testenv.StoredSeqTotal(db, setup.bucket)
+		n := servicecheck.StoredSeqTotal(db, setup.bucket)
 		return n >= 1000, fmt.Sprintf("stored %d", n)
 	})
 
 	// 1. SIGKILL while readings flow to InfluxDB.
 	p.kill()
-	t.Logf("killed facmon at %d readings stored", testenv.StoredSeqTotal(db, setup.bucket))
+	t.Logf("killed facmon at %d readings stored", servicecheck.StoredSeqTotal(db, setup.bucket))
 	time.Sleep(2 * time.Second) // the broker queues for the persistent session
 	p = setup.start(t)
-	before := testenv.StoredSeqTotal(db, setup.bucket)
+	before := servicecheck.StoredSeqTotal(db, setup.bucket)
 	testenv.Eventually(t, 20*time.Second, "flow resumed after the restart", func() (bool, string) {
-		n := testenv.StoredSeqTotal(db, setup.bucket)
+		n := servicecheck.StoredSeqTotal(db, setup.bucket)
 		return n >= before+1000, fmt.Sprintf("stored %d", n)
 	})
 
 	// 2. SIGKILL while InfluxDB is down: the spool holds acknowledged readings.
 	db.Stop()
 	testenv.Eventually(t, 20*time.Second, "spool absorbing", func() (bool, string) {
-		m, err := testenv.ScrapeMetrics(p.web)
+		m, err := servicecheck.ScrapeMetrics(p.web)
 		if err != nil {
 			return false, err.Error()
 		}
 		return m["facmon_spool_readings"] >= 2000, fmt.Sprint(m["facmon_spool_readings"])
 	})
-	spooled := testenv.MustScrapeMetrics(t, p.web)["facmon_spool_readings"]
+	spooled := servicecheck.MustScrapeMetrics(t, p.web)["facmon_spool_readings"]
 	p.kill()
 	db.Start()
 	p = setup.start(t)
 	time.Sleep(2 * time.Second)
 	pub.Stop()
 	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
-	testenv.WaitAllStored(t, db, setup.bucket, pub.Want(), 60*time.Second)
+	servicecheck.WaitAllStored(t, db, setup.bucket, pub.Want(), 60*time.Second)
 
-	m := testenv.MustScrapeMetrics(t, p.web)
+	m := servicecheck.MustScrapeMetrics(t, p.web)
 	t.Logf("after the second kill: spool held >= %.0f readings, the restart replayed %.0f", spooled, m["facmon_spool_replayed_readings_total"])
 	assert.GreaterOrEqual(t, m["facmon_spool_replayed_readings_total"], spooled, "the restart replays what the spool held")
 	assert.Zero(t, m["facmon_spool_dropped_records_total"])
-	testenv.WaitConserved(t, p.web)
+	servicecheck.WaitConserved(t, p.web)
 	assert.NotContains(t, p.log(), "panic")
 }
 
@@ -286,11 +287,11 @@ func TestFaultFloodOfMalformedMessages(t *testing.T) {
 	}
 	waitPublished()
 	testenv.Eventually(t, 20*time.Second, "warm-up stored", func() (bool, string) {
-		n := testenv.StoredSeqTotal(db, setup.bucket)
+		n := servicecheck.StoredSeqTotal(db, setup.bucket)
 		return n == 100, fmt.Sprintf("stored %d", n)
 	})
 	time.Sleep(time.Second)
-	baseline := testenv.MustScrapeMetrics(t, p.web)["process_resident_memory_bytes"]
+	baseline := servicecheck.MustScrapeMetrics(t, p.web)["process_resident_memory_bytes"]
 
 	big := strings.Repeat("x", 60_000)
 	tele := "facmon/thanh-binh/door/door-1/telemetry"
@@ -324,7 +325,7 @@ func TestFaultFloodOfMalformedMessages(t *testing.T) {
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
-			if m, err := testenv.ScrapeMetrics(p.web); err == nil {
+			if m, err := servicecheck.ScrapeMetrics(p.web); err == nil {
 				if v := int64(m["process_resident_memory_bytes"]); v > peak.Load() {
 					peak.Store(v)
 				}
@@ -349,29 +350,29 @@ func TestFaultFloodOfMalformedMessages(t *testing.T) {
 	waitPublished()
 	require.Zero(t, failed.Load(), "the broker acknowledged every publish")
 	testenv.Eventually(t, 60*time.Second, "every bad message counted and every valid one stored", func() (bool, string) {
-		m, err := testenv.ScrapeMetrics(p.web)
+		m, err := servicecheck.ScrapeMetrics(p.web)
 		if err != nil {
 			return false, err.Error()
 		}
-		rejected := testenv.SumMetric(m, "facmon_readings_rejected_total")
+		rejected := servicecheck.SumMetric(m, "facmon_readings_rejected_total")
 		n := db.Count(setup.bucket, `SELECT count(seq) FROM door WHERE device = 'flood-ok'`)
 		return rejected == floods && n == int64(good), fmt.Sprintf("rejected %.0f of %d, valid stored %d of %d", rejected, floods, n, good)
 	})
 	close(stopSampling)
 	<-sampled
 
-	m := testenv.MustScrapeMetrics(t, p.web)
+	m := servicecheck.MustScrapeMetrics(t, p.web)
 	for reason, n := range want {
 		assert.Equal(t, n, m[`facmon_readings_rejected_total{reason="`+reason+`"}`], reason)
 	}
-	assert.Empty(t, testenv.MissingSeqs(testenv.StoredSeqs(t, db, setup.bucket), map[string]int64{"flood-ok": int64(good), "warm-up": 100}, nil))
+	assert.Empty(t, servicecheck.MissingSeqs(servicecheck.StoredSeqs(t, db, setup.bucket), map[string]int64{"flood-ok": int64(good), "warm-up": 100}, nil))
 	growth := float64(peak.Load()) - baseline
 	t.Logf("malformed payloads: %d MB; facmon RSS baseline %.0f MB, peak %.0f MB (+%.0f MB), end %.0f MB",
 		badBytes>>20, baseline/(1<<20), float64(peak.Load())/(1<<20), growth/(1<<20), m["process_resident_memory_bytes"]/(1<<20))
 	assert.Less(t, growth, float64(64<<20), "RSS stays bounded while %d MB of malformed payloads pass through", badBytes>>20)
 	code, _ := httpGet(p.web + "/healthz")
 	assert.Equal(t, 200, code, "bad input does not make facmon unhealthy")
-	testenv.WaitConserved(t, p.web)
+	servicecheck.WaitConserved(t, p.web)
 }
 
 // influxGate stands in front of the real InfluxDB: while closed, every
@@ -468,13 +469,13 @@ func TestFaultTermFlushesSpoolAndExits0(t *testing.T) {
 	p := setup.start(t)
 	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 100 * time.Millisecond})
 	testenv.Eventually(t, 20*time.Second, "readings flowing", func() (bool, string) {
-		n := testenv.StoredSeqTotal(db, setup.bucket)
+		n := servicecheck.StoredSeqTotal(db, setup.bucket)
 		return n >= 500, fmt.Sprintf("stored %d", n)
 	})
 
 	gate.closed.Store(true)
 	testenv.Eventually(t, 20*time.Second, "spool holding readings", func() (bool, string) {
-		m, err := testenv.ScrapeMetrics(p.web)
+		m, err := servicecheck.ScrapeMetrics(p.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -482,13 +483,13 @@ func TestFaultTermFlushesSpoolAndExits0(t *testing.T) {
 	})
 	// The conservation check needs the flow to settle: pause the devices.
 	pub.Paused.Store(true)
-	testenv.WaitConserved(t, p.web)
+	servicecheck.WaitConserved(t, p.web)
 	pub.Paused.Store(false)
 	time.Sleep(time.Second)
 
 	gate.closed.Store(false) // the drain still sleeps out its Retry-After: 30
-	before := testenv.MustScrapeMetrics(t, p.web)
-	storedBefore := testenv.StoredSeqTotal(db, setup.bucket)
+	before := servicecheck.MustScrapeMetrics(t, p.web)
+	storedBefore := servicecheck.StoredSeqTotal(db, setup.bucket)
 	require.Positive(t, before["facmon_spool_readings"])
 	code, took := p.term(30 * time.Second)
 	t.Logf("SIGTERM with %.0f readings in the spool: exit %d after %v", before["facmon_spool_readings"], code, took.Round(time.Millisecond))
@@ -498,13 +499,13 @@ func TestFaultTermFlushesSpoolAndExits0(t *testing.T) {
 	pub.Stop()
 	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
 
-	storedAfter := testenv.StoredSeqTotal(db, setup.bucket)
+	storedAfter := servicecheck.StoredSeqTotal(db, setup.bucket)
 	// The spool also holds facmon's own points (heartbeats, liveness),
 	// which storedTotal does not count.
-	own := testenv.SumMetric(before, "facmon_readings_received_total") - before[`facmon_readings_received_total{source="mqtt"}`]
+	own := servicecheck.SumMetric(before, "facmon_readings_received_total") - before[`facmon_readings_received_total{source="mqtt"}`]
 	assert.GreaterOrEqual(t, storedAfter, storedBefore+int64(before["facmon_spool_readings"]-own), "the shutdown flushed the spool to InfluxDB")
 	held := queuedForSession(t, broker, setup.clientID)
-	problems := testenv.MissingSeqs(testenv.StoredSeqs(t, db, setup.bucket), pub.Want(), held)
+	problems := servicecheck.MissingSeqs(servicecheck.StoredSeqs(t, db, setup.bucket), pub.Want(), held)
 	assert.Empty(t, problems, "every published seq is stored or still held by the broker: nothing facmon acknowledged is lost")
 	log := p.log()
 	assert.NotContains(t, log, "spool not fully sent")
@@ -526,12 +527,12 @@ func TestFaultTermWhileSpoolFullAndInfluxDown(t *testing.T) {
 	p := setup.start(t)
 	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 50 * time.Millisecond, Pad: 240})
 	testenv.Eventually(t, 20*time.Second, "readings flowing", func() (bool, string) {
-		n := testenv.StoredSeqTotal(db, setup.bucket)
+		n := servicecheck.StoredSeqTotal(db, setup.bucket)
 		return n >= 500, fmt.Sprintf("stored %d", n)
 	})
 	db.Stop()
 	testenv.Eventually(t, 30*time.Second, "spool full", func() (bool, string) {
-		m, err := testenv.ScrapeMetrics(p.web)
+		m, err := servicecheck.ScrapeMetrics(p.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -547,7 +548,7 @@ func TestFaultTermWhileSpoolFullAndInfluxDown(t *testing.T) {
 	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
 	db.Start()
 	p = setup.start(t)
-	testenv.WaitAllStored(t, db, setup.bucket, pub.Want(), 60*time.Second)
-	assert.Zero(t, testenv.MustScrapeMetrics(t, p.web)["facmon_spool_dropped_records_total"])
-	testenv.WaitConserved(t, p.web)
+	servicecheck.WaitAllStored(t, db, setup.bucket, pub.Want(), 60*time.Second)
+	assert.Zero(t, servicecheck.MustScrapeMetrics(t, p.web)["facmon_spool_dropped_records_total"])
+	servicecheck.WaitConserved(t, p.web)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/service/servicecheck"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -33,16 +34,16 @@ func TestConservedWhileStalled(t *testing.T) {
 	db.Stop()
 	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 20, Interval: 20 * time.Millisecond, Pad: 240})
 	testenv.Eventually(t, 60*time.Second, "spool full and intake stalled", func() (bool, string) {
-		a := testenv.MustScrapeMetrics(t, r.web)
+		a := servicecheck.MustScrapeMetrics(t, r.web)
 		time.Sleep(1500 * time.Millisecond) // longer than the sample interval
-		b := testenv.MustScrapeMetrics(t, r.web)
-		recv := testenv.SumMetric(b, "facmon_readings_received_total")
-		return b["facmon_spool_full"] == 1 && recv == testenv.SumMetric(a, "facmon_readings_received_total"),
-			fmt.Sprintf("full %v, received %.0f then %.0f, pending %.0f", b["facmon_spool_full"], testenv.SumMetric(a, "facmon_readings_received_total"), recv, b["facmon_ingest_pending_readings"])
+		b := servicecheck.MustScrapeMetrics(t, r.web)
+		recv := servicecheck.SumMetric(b, "facmon_readings_received_total")
+		return b["facmon_spool_full"] == 1 && recv == servicecheck.SumMetric(a, "facmon_readings_received_total"),
+			fmt.Sprintf("full %v, received %.0f then %.0f, pending %.0f", b["facmon_spool_full"], servicecheck.SumMetric(a, "facmon_readings_received_total"), recv, b["facmon_ingest_pending_readings"])
 	})
 	for i := range 6 {
-		m := testenv.MustScrapeMetrics(t, r.web)
-		ok, detail := testenv.Conservation(m)
+		m := servicecheck.MustScrapeMetrics(t, r.web)
+		ok, detail := servicecheck.Conservation(m)
 		assert.True(t, ok, "scrape %d while stalled: %s", i, detail)
 		assert.LessOrEqual(t, m["facmon_ingest_pending_readings"], float64(maxInflight), "pending within mqtt.max_inflight")
 		time.Sleep(500 * time.Millisecond)
@@ -52,6 +53,6 @@ func TestConservedWhileStalled(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	pub.Stop()
 	require.Zero(t, pub.Failed.Load())
-	testenv.WaitAllStored(t, db, r.bucket, pub.Want(), 90*time.Second)
-	testenv.WaitConserved(t, r.web)
+	servicecheck.WaitAllStored(t, db, r.bucket, pub.Want(), 90*time.Second)
+	servicecheck.WaitConserved(t, r.web)
 }

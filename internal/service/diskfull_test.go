@@ -14,6 +14,7 @@ import (
 
 	"github.com/facmon/facmon/alerts/rule"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/service/servicecheck"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -116,7 +117,7 @@ func TestFaultFullDiskRecoversWithoutRestart(t *testing.T) {
 	// disk is full a few seconds into the outage.
 	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 50 * time.Millisecond, Pad: 240})
 	testenv.Eventually(t, 20*time.Second, "readings flowing into InfluxDB", func() (bool, string) {
-		n := testenv.StoredSeqTotal(db, r.bucket)
+		n := servicecheck.StoredSeqTotal(db, r.bucket)
 		return n >= 500, fmt.Sprintf("stored %d", n)
 	})
 	pages := pollPages(r.web)
@@ -128,7 +129,7 @@ func TestFaultFullDiskRecoversWithoutRestart(t *testing.T) {
 
 	db.Stop()
 	testenv.Eventually(t, 60*time.Second, "the disk full and the spool unwritable", func() (bool, string) {
-		m, err := testenv.ScrapeMetrics(r.web)
+		m, err := servicecheck.ScrapeMetrics(r.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -142,7 +143,7 @@ func TestFaultFullDiskRecoversWithoutRestart(t *testing.T) {
 		return n >= 10, fmt.Sprintf("%.0f firing", n)
 	})
 	time.Sleep(5 * time.Second) // the pages must keep answering with the disk full and alerts firing
-	full := testenv.MustScrapeMetrics(t, r.web)
+	full := servicecheck.MustScrapeMetrics(t, r.web)
 	require.Zero(t, full["facmon_spool_writable"], "still full")
 	assert.Empty(t, pages.failures(), "every page answers while the disk is full and alerts fire")
 	t.Logf("disk full: %.0f readings in the spool, %.0f write errors, %.0f alerts firing, %.0f alert records queued for storage",
@@ -151,7 +152,7 @@ func TestFaultFullDiskRecoversWithoutRestart(t *testing.T) {
 	db.Start()
 	back := time.Now()
 	testenv.Eventually(t, 60*time.Second, "intake resumes by itself", func() (bool, string) {
-		m, err := testenv.ScrapeMetrics(r.web)
+		m, err := servicecheck.ScrapeMetrics(r.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -162,7 +163,7 @@ func TestFaultFullDiskRecoversWithoutRestart(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	pub.Stop()
 	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
-	testenv.WaitAllStored(t, db, r.bucket, pub.Want(), 120*time.Second)
+	servicecheck.WaitAllStored(t, db, r.bucket, pub.Want(), 120*time.Second)
 	testenv.Eventually(t, 30*time.Second, "/healthz 200 again", func() (bool, string) {
 		code, body := get(t, r.web+"/healthz")
 		return code == http.StatusOK, body
@@ -172,16 +173,16 @@ func TestFaultFullDiskRecoversWithoutRestart(t *testing.T) {
 	t.Logf("pages: %d requests, slowest %v", polls, slowest.Round(time.Millisecond))
 	assert.Empty(t, failed, "every page answered throughout")
 
-	end := testenv.MustScrapeMetrics(t, r.web)
+	end := servicecheck.MustScrapeMetrics(t, r.web)
 	assert.Zero(t, end["facmon_spool_torn_records_total"], "a refused write is not a torn record")
 	assert.Zero(t, end["facmon_spool_dropped_records_total"])
 	assert.Zero(t, end[`facmon_alert_records_dropped_total{queue="events"}`])
 	assert.Zero(t, end[`facmon_alert_records_dropped_total{queue="history"}`])
 	testenv.Eventually(t, 30*time.Second, "the alert records reach InfluxDB and the history", func() (bool, string) {
-		m := testenv.MustScrapeMetrics(t, r.web)
+		m := servicecheck.MustScrapeMetrics(t, r.web)
 		stored := count(t, db, r.bucket, `SELECT count(id) FROM alert_event WHERE "state" = 'firing'`)
 		return stored >= int64(full["facmon_alerts_firing"]) && m[`facmon_alert_records_queued{queue="history"}`] == 0,
 			fmt.Sprintf("%d firing events stored, %v history lines queued", stored, m[`facmon_alert_records_queued{queue="history"}`])
 	})
-	testenv.WaitConserved(t, r.web)
+	servicecheck.WaitConserved(t, r.web)
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/service/servicecheck"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -72,17 +73,17 @@ func TestFaultInfluxOutageLosesNothing(t *testing.T) {
 	})
 	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 100 * time.Millisecond})
 	testenv.Eventually(t, 20*time.Second, "readings flowing into InfluxDB", func() (bool, string) {
-		n := testenv.StoredSeqTotal(db, r.bucket)
+		n := servicecheck.StoredSeqTotal(db, r.bucket)
 		return n >= 500, fmt.Sprintf("stored %d", n)
 	})
 
 	outage := outageDuration()
 	db.Stop()
 	down := time.Now()
-	before := testenv.MustScrapeMetrics(t, r.web)
+	before := servicecheck.MustScrapeMetrics(t, r.web)
 	pubBefore := pub.Published.Load()
 	time.Sleep(time.Until(down.Add(outage)))
-	during := testenv.MustScrapeMetrics(t, r.web)
+	during := servicecheck.MustScrapeMetrics(t, r.web)
 	pubDuring := pub.Published.Load() - pubBefore
 	appendedDuring := during["facmon_spool_appended_readings_total"] - before["facmon_spool_appended_readings_total"]
 	t.Logf("InfluxDB down %v: published %d, facmon spooled and acked %.0f, spool holds %.0f readings (%.0f bytes)",
@@ -98,16 +99,16 @@ func TestFaultInfluxOutageLosesNothing(t *testing.T) {
 	time.Sleep(3 * time.Second) // the stream goes on across the restart
 	pub.Stop()
 	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
-	testenv.WaitAllStored(t, db, r.bucket, pub.Want(), 60*time.Second)
+	servicecheck.WaitAllStored(t, db, r.bucket, pub.Want(), 60*time.Second)
 
 	testenv.Eventually(t, 20*time.Second, "spool empty", func() (bool, string) {
-		m := testenv.MustScrapeMetrics(t, r.web)
+		m := servicecheck.MustScrapeMetrics(t, r.web)
 		return m["facmon_spool_readings"] == 0, fmt.Sprint(m["facmon_spool_readings"])
 	})
-	end := testenv.MustScrapeMetrics(t, r.web)
+	end := servicecheck.MustScrapeMetrics(t, r.web)
 	assert.Zero(t, end["facmon_spool_dropped_records_total"])
 	assert.Positive(t, end[`facmon_influx_write_errors_total{kind="network"}`], "the outage was seen as network errors")
-	testenv.WaitConserved(t, r.web)
+	servicecheck.WaitConserved(t, r.web)
 }
 
 // TestFaultInfluxDownBeforeFirstWrite: InfluxDB goes away after facmon
@@ -129,8 +130,8 @@ func TestFaultInfluxDownBeforeFirstWrite(t *testing.T) {
 	time.Sleep(time.Second)
 	pub.Stop()
 	require.Zero(t, pub.Failed.Load())
-	testenv.WaitAllStored(t, db, r.bucket, pub.Want(), 20*time.Second)
-	testenv.WaitConserved(t, r.web)
+	servicecheck.WaitAllStored(t, db, r.bucket, pub.Want(), 20*time.Second)
+	servicecheck.WaitConserved(t, r.web)
 }
 
 // TestFaultMosquittoRestartKeepsBrokerAcked: Mosquitto (persistence on) is
@@ -145,7 +146,7 @@ func TestFaultMosquittoRestartKeepsBrokerAcked(t *testing.T) {
 	})
 	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 100 * time.Millisecond})
 	testenv.Eventually(t, 20*time.Second, "readings flowing into InfluxDB", func() (bool, string) {
-		n := testenv.StoredSeqTotal(db, r.bucket)
+		n := servicecheck.StoredSeqTotal(db, r.bucket)
 		return n >= 1000, fmt.Sprintf("stored %d", n)
 	})
 
@@ -164,11 +165,11 @@ func TestFaultMosquittoRestartKeepsBrokerAcked(t *testing.T) {
 		n += len(m)
 	}
 	t.Logf("published %d, broker acknowledged %d, unacknowledged %d", pub.Published.Load(), n, pub.Failed.Load())
-	testenv.WaitAckedStored(t, db, r.bucket, acked, 60*time.Second)
-	m := testenv.MustScrapeMetrics(t, r.web)
+	servicecheck.WaitAckedStored(t, db, r.bucket, acked, 60*time.Second)
+	m := servicecheck.MustScrapeMetrics(t, r.web)
 	assert.GreaterOrEqual(t, m["facmon_mqtt_connection_lost_total"], 1.0)
 	assert.Zero(t, m["facmon_spool_dropped_records_total"])
-	testenv.WaitConserved(t, r.web)
+	servicecheck.WaitConserved(t, r.web)
 }
 
 // scriptedInflux stands in front of the real InfluxDB: it answers 503 with
@@ -314,8 +315,8 @@ func TestFaultPoisonQuarantinedAndRetryAfterHonoured(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, 60*time.Second, "good points stored, poison quarantined", func() (bool, string) {
-		n := testenv.StoredSeqTotal(db, r.bucket)
-		m, err := testenv.ScrapeMetrics(r.web)
+		n := servicecheck.StoredSeqTotal(db, r.bucket)
+		m, err := servicecheck.ScrapeMetrics(r.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -351,11 +352,11 @@ func TestFaultPoisonQuarantinedAndRetryAfterHonoured(t *testing.T) {
 	assert.Equal(t, 3, unavailable)
 	t.Logf("writes seen: %s", script.describe())
 
-	m := testenv.MustScrapeMetrics(t, r.web)
+	m := servicecheck.MustScrapeMetrics(t, r.web)
 	assert.Equal(t, 3.0, m[`facmon_influx_write_errors_total{kind="http_5xx"}`])
 	assert.Zero(t, m[`facmon_points_quarantined_total{status="400"}`])
 	assert.Zero(t, m["facmon_spool_dropped_records_total"])
-	testenv.WaitConserved(t, r.web)
+	servicecheck.WaitConserved(t, r.web)
 }
 
 // TestFaultSpoolFullStopsAcks: with a 2 MiB spool and InfluxDB down, the
@@ -374,13 +375,13 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 	// spool is full about 6 s into the outage.
 	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 50 * time.Millisecond, Pad: 240})
 	testenv.Eventually(t, 20*time.Second, "readings flowing into InfluxDB", func() (bool, string) {
-		n := testenv.StoredSeqTotal(db, r.bucket)
+		n := servicecheck.StoredSeqTotal(db, r.bucket)
 		return n >= 500, fmt.Sprintf("stored %d", n)
 	})
 
 	db.Stop()
 	testenv.Eventually(t, 60*time.Second, "spool full", func() (bool, string) {
-		m, err := testenv.ScrapeMetrics(r.web)
+		m, err := servicecheck.ScrapeMetrics(r.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -390,7 +391,7 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 	// arrive and wait, unacknowledged; then the broker stops sending.
 	var prev float64 = -1
 	testenv.Eventually(t, 10*time.Second, "deliveries to facmon stop", func() (bool, string) {
-		m, err := testenv.ScrapeMetrics(r.web)
+		m, err := servicecheck.ScrapeMetrics(r.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -400,10 +401,10 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 		time.Sleep(400 * time.Millisecond)
 		return stable, fmt.Sprintf("received %.0f, pending %.0f", n, m["facmon_ingest_pending_readings"])
 	})
-	full := testenv.MustScrapeMetrics(t, r.web)
+	full := servicecheck.MustScrapeMetrics(t, r.web)
 	pubFull := pub.Published.Load()
 	time.Sleep(3 * time.Second)
-	later := testenv.MustScrapeMetrics(t, r.web)
+	later := servicecheck.MustScrapeMetrics(t, r.web)
 	pubLater := pub.Published.Load()
 	t.Logf("spool full at %.0f bytes, %.0f readings; published %d more in 3 s", full["facmon_spool_bytes"], full["facmon_spool_readings"], pubLater-pubFull)
 	assert.Greater(t, pubLater-pubFull, int64(1000), "the devices keep publishing")
@@ -430,7 +431,7 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
-			if m, err := testenv.ScrapeMetrics(r.web); err == nil {
+			if m, err := servicecheck.ScrapeMetrics(r.web); err == nil {
 				if p := int64(m["facmon_ingest_pending_readings"]); p > maxPending.Load() {
 					maxPending.Store(p)
 				}
@@ -444,7 +445,7 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 	}()
 	db.Start()
 	testenv.Eventually(t, 60*time.Second, "spool has room again", func() (bool, string) {
-		m, err := testenv.ScrapeMetrics(r.web)
+		m, err := servicecheck.ScrapeMetrics(r.web)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -454,8 +455,8 @@ func TestFaultSpoolFullStopsAcks(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	pub.Stop()
 	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
-	testenv.WaitAllStored(t, db, r.bucket, pub.Want(), 90*time.Second)
-	end := testenv.MustScrapeMetrics(t, r.web)
+	servicecheck.WaitAllStored(t, db, r.bucket, pub.Want(), 90*time.Second)
+	end := servicecheck.MustScrapeMetrics(t, r.web)
 	assert.Zero(t, end["facmon_spool_dropped_records_total"])
-	testenv.WaitConserved(t, r.web)
+	servicecheck.WaitConserved(t, r.web)
 }

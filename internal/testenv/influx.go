@@ -392,3 +392,16 @@ func (i *Influx) WriteErr(ctx context.Context, db, lines string) error {
 	}
 	return nil
 }
+
+// Count runs an InfluxQL count query on database db and returns the first
+// value of its first series. An error or an empty result counts as 0, so it
+// can be polled in Eventually while InfluxDB is down or before the database
+// exists.
+func (i *Influx) Count(db, q string) int64 {
+	rows, err := i.QueryErr(context.Background(), db, q)
+	if err != nil || len(rows) == 0 || len(rows[0].Values) == 0 {
+		return 0
+	}
+	n, _ := AsInt64(rows[0].Values[0][1])
+	return n
+}

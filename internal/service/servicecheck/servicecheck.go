@@ -1,14 +1,12 @@
-package testenv
-
-// Checks shared by the fault tests of internal/service (facmon in-process)
-// and cmd/facmon (the built binary): reading facmon's /metrics, the
-// conservation invariant an operator can check from it, and what InfluxDB
-// holds of the numbered readings a Stream publishes. They live here because
-// both packages need exactly the same checks and a test file cannot be
-// imported from another package.
+// Package servicecheck holds the checks of a running facmon shared by the
+// fault tests of internal/service (facmon in-process) and cmd/facmon (the
+// built binary): reading its /metrics, the conservation invariant an
+// operator can check from them, and what InfluxDB holds of the numbered
+// readings a testenv.Stream publishes. testenv starts the real services;
+// what is facmon's own lives here.
+package servicecheck
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,9 +18,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// ----------------------------------------------------------------- /metrics
+	"github.com/facmon/facmon/internal/testenv"
+)
 
 // ScrapeMetrics reads every sample of web's /metrics (Prometheus text
 // format) into a map keyed by the sample's name with its labels, e.g.
@@ -108,7 +106,7 @@ func Conservation(m map[string]float64) (bool, string) {
 // never does.
 func WaitConserved(t testing.TB, web string) {
 	t.Helper()
-	Eventually(t, 20*time.Second, "received + replayed = rejected + written + quarantined + spool + pending", func() (bool, string) {
+	testenv.Eventually(t, 20*time.Second, "received + replayed = rejected + written + quarantined + spool + pending", func() (bool, string) {
 		m, err := ScrapeMetrics(web)
 		if err != nil {
 			return false, err.Error()
@@ -117,35 +115,20 @@ func WaitConserved(t testing.TB, web string) {
 	})
 }
 
-// ----------------------------------------------------------------- InfluxDB seqs
-
-// Count runs an InfluxQL count query on database db and returns the first
-// value of its first series. An error or an empty result counts as 0, so it
-// can be polled in Eventually while InfluxDB is down or before the database
-// exists.
-func (i *Influx) Count(db, q string) int64 {
-	rows, err := i.QueryErr(context.Background(), db, q)
-	if err != nil || len(rows) == 0 || len(rows[0].Values) == 0 {
-		return 0
-	}
-	n, _ := AsInt64(rows[0].Values[0][1])
-	return n
-}
-
 // StoredSeqTotal is how many door readings with a seq database bucket holds
 // (0 when it cannot be asked).
-func StoredSeqTotal(db *Influx, bucket string) int64 {
+func StoredSeqTotal(db *testenv.Influx, bucket string) int64 {
 	return db.Count(bucket, `SELECT count(seq) FROM door`)
 }
 
 // StoredSeqs returns, per device, the seq of every stored door point.
-func StoredSeqs(t testing.TB, db *Influx, bucket string) map[string][]int64 {
+func StoredSeqs(t testing.TB, db *testenv.Influx, bucket string) map[string][]int64 {
 	t.Helper()
 	out := map[string][]int64{}
 	for _, s := range db.Query(t, bucket, `SELECT seq FROM door GROUP BY device`) {
 		dev := s.Tags["device"]
 		for _, v := range s.Values {
-			n, ok := AsInt64(v[1])
+			n, ok := testenv.AsInt64(v[1])
 			require.True(t, ok, "seq %v", v[1])
 			out[dev] = append(out[dev], n)
 		}
@@ -186,14 +169,14 @@ func MissingSeqs(stored map[string][]int64, want map[string]int64, elsewhere map
 // adds up to, then checks that every device stored exactly its readings
 // 1..want[device], each once: no gap, no duplicate, nothing outside the
 // range. It reports the problems per device if not.
-func WaitAllStored(t testing.TB, db *Influx, bucket string, want map[string]int64, timeout time.Duration) {
+func WaitAllStored(t testing.TB, db *testenv.Influx, bucket string, want map[string]int64, timeout time.Duration) {
 	t.Helper()
 	var total int64
 	for _, n := range want {
 		total += n
 	}
 	require.Positive(t, total)
-	Eventually(t, timeout, "every published seq stored", func() (bool, string) {
+	testenv.Eventually(t, timeout, "every published seq stored", func() (bool, string) {
 		n := StoredSeqTotal(db, bucket)
 		return n >= total, fmt.Sprintf("stored %d of %d", n, total)
 	})
@@ -219,7 +202,7 @@ func WaitAllStored(t testing.TB, db *Influx, bucket string, want map[string]int6
 // publisher (Stream.AckedSeqs) is stored, with no reading stored twice, and
 // fails the test with the problems per device if that does not come about
 // within timeout.
-func WaitAckedStored(t testing.TB, db *Influx, bucket string, acked map[string]map[int64]bool, timeout time.Duration) {
+func WaitAckedStored(t testing.TB, db *testenv.Influx, bucket string, acked map[string]map[int64]bool, timeout time.Duration) {
 	t.Helper()
 	var total int64
 	for _, m := range acked {
@@ -227,7 +210,7 @@ func WaitAckedStored(t testing.TB, db *Influx, bucket string, acked map[string]m
 	}
 	require.Positive(t, total)
 	var problems []string
-	Eventually(t, timeout, "every broker-acknowledged seq stored", func() (bool, string) {
+	testenv.Eventually(t, timeout, "every broker-acknowledged seq stored", func() (bool, string) {
 		if n := StoredSeqTotal(db, bucket); n < total {
 			return false, fmt.Sprintf("stored %d, broker acknowledged %d", n, total)
 		}
