@@ -176,8 +176,7 @@ func (e *Engine) housekeep(c *rule.Compiled, in *instance, now time.Time) {
 		// Nothing to remember: keep the map small for large fleets. Not
 		// before it has been quiet for a flap window, though: a door that
 		// reports open one reading in three would otherwise be forgotten
-		// at every tick and registered again at its next reading (2% of
-		// ingest's CPU in the benchmark).
+		// at every tick and registered again at its next reading.
 		delete(e.instances, instKey{in.Rule, in.Ward, in.Class, in.Device})
 		delete(e.byID, in.ID)
 		// The device's slot keeps it, dormant: a door that opens again

@@ -56,10 +56,9 @@ func commands() []command {
 const defaultMemoryLimit = 48 << 20
 
 // defaultGCPercent is GOGC unless the environment sets it. Ingest makes
-// garbage at a steady rate (paho allocates several objects per message);
-// at Go's default of 100 the collector ran about 30 times in the ingest
-// benchmark's 7 s window and took 10-12% of facmon's CPU, at 200 it ran
-// 14-16 times, and the memory limit above still caps the heap that buys.
+// garbage at a steady rate (paho allocates several objects per message),
+// so collecting half as often saves CPU, and the memory limit above still
+// caps the heap that buys (figures: bench/README.md, "Tuning").
 const defaultGCPercent = 200
 
 func main() {

@@ -15,7 +15,8 @@ import (
 // bufferedConn takes the system calls out of paho's per-message path.
 // paho reads each packet's fixed header a byte at a time straight from the
 // socket (four reads per message) and writes every PUBACK with its own
-// write; profiling showed those calls to be the largest cost of ingest.
+// write: those calls were the largest cost of ingest (bench/README.md,
+// "Tuning").
 // Reads go through a buffer; writes are coalesced: Write queues the bytes
 // and one flusher goroutine sends everything queued in one call, so under
 // load many acks share a system call and at rest a packet leaves at once.

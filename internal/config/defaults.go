@@ -89,11 +89,10 @@ func Default() Config {
 		Spool: Spool{
 			Dir:      "var/spool",
 			MaxBytes: 1 << 30,
-			// An fsync costs the kernel about 0.2 ms of CPU here whatever
-			// it writes: at 25k readings/s, 5 ms groups (about 290
-			// readings) spent 0.08 CPU-s per 100k readings on fsync, 20 ms
-			// groups (about 480) 0.04. A telemetry reading can wait that
-			// long for its ack; alerts see it before it is spooled.
+			// An fsync costs about the same whatever it writes, so larger
+			// groups cost less per reading (bench/README.md, "Tuning"). A
+			// telemetry reading can wait that long for its ack; alerts see
+			// it before it is spooled.
 			CommitInterval: Duration(20 * time.Millisecond),
 			ShutdownDrain:  Duration(10 * time.Second),
 		},

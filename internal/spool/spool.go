@@ -52,11 +52,10 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		MaxBytes: 1 << 30,
-		// With 4 MiB segments, the log's two segments in memory and the
-		// copies made growing the tail took about 12 MiB of facmon's
-		// 62 MiB peak RSS in the ingest benchmark, and a third of what it
-		// allocated; 256 KiB segments (a few group commits each, at most
-		// 4,096 files for a full 1 GiB spool) took the peak to 50 MiB.
+		// Small segments keep the log's in-memory segments and the
+		// copies made growing the tail small (a few group commits each,
+		// at most 4,096 files for a full 1 GiB spool); bench/README.md,
+		// "Tuning", has the peak RSS they save.
 		SegmentBytes:   256 << 10,
 		MaxDrainPoints: 5000,
 		TruncateEvery:  5 * time.Second,
