@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/facmon/facmon/internal/clientauth"
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/ratelog"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/redact"
@@ -51,7 +50,7 @@ func WithClientFactory(f ClientFactory) Option { return func(c *Collector) { c.n
 
 // Collector is one MQTT subscription.
 type Collector struct {
-	cfg       config.MQTT
+	broker    Broker
 	decoder   *Decoder
 	sink      Sink
 	log       *slog.Logger
@@ -86,20 +85,20 @@ type collectorMetrics struct {
 	waiting   prometheus.Gauge
 }
 
-// New builds a collector from a validated config. The password is read
+// New builds a collector from validated options. The password is read
 // from its file here, so a missing file fails start-up, not a reconnect.
-func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Registerer, options ...Option) (*Collector, error) {
-	dec, err := NewDecoder(cfg)
+func New(o Options, sink Sink, log *slog.Logger, reg prometheus.Registerer, options ...Option) (*Collector, error) {
+	dec, err := NewDecoder(o.Decoder)
 	if err != nil {
 		return nil, err
 	}
 	c := &Collector{
-		cfg:        cfg.MQTT,
+		broker:     o.Broker,
 		decoder:    dec,
 		sink:       sink,
 		log:        log.With("collector", "mqtt"),
 		now:        time.Now,
-		devices:    newDeviceLimit(cfg.Ingest.MaxDevicesPerOffice, cfg.Ingest.MaxDevices),
+		devices:    newDeviceLimit(o.MaxDevicesPerOffice, o.MaxDevices),
 		newClient:  func(o *paho.ClientOptions) paho.Client { return paho.NewClient(o) },
 		poisonLent: testing.Testing(),
 	}
@@ -152,7 +151,7 @@ func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Register
 }
 
 func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
-	m := c.cfg
+	m := c.broker
 	brokerURL := m.URL
 	if u, err := url.Parse(brokerURL); err == nil && u.Scheme == "mqtts" {
 		u.Scheme = "ssl"
@@ -167,12 +166,12 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 		// A persistent session keeps our subscriptions and queues QoS 1
 		// messages at the broker while we are away.
 		SetCleanSession(false).
-		SetKeepAlive(m.KeepAlive.D()).
-		SetConnectTimeout(m.ConnectTimeout.D()).
+		SetKeepAlive(m.KeepAlive).
+		SetConnectTimeout(m.ConnectTimeout).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).
-		SetMaxReconnectInterval(m.MaxReconnectInterval.D()).
+		SetMaxReconnectInterval(m.MaxReconnectInterval).
 		// The default handler is set before Connect, so messages of the
 		// persistent session that arrive before Subscribe returns are
 		// handled (and acked) too.
@@ -203,7 +202,7 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 			c.log.Debug("mqtt reconnecting", "broker", redact.URL(m.URL))
 		})
 	if u, err := url.Parse(brokerURL); err == nil {
-		Transport(opts, u.Scheme, m.ConnectTimeout.D())
+		Transport(opts, u.Scheme, m.ConnectTimeout)
 	}
 	if m.Username != "" {
 		opts.SetUsername(m.Username)
@@ -245,7 +244,7 @@ func Transport(opts *paho.ClientOptions, scheme string, connectTimeout time.Dura
 
 // Run connects (retrying until it succeeds) and collects until ctx ends.
 func (c *Collector) Run(ctx context.Context) error {
-	c.log.Info("connecting to mqtt broker", "broker", redact.URL(c.cfg.URL), "client_id", c.cfg.ClientID, "filters", c.decoder.Filters())
+	c.log.Info("connecting to mqtt broker", "broker", redact.URL(c.broker.URL), "client_id", c.broker.ClientID, "filters", c.decoder.Filters())
 	waited := make(chan struct{})
 	go func() {
 		defer close(waited)
@@ -260,7 +259,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
-			return fmt.Errorf("mqtt connect to %s: %w", redact.URL(c.cfg.URL), err)
+			return fmt.Errorf("mqtt connect to %s: %w", redact.URL(c.broker.URL), err)
 		}
 		<-ctx.Done()
 	}
@@ -270,7 +269,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	// that arrive meanwhile stay unacked: the broker keeps them for the
 	// next session.
 	c.stopping.Store(true)
-	fctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout.D())
+	fctx, cancel := context.WithTimeout(context.Background(), c.broker.ConnectTimeout)
 	if err := c.sink.Flush(fctx); err != nil {
 		c.log.Warn("shutdown: could not make the last readings durable; the broker will deliver them again", "err", err)
 	}
@@ -293,7 +292,7 @@ func (c *Collector) onConnect(cl paho.Client) {
 		filters[f] = 1
 	}
 	tok := cl.SubscribeMultiple(filters, nil)
-	if !tok.WaitTimeout(c.cfg.ConnectTimeout.D()) {
+	if !tok.WaitTimeout(c.broker.ConnectTimeout) {
 		c.metrics.subErrors.Inc()
 		c.log.Error("mqtt subscribe timed out; reconnecting", "filters", c.decoder.Filters())
 		go cl.Disconnect(0) // reconnect and retry rather than stay deaf
@@ -314,7 +313,7 @@ func (c *Collector) onConnect(cl paho.Client) {
 	}
 	c.connected.Store(true)
 	c.metrics.connected.Set(1)
-	c.log.Info("mqtt connected and subscribed", "broker", redact.URL(c.cfg.URL))
+	c.log.Info("mqtt connected and subscribed", "broker", redact.URL(c.broker.URL))
 }
 
 // handle runs on paho's goroutine, which also reads the broker's
@@ -427,5 +426,5 @@ func (c *Collector) Health() error {
 	if c.Connected() {
 		return nil
 	}
-	return fmt.Errorf("%w (%s)", ErrNotConnected, strings.TrimSpace(redact.URL(c.cfg.URL)))
+	return fmt.Errorf("%w (%s)", ErrNotConnected, strings.TrimSpace(redact.URL(c.broker.URL)))
 }

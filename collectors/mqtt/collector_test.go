@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/testenv"
 )
@@ -48,17 +47,16 @@ func (s *recordingSink) readings() []*reading.Reading {
 
 // startCollector runs a collector with cfg's topics against broker b
 // until the test ends, and waits until it is subscribed.
-func startCollector(t *testing.T, b *testenv.Broker, mutate func(*config.Config), sink Sink) (*Collector, *prometheus.Registry) {
+func startCollector(t *testing.T, b *testenv.Broker, mutate func(*Options), sink Sink) (*Collector, *prometheus.Registry) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.MQTT.URL = b.URL
-	cfg.MQTT.ClientID = "facmon-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	o := testOptions()
+	o.Broker.URL = b.URL
+	o.Broker.ClientID = "facmon-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	if mutate != nil {
-		mutate(&cfg)
+		mutate(&o)
 	}
-	require.NoError(t, cfg.Validate())
 	reg := prometheus.NewRegistry()
-	c, err := New(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
+	c, err := New(o, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -92,7 +90,7 @@ func mosquittoPub(t *testing.T, b *testenv.Broker, topic, payload string) {
 func TestDeviceStatusTopicsThroughMosquitto(t *testing.T) {
 	b := testenv.StartMosquitto(t)
 	sink := &recordingSink{}
-	_, reg := startCollector(t, b, withDeviceStatusTopics, sink)
+	_, reg := startCollector(t, b, func(o *Options) { withDeviceStatusTopics(&o.Decoder) }, sink)
 	msgs := []struct {
 		topic, payload string
 		device         string

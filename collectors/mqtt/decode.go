@@ -11,7 +11,6 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/facmon/facmon/collectors/mqtt/topic"
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/reading"
 )
 
@@ -98,25 +97,25 @@ type Decoder struct {
 	maxFuture  time.Duration
 }
 
-// NewDecoder compiles the topic patterns and profiles of a validated config.
-func NewDecoder(cfg config.Config) (*Decoder, error) {
+// NewDecoder compiles the routes and profiles of validated options.
+func NewDecoder(o DecoderOptions) (*Decoder, error) {
 	d := &Decoder{
 		profiles:   map[string]profile{},
 		offices:    map[string]map[string]bool{},
-		maxPayload: cfg.MQTT.MaxPayloadBytes,
-		maxPast:    cfg.Ingest.MaxPast.D(),
-		maxFuture:  cfg.Ingest.MaxFuture.D(),
+		maxPayload: o.MaxPayloadBytes,
+		maxPast:    o.MaxPast,
+		maxFuture:  o.MaxFuture,
 	}
-	for i, t := range cfg.MQTT.Topics {
+	for i, t := range o.Routes {
 		p, err := topic.Compile(t.Pattern)
 		if err != nil {
 			return nil, fmt.Errorf("mqtt.topics[%d].pattern: %w", i, err)
 		}
-		r := route{pattern: p, status: t.Kind == "status"}
+		r := route{pattern: p, status: t.Status}
 		if r.status {
-			r.statusPath = t.Status.Path
-			r.online = trimmed(t.Status.OnlineWords())
-			r.offline = trimmed(t.Status.OfflineWords())
+			r.statusPath = t.StatusPath
+			r.online = trimmed(t.Online)
+			r.offline = trimmed(t.Offline)
 		}
 		r.tags = topic.Captures{
 			Ward: t.Tags[topic.Ward], Class: t.Tags[topic.Class], Device: t.Tags[topic.Device],
@@ -128,9 +127,9 @@ func NewDecoder(cfg config.Config) (*Decoder, error) {
 		sort.Slice(r.fieldMap, func(a, b int) bool { return r.fieldMap[a].path < r.fieldMap[b].path })
 		d.routes = append(d.routes, r)
 	}
-	for class, p := range cfg.Profiles {
+	for class, fields := range o.Profiles {
 		pr := profile{fields: map[string]reading.Kind{}}
-		for name, typ := range p.Fields {
+		for name, typ := range fields {
 			k, err := reading.ParseKind(typ)
 			if err != nil {
 				return nil, fmt.Errorf("profiles.%s.fields.%s: %w", class, name, err)
@@ -139,15 +138,15 @@ func NewDecoder(cfg config.Config) (*Decoder, error) {
 		}
 		d.profiles[class] = pr
 	}
-	for _, o := range cfg.Offices {
+	for ward, devices := range o.Offices {
 		var inv map[string]bool
-		if len(o.Devices) > 0 {
-			inv = make(map[string]bool, len(o.Devices))
-			for _, dev := range o.Devices {
+		if len(devices) > 0 {
+			inv = make(map[string]bool, len(devices))
+			for _, dev := range devices {
 				inv[dev] = true
 			}
 		}
-		d.offices[o.ID] = inv
+		d.offices[ward] = inv
 	}
 	return d, nil
 }
@@ -240,9 +239,9 @@ func (d *Decoder) DecodeInto(r *reading.Reading, topicName string, payload []byt
 	var rej *Rejection
 	take := func(key string, v gjson.Result) {
 		switch key {
-		case config.KeyTimestamp:
+		case reading.KeyTimestamp:
 			rej = d.setTime(topicName, r, v)
-		case config.KeySeq:
+		case reading.KeySeq:
 			rej = setSeq(topicName, r, v)
 		default:
 			kind, known := prof.fields[key]
@@ -279,7 +278,7 @@ func (d *Decoder) DecodeInto(r *reading.Reading, topicName string, payload []byt
 			return rej
 		}
 	}
-	if len(r.Fields) == 0 || (len(r.Fields) == 1 && r.Fields[0].Key == config.KeySeq) {
+	if len(r.Fields) == 0 || (len(r.Fields) == 1 && r.Fields[0].Key == reading.KeySeq) {
 		return reject(ReasonNoFields, "topic %q: no field of the %s profile in the payload", safeTopic(topicName), caps.Class)
 	}
 	return nil

@@ -9,20 +9,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/reading"
 )
 
 var recv = time.Date(2026, 11, 23, 2, 15, 0, 0, time.UTC) // 09:15 in Đà Nẵng, a Monday
 
-func newTestDecoder(t testing.TB, mutate func(*config.Config)) *Decoder {
+func newTestDecoder(t testing.TB, mutate func(*DecoderOptions)) *Decoder {
 	t.Helper()
-	cfg := config.Default()
+	o := testOptions().Decoder
 	if mutate != nil {
-		mutate(&cfg)
+		mutate(&o)
 	}
-	require.NoError(t, cfg.Validate())
-	d, err := NewDecoder(cfg)
+	d, err := NewDecoder(o)
 	require.NoError(t, err)
 	return d
 }
@@ -125,8 +123,8 @@ func TestDecodeTimestamps(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestDecodeRejections(t *testing.T) {
-	d := newTestDecoder(t, func(c *config.Config) {
-		c.Offices[0].Devices = []string{"door-1"}
+	d := newTestDecoder(t, func(o *DecoderOptions) {
+		o.Offices[testWards[0]] = []string{"door-1"}
 	})
 	door := "facmon/thuan-phuoc/door/door-1/telemetry"
 	cases := []struct {
@@ -202,19 +200,20 @@ func TestDecodeStatus(t *testing.T) {
 //     payload is off (zigbee2mqtt.io, guide/configuration/device-availability);
 //   - Shelly Gen2: <topic_prefix>/online, retained, "true" once connected and
 //     "false" as its last will (shelly-api-docs, gen2 MQTT component).
-func withDeviceStatusTopics(c *config.Config) {
-	c.MQTT.Topics = append(c.MQTT.Topics,
-		config.Topic{
-			Pattern: "tele/{device}/LWT", Kind: "status",
+func withDeviceStatusTopics(o *DecoderOptions) {
+	builtinOnline, builtinOffline := []string{"online", "up", "1", "true"}, []string{"offline", "down", "0", "false"}
+	o.Routes = append(o.Routes,
+		Route{
+			Pattern: "tele/{device}/LWT", Status: true, Online: builtinOnline, Offline: builtinOffline,
 			Tags: map[string]string{"ward": "hai-chau-2", "class": "hvac", "room": "waiting-room"},
 		},
-		config.Topic{
-			Pattern: "zigbee2mqtt/{device}/availability", Kind: "status",
-			Tags:   map[string]string{"ward": "thanh-binh", "class": "hvac", "room": "server-room"},
-			Status: config.StatusPayload{Path: "state", Online: []string{"online"}, Offline: []string{"offline"}},
+		Route{
+			Pattern: "zigbee2mqtt/{device}/availability", Status: true,
+			Tags:       map[string]string{"ward": "thanh-binh", "class": "hvac", "room": "server-room"},
+			StatusPath: "state", Online: []string{"online"}, Offline: []string{"offline"},
 		},
-		config.Topic{
-			Pattern: "{device}/online", Kind: "status",
+		Route{
+			Pattern: "{device}/online", Status: true, Online: builtinOnline, Offline: builtinOffline,
 			Tags: map[string]string{"ward": "nam-duong", "class": "door"},
 		},
 	)
@@ -278,10 +277,9 @@ func TestDecodeStatusPathRejections(t *testing.T) {
 
 // withTasmota adds the topic of a Tasmota plug in a waiting room, whose
 // payload paths map to the hvac profile's fields.
-func withTasmota(c *config.Config) {
-	c.MQTT.Topics = append(c.MQTT.Topics, config.Topic{
+func withTasmota(o *DecoderOptions) {
+	o.Routes = append(o.Routes, Route{
 		Pattern: "tele/{device}/SENSOR",
-		Kind:    "telemetry",
 		Tags:    map[string]string{"ward": "hai-chau-2", "class": "hvac", "room": "waiting-room"},
 		Fields:  map[string]string{"AM2301.Temperature": "temp_c", "AM2301.Humidity": "humidity_pct", "ENERGY.Power": "power_w"},
 	})

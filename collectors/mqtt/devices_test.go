@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -108,9 +107,7 @@ func sameBacking(s, within string) bool {
 func TestDeviceFloodThroughMosquitto(t *testing.T) {
 	b := testenv.StartMosquitto(t)
 	sink := &recordingSink{}
-	c, reg := startCollector(t, b, func(cfg *config.Config) {
-		cfg.Ingest.MaxDevicesPerOffice, cfg.Ingest.MaxDevices = 5, 8
-	}, sink)
+	c, reg := startCollector(t, b, func(o *Options) { o.MaxDevicesPerOffice, o.MaxDevices = 5, 8 }, sink)
 	var lines strings.Builder
 	for i := range 12 {
 		fmt.Fprintf(&lines, "facmon/hai-chau-1/camera/cam-%02d/telemetry {\"recording\":true}\n", i)

@@ -12,8 +12,6 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
-
-	"github.com/facmon/facmon/internal/config"
 )
 
 // fakeClient stands in for paho's client: Connect calls the collector's
@@ -86,17 +84,16 @@ func msg(id uint16, topic, payload string) *fakeMessage {
 }
 
 // newFakeCollector builds a collector on a fake client, not yet running.
-func newFakeCollector(t *testing.T, sink Sink, mutate func(*config.Config)) (*Collector, *fakeClient, *prometheus.Registry) {
+func newFakeCollector(t *testing.T, sink Sink, mutate func(*Options)) (*Collector, *fakeClient, *prometheus.Registry) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.MQTT.ClientID = "facmon-unit"
+	o := testOptions()
+	o.Broker.ClientID = "facmon-unit"
 	if mutate != nil {
-		mutate(&cfg)
+		mutate(&o)
 	}
-	require.NoError(t, cfg.Validate())
 	fc := &fakeClient{}
 	reg := prometheus.NewRegistry()
-	c, err := New(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), reg,
+	c, err := New(o, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), reg,
 		WithClientFactory(func(o *paho.ClientOptions) paho.Client { fc.opts = o; return fc }))
 	require.NoError(t, err)
 	return c, fc, reg

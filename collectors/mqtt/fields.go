@@ -9,7 +9,6 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/reading"
 )
 
@@ -70,7 +69,7 @@ func setSeq(topicName string, r *reading.Reading, v gjson.Result) *Rejection {
 	if err != nil || n < 0 {
 		return reject(ReasonBadSeq, "topic %q: field seq: want a non-negative integer", safeTopic(topicName))
 	}
-	r.Fields = setField(r.Fields, reading.Field{Key: config.KeySeq, Kind: reading.Int, Int: n})
+	r.Fields = setField(r.Fields, reading.Field{Key: reading.KeySeq, Kind: reading.Int, Int: n})
 	return nil
 }
 

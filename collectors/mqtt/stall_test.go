@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/testenv"
 )
@@ -68,11 +67,7 @@ func (g *gatedCommitter) Commit(ctx context.Context, lines []byte, points int) e
 }
 
 func wardIDs() []string {
-	var ids []string
-	for _, o := range config.DefaultOffices() {
-		ids = append(ids, o.ID)
-	}
-	return ids
+	return testWards
 }
 
 // TestAckPauseKeepsTheConnection: acks paused (the spool stalled) for
@@ -96,10 +91,7 @@ func TestAckPauseKeepsTheConnection(t *testing.T) {
 	bctx, stopBatcher := context.WithCancel(context.Background())
 	batcherDone := make(chan error, 1)
 	go func() { batcherDone <- batcher.Run(bctx) }()
-	c, creg := startCollector(t, b, func(cfg *config.Config) {
-		cfg.MQTT.KeepAlive = config.Duration(keepalive)
-		cfg.MQTT.MaxInflight = maxInflight
-	}, batcher)
+	c, creg := startCollector(t, b, func(o *Options) { o.Broker.KeepAlive = keepalive }, batcher)
 	t.Cleanup(func() {
 		batcher.Release()
 		stopBatcher()
@@ -162,5 +154,5 @@ func TestAckPauseKeepsTheConnection(t *testing.T) {
 	time.Sleep(time.Second)
 	assert.Zero(t, lost(), "no reconnect")
 	assert.True(t, c.Connected())
-	assert.Equal(t, 1, strings.Count(b.Log(), "as "+c.cfg.ClientID+" "), "one session for the whole test:\n%s", b.Log())
+	assert.Equal(t, 1, strings.Count(b.Log(), "as "+c.broker.ClientID+" "), "one session for the whole test:\n%s", b.Log())
 }

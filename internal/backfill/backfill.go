@@ -27,6 +27,7 @@ import (
 	"github.com/facmon/facmon/collectors/mqtt"
 	"github.com/facmon/facmon/collectors/scrape"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/config/options"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/simulator"
 	"github.com/facmon/facmon/internal/storage"
@@ -106,7 +107,7 @@ func Run(ctx context.Context, o Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("backfill: maintenance: %w", err)
 	}
-	dec, err := mqtt.NewDecoder(cfg)
+	dec, err := mqtt.NewDecoder(options.Decoder(cfg))
 	if err != nil {
 		return Stats{}, fmt.Errorf("backfill: topics: %w", err)
 	}

@@ -22,12 +22,6 @@ var (
 	fieldNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 )
 
-// Reserved payload keys that are not profile fields.
-const (
-	KeyTimestamp = "ts"
-	KeySeq       = "seq"
-)
-
 type checker struct{ ps Problems }
 
 func (c *checker) add(path, format string, args ...any) {
@@ -238,7 +232,7 @@ func (cfg Config) validateTopic(c *checker, path string, t Topic) {
 			if src == "" {
 				c.add(path+".fields", "empty payload path")
 			}
-			if dst != KeyTimestamp && dst != KeySeq && class != "" && known {
+			if dst != reading.KeyTimestamp && dst != reading.KeySeq && class != "" && known {
 				if _, ok := prof.Fields[dst]; !ok {
 					c.add(path+".fields."+src, "%q is not a field of the %s profile", dst, class)
 				}
@@ -344,7 +338,7 @@ func (cfg Config) validateProfiles(c *checker) {
 			if !fieldNameRe.MatchString(name) {
 				c.add(path+".fields."+name, "field names are snake_case, with the unit in the name (temp_c)")
 			}
-			if name == KeyTimestamp || name == KeySeq {
+			if name == reading.KeyTimestamp || name == reading.KeySeq {
 				c.add(path+".fields."+name, "%q is reserved (ts and seq are honoured on every payload)", name)
 			}
 			if _, err := reading.ParseKind(p.Fields[name]); err != nil {

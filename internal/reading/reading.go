@@ -12,6 +12,13 @@ import (
 	"time"
 )
 
+// Payload keys that are not profile fields: a device may send its own
+// time of measurement and a sequence number, which the seq field keeps.
+const (
+	KeyTimestamp = "ts"
+	KeySeq       = "seq"
+)
+
 // Kind is the type of a field. A field keeps one kind forever, because
 // InfluxDB refuses a second type for a field within a shard.
 type Kind uint8

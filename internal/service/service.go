@@ -30,6 +30,7 @@ import (
 	appscrape "github.com/facmon/facmon/collectors/scrape"
 	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/config/options"
 	"github.com/facmon/facmon/internal/liveness"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/spool"
@@ -224,7 +225,7 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *Serv
 		return nil, err
 	}
 	s.sink = &fanout{store: s.batcher, liveness: s.liveness, alerts: s.alerts}
-	s.collector, err = mqtt.New(cfg, s.sink, log, reg)
+	s.collector, err = mqtt.New(options.MQTT(cfg), s.sink, log, reg)
 	if err != nil {
 		return nil, err
 	}

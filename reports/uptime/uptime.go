@@ -18,6 +18,7 @@ import (
 	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/reports"
 	"github.com/facmon/facmon/reports/i18n"
@@ -131,12 +132,12 @@ func fieldsOf(cfg config.Config) map[string][]string {
 	out := map[string][]string{}
 	for c, p := range cfg.Profiles {
 		for f := range p.Fields {
-			if f != config.KeySeq {
+			if f != reading.KeySeq {
 				out[c] = append(out[c], f)
 			}
 		}
 		slices.Sort(out[c])
-		out[c] = append(out[c], config.KeySeq)
+		out[c] = append(out[c], reading.KeySeq)
 	}
 	return out
 }

@@ -1,0 +1,76 @@
+package options
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/facmon/facmon/collectors/mqtt"
+	"github.com/facmon/facmon/internal/config"
+)
+
+// The collector sees what the file says, each section where it belongs,
+// and the built-in status words where a topic names none.
+func TestMQTTOptionsTakeEachSection(t *testing.T) {
+	cfg, err := config.Parse("c.yaml", []byte(`mqtt:
+  url: tcp://broker:1883
+  client_id: facmon-a
+  username: facmon
+  keepalive: 15s
+  max_payload_bytes: 2048
+  topics:
+    - pattern: zigbee2mqtt/{device}/availability
+      kind: status
+      tags: {ward: thanh-binh, class: hvac}
+      status: {path: state, online: [online], offline: [offline]}
+    - pattern: tele/{device}/LWT
+      kind: status
+      tags: {ward: hai-chau-1, class: hvac}
+    - pattern: tele/{device}/SENSOR
+      kind: telemetry
+      tags: {ward: hai-chau-1, class: hvac}
+      fields: {AM2301.Temperature: temp_c}
+ingest:
+  max_past: 1h
+  max_devices_per_office: 7
+  max_devices: 70
+`), config.Overrides{})
+	require.NoError(t, err)
+	o := MQTT(cfg)
+	assert.Equal(t, mqtt.Broker{
+		URL: "tcp://broker:1883", ClientID: "facmon-a", Username: "facmon",
+		KeepAlive: 15 * time.Second, ConnectTimeout: 10 * time.Second, MaxReconnectInterval: 30 * time.Second,
+	}, o.Broker)
+	assert.Equal(t, 7, o.MaxDevicesPerOffice)
+	assert.Equal(t, 70, o.MaxDevices)
+	assert.Equal(t, 2048, o.Decoder.MaxPayloadBytes)
+	assert.Equal(t, time.Hour, o.Decoder.MaxPast)
+	assert.Equal(t, 5*time.Minute, o.Decoder.MaxFuture)
+	require.Len(t, o.Decoder.Routes, 3)
+	assert.Equal(t, mqtt.Route{
+		Pattern: "zigbee2mqtt/{device}/availability", Status: true, StatusPath: "state",
+		Online: []string{"online"}, Offline: []string{"offline"},
+		Tags: map[string]string{"ward": "thanh-binh", "class": "hvac"},
+	}, o.Decoder.Routes[0])
+	assert.Equal(t, []string{"online", "up", "1", "true"}, o.Decoder.Routes[1].Online, "no words given: the built-in ones")
+	assert.Equal(t, []string{"offline", "down", "0", "false"}, o.Decoder.Routes[1].Offline)
+	assert.False(t, o.Decoder.Routes[2].Status)
+	assert.Equal(t, map[string]string{"AM2301.Temperature": "temp_c"}, o.Decoder.Routes[2].Fields)
+	assert.Equal(t, "float", o.Decoder.Profiles["hvac"]["temp_c"])
+	assert.Len(t, o.Decoder.Offices, len(config.DefaultOffices()))
+	assert.Contains(t, o.Decoder.Offices, "thanh-binh")
+}
+
+// Options are copies: a collector can never change the configuration it
+// was built from, nor one collector's options another's.
+func TestMQTTOptionsShareNothingWithTheConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.Offices[0].Devices = []string{"door-1"}
+	o := MQTT(cfg)
+	o.Decoder.Offices[cfg.Offices[0].ID][0] = "changed"
+	o.Decoder.Profiles["door"]["state"] = "changed"
+	assert.Equal(t, "door-1", cfg.Offices[0].Devices[0])
+	assert.Equal(t, "string", cfg.Profiles["door"].Fields["state"])
+}
