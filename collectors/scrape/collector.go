@@ -29,7 +29,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/facmon/facmon/internal/clientauth"
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/ratelog"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/redact"
@@ -95,7 +94,7 @@ type TargetStatus struct {
 }
 
 type target struct {
-	cfg      config.ScrapeTarget
+	cfg      Target
 	path     string // scrape[i], for messages
 	mt       mapTarget
 	client   *http.Client
@@ -107,11 +106,10 @@ type target struct {
 	status TargetStatus
 }
 
-// New builds a collector for cfg.Scrape (defaults applied with
-// ScrapeTarget.WithDefaults). It reads the TLS files and checks that the
-// secret files can be read, so a mistake fails start-up, not every scrape.
-// With no targets, Run just waits for its context.
-func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Registerer) (*Collector, error) {
+// New builds a collector for o's targets. It reads the TLS files and
+// checks that the secret files can be read, so a mistake fails start-up,
+// not every scrape. With no targets, Run just waits for its context.
+func New(o Options, sink Sink, log *slog.Logger, reg prometheus.Registerer) (*Collector, error) {
 	c := &Collector{sink: sink, log: log.With("collector", "scrape")}
 	c.limited = ratelog.New(c.log, 10*time.Second)
 	c.m = metrics{
@@ -130,8 +128,8 @@ func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Register
 			ConstLabels: prometheus.Labels{"source": "scrape"},
 		}),
 	}
-	for i, raw := range cfg.Scrape {
-		t, err := newTarget(i, raw.WithDefaults(), cfg.Ingest)
+	for i, st := range o.Targets {
+		t, err := newTarget(i, st, o.Bounds)
 		if err != nil {
 			return nil, err
 		}
@@ -147,11 +145,14 @@ func New(cfg config.Config, sink Sink, log *slog.Logger, reg prometheus.Register
 	return c, nil
 }
 
-func newTarget(i int, st config.ScrapeTarget, in config.Ingest) (*target, error) {
+func newTarget(i int, st Target, in TimeBounds) (*target, error) {
 	path := "scrape[" + strconv.Itoa(i) + "]"
 	u, err := url.Parse(st.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%s.url: want an http:// or https:// URL", path)
+	}
+	if st.Interval <= 0 || st.Timeout <= 0 {
+		return nil, fmt.Errorf("%s: interval and timeout must be positive, got %v and %v", path, st.Interval, st.Timeout)
 	}
 	// Fail now rather than on every scrape; the files are read again on
 	// each scrape so rotated secrets are picked up.
@@ -176,7 +177,7 @@ func newTarget(i int, st config.ScrapeTarget, in config.Ingest) (*target, error)
 		labels = append(labels, reading.Tag{Key: k, Value: v})
 	}
 	sort.Slice(labels, func(a, b int) bool { return labels[a].Key < labels[b].Key })
-	timeout := st.Timeout.D()
+	timeout := st.Timeout
 	tr := &http.Transport{
 		// Apps sit on the offices' networks; an environment proxy meant
 		// for the internet would only get in the way.
@@ -186,7 +187,7 @@ func newTarget(i int, st config.ScrapeTarget, in config.Ingest) (*target, error)
 		TLSHandshakeTimeout: timeout,
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: 1,
-		IdleConnTimeout:     2 * st.Interval.D(),
+		IdleConnTimeout:     2 * st.Interval,
 	}
 	h := fnv.New64a()
 	h.Write([]byte(st.URL + "\x00" + st.Ward + "\x00" + st.App))
@@ -195,10 +196,10 @@ func newTarget(i int, st config.ScrapeTarget, in config.Ingest) (*target, error)
 		path:   path,
 		client: &http.Client{Transport: tr},
 		logURL: redact.URL(u.String()),
-		offset: time.Duration(h.Sum64() % uint64(st.Interval.D())),
+		offset: time.Duration(h.Sum64() % uint64(st.Interval)),
 		mt: mapTarget{
 			Ward: st.Ward, App: st.App, Labels: labels, MaxSeries: st.MaxSeries,
-			MaxPast: in.MaxPast.D(), MaxFuture: in.MaxFuture.D(),
+			MaxPast: in.MaxPast, MaxFuture: in.MaxFuture,
 		},
 	}
 	t.status = TargetStatus{Ward: st.Ward, App: st.App, URL: t.logURL}
@@ -242,7 +243,7 @@ func (c *Collector) Status() []TargetStatus {
 // loop scrapes one target at its offset within every interval. A scrape
 // that overruns skips the ticks it missed rather than bursting.
 func (c *Collector) loop(ctx context.Context, t *target) {
-	interval := t.cfg.Interval.D()
+	interval := t.cfg.Interval
 	next := time.Now().Add(t.offset)
 	timer := time.NewTimer(t.offset)
 	defer timer.Stop()
@@ -270,7 +271,7 @@ func (noAck) Ack() {}
 // the sink. A scrape cut short by shutdown records nothing.
 func (c *Collector) scrape(ctx context.Context, t *target) {
 	start := time.Now()
-	sctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout.D())
+	sctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	fams, err := t.fetch(sctx)
 	cancel()
 	took := time.Since(start)
@@ -319,11 +320,11 @@ func (c *Collector) scrape(ctx context.Context, t *target) {
 
 	msg := ""
 	if err != nil {
-		msg = describe(err, t.cfg.Timeout.D())
+		msg = describe(err, t.cfg.Timeout)
 		t.failures++
 		key := t.path + ":" + result
 		if result == ResultTimeout {
-			c.limited.Log(slog.LevelWarn, key, "scrape timed out", "app", t.cfg.App, "ward", t.cfg.Ward, "url", t.logURL, "timeout", t.cfg.Timeout.D())
+			c.limited.Log(slog.LevelWarn, key, "scrape timed out", "app", t.cfg.App, "ward", t.cfg.Ward, "url", t.logURL, "timeout", t.cfg.Timeout)
 		} else {
 			c.limited.Log(slog.LevelWarn, key, "scrape failed", "app", t.cfg.App, "ward", t.cfg.Ward, "url", t.logURL, "err", msg)
 		}
@@ -361,7 +362,7 @@ func (t *target) fetch(ctx context.Context) ([]*dto.MetricFamily, error) {
 	}
 	req.Header.Set("Accept", acceptHeader)
 	req.Header.Set("User-Agent", "facmon-scrape")
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(t.cfg.Timeout.D().Seconds(), 'f', -1, 64))
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(t.cfg.Timeout.Seconds(), 'f', -1, 64))
 	switch {
 	case t.cfg.BearerTokenFile != "":
 		tok, err := clientauth.ReadSecret(t.cfg.BearerTokenFile)

@@ -23,7 +23,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/clientauth"
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/testenv"
 )
@@ -99,14 +98,12 @@ type running struct {
 }
 
 // start runs a collector over targets until the test ends.
-func start(t *testing.T, sink *recSink, targets ...config.ScrapeTarget) *running {
+func start(t *testing.T, sink *recSink, targets ...Target) *running {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Scrape = targets
 	logs := &testenv.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
-	c, err := New(cfg, sink, log, reg)
+	c, err := New(Options{Targets: targets, Bounds: testBounds}, sink, log, reg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{c: c, reg: reg, sink: sink, logs: logs, cancel: cancel, done: make(chan error, 1)}
@@ -141,8 +138,11 @@ func (r *running) droppedTotal(app, ward, reason string) float64 {
 	return testutil.ToFloat64(r.c.m.dropped.WithLabelValues(app, ward, reason))
 }
 
-func tgt(url, ward, app string, interval, timeout time.Duration) config.ScrapeTarget {
-	return config.ScrapeTarget{URL: url, Ward: ward, App: app, Interval: config.Duration(interval), Timeout: config.Duration(timeout)}
+// testBounds are facmon's default ingest bounds.
+var testBounds = TimeBounds{MaxPast: 7 * 24 * time.Hour, MaxFuture: 5 * time.Minute}
+
+func tgt(url, ward, app string, interval, timeout time.Duration) Target {
+	return Target{URL: url, Ward: ward, App: app, Interval: interval, Timeout: timeout, MaxSeries: 10000}
 }
 
 func staticServer(t *testing.T, contentType, body string) *httptest.Server {
@@ -381,14 +381,18 @@ func TestAuthAndTLS(t *testing.T) {
 }
 
 func TestNewFailsFast(t *testing.T) {
-	cfg := config.Default()
-	cfg.Scrape = []config.ScrapeTarget{{URL: "http://127.0.0.1:1/metrics", Ward: "thanh-binh", App: "onestop", BearerTokenFile: "/nonexistent/token"}}
-	_, err := New(cfg, &recSink{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	o := Options{Targets: []Target{tgt("http://127.0.0.1:1/metrics", "thanh-binh", "onestop", 15*time.Second, 5*time.Second)}, Bounds: testBounds}
+	o.Targets[0].BearerTokenFile = "/nonexistent/token"
+	_, err := New(o, &recSink{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	assert.ErrorContains(t, err, "scrape[0].bearer_token_file")
-	cfg.Scrape[0].BearerTokenFile = ""
-	cfg.Scrape[0].TLS = clientauth.TLS{CAFile: "/nonexistent/ca.pem"}
-	_, err = New(cfg, &recSink{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	o.Targets[0].BearerTokenFile = ""
+	o.Targets[0].TLS = clientauth.TLS{CAFile: "/nonexistent/ca.pem"}
+	_, err = New(o, &recSink{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	assert.ErrorContains(t, err, "scrape[0].tls.ca_file")
+	o.Targets[0].TLS = clientauth.TLS{}
+	o.Targets[0].Interval = 0
+	_, err = New(o, &recSink{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	assert.ErrorContains(t, err, "scrape[0]: interval and timeout must be positive")
 }
 
 // The Accept header asks for the text format first; a target that serves

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/storage"
 )
@@ -94,7 +93,7 @@ func checkReading(t *testing.T, r *reading.Reading) {
 		}
 	}
 	for i, tag := range r.Extra {
-		if !config.SafeLabel(tag.Key) || !config.SafeLabel(tag.Value) {
+		if !reading.SafeLabel(tag.Key) || !reading.SafeLabel(tag.Value) {
 			t.Fatalf("%s: unsafe tag %q=%q", r.Measurement, tag.Key, tag.Value)
 		}
 		if i > 0 && r.Extra[i-1].Key >= tag.Key {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/reading"
 )
 
@@ -14,8 +13,8 @@ import (
 // fetchErr with no body. It serves history written without a live scrape
 // (`facmon simulate --backfill`), so that history has exactly the points a
 // live scrape leaves.
-func Readings(ctx context.Context, st config.ScrapeTarget, in config.Ingest, body []byte, contentType string, fetchErr error, start time.Time, took time.Duration) ([]*reading.Reading, error) {
-	t, err := newTarget(0, st.WithDefaults(), in)
+func Readings(ctx context.Context, st Target, in TimeBounds, body []byte, contentType string, fetchErr error, start time.Time, took time.Duration) ([]*reading.Reading, error) {
+	t, err := newTarget(0, st, in)
 	if err != nil {
 		return nil, err
 	}

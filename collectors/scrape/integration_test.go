@@ -160,12 +160,15 @@ func startApps(t *testing.T) (*simulator.Apps, string) {
 	return apps, "http://" + ln.Addr().String()
 }
 
-func withInterval(ts []config.ScrapeTarget, interval time.Duration) []config.ScrapeTarget {
-	for i := range ts {
-		ts[i].Interval = config.Duration(interval)
-		ts[i].Timeout = config.Duration(interval)
+// withInterval is the simulator's targets, as the configuration lists
+// them, scraped every interval.
+func withInterval(ts []config.ScrapeTarget, interval time.Duration) []Target {
+	out := make([]Target, len(ts))
+	for i, st := range ts {
+		out[i] = tgt(st.URL, st.Ward, st.App, interval, interval)
+		out[i].Labels = st.Labels
 	}
-	return ts
+	return out
 }
 
 func TestSimulatedAppsFaultsInScrapedReadings(t *testing.T) {
@@ -251,12 +254,11 @@ func TestScrapeIntoInfluxDB(t *testing.T) {
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(ctx, ln) }()
 
-	cfg := config.Default()
-	cfg.Scrape = append(withInterval(apps.Targets(appsURL), 250*time.Millisecond),
+	targets := append(withInterval(apps.Targets(appsURL), 250*time.Millisecond),
 		tgt(nodeURL, "hai-chau-2", "node", 250*time.Millisecond, 2*time.Second),
 		tgt("http://"+ln.Addr().String()+"/metrics", "hai-chau-2", "facmon", 250*time.Millisecond, 2*time.Second))
-	cfg.Scrape[len(cfg.Scrape)-1].Labels = map[string]string{"instance": "test"}
-	c, err := New(cfg, batcher, log, reg)
+	targets[len(targets)-1].Labels = map[string]string{"instance": "test"}
+	c, err := New(Options{Targets: targets, Bounds: testBounds}, batcher, log, reg)
 	require.NoError(t, err)
 	collectorDone := make(chan error, 1)
 	go func() { collectorDone <- c.Run(ctx) }()

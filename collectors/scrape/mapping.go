@@ -11,7 +11,6 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/reading"
 )
 
@@ -161,13 +160,13 @@ func tagsOf(m *dto.Metric, target []reading.Tag, reserved map[string]bool) ([]re
 		if v == "" {
 			continue
 		}
-		if !config.SafeLabel(k) || !config.SafeLabel(v) {
+		if !reading.SafeLabel(k) || !reading.SafeLabel(v) {
 			return nil, false
 		}
 		for reserved[k] || hasKey(tags, k) {
 			k = "exported_" + k
 		}
-		if !config.SafeLabel(k) {
+		if !reading.SafeLabel(k) {
 			return nil, false
 		}
 		tags = append(tags, reading.Tag{Key: k, Value: v})

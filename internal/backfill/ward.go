@@ -18,6 +18,7 @@ import (
 	"github.com/facmon/facmon/collectors/scrape"
 	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/config/options"
 	"github.com/facmon/facmon/internal/liveness"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/simulator"
@@ -36,7 +37,7 @@ type wardRun struct {
 	devices []simulator.Device
 	offset  map[string]time.Duration // a device's reading time within the interval
 	apps    http.Handler
-	target  config.ScrapeTarget
+	target  scrape.Target
 	dec     *mqtt.Decoder
 	live    *liveness.Tracker
 	alerts  *engine.Engine
@@ -77,7 +78,7 @@ func newWardRun(o Options, cfg config.Config, w simulator.Ward, faults []simulat
 		return nil, fmt.Errorf("backfill: ward %s apps: %w", w.ID, err)
 	}
 	r.apps = apps.Handler()
-	r.target = apps.Targets("http://backfill.invalid")[0]
+	r.target = options.ScrapeTarget(apps.Targets("http://backfill.invalid")[0])
 	r.live = liveness.New(cfg.Liveness.HeartbeatOf, o.From)
 	names := map[string]string{}
 	for _, off := range cfg.Offices {
@@ -239,7 +240,7 @@ func (r *wardRun) scrape(ctx context.Context, t time.Time) {
 		fetchErr = errors.New(http.StatusText(rec.Code))
 	}
 	took := 20*time.Millisecond + time.Duration(len(rec.Body.Bytes())%17)*time.Millisecond
-	ps, err := scrape.Readings(ctx, r.target, r.cfg.Ingest, rec.Body.Bytes(), rec.Header().Get("Content-Type"), fetchErr, t, took)
+	ps, err := scrape.Readings(ctx, r.target, options.ScrapeBounds(r.cfg), rec.Body.Bytes(), rec.Header().Get("Content-Type"), fetchErr, t, took)
 	if err != nil {
 		if r.err == nil {
 			r.err = fmt.Errorf("backfill: scrape of %s: %w", r.ward.ID, err)

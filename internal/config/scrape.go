@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/reading"
@@ -52,8 +50,6 @@ const (
 const (
 	MinScrapeInterval = time.Second
 	MaxScrapeSeries   = 1000000
-	// MaxLabelBytes bounds a label (tag) name or value of a scraped point.
-	MaxLabelBytes = 128
 )
 
 // WithDefaults returns t with its unset interval, timeout and max_series
@@ -80,24 +76,6 @@ var labelNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // sets class, device and ward itself, le and quantile become field names,
 // and InfluxDB refuses "time" as a tag key (and 2.x the _-prefixed ones).
 var ReservedScrapeLabels = []string{"class", "device", "ward", "le", "quantile", "time", "_field", "_measurement"}
-
-// SafeLabel reports whether s may be a tag key or value taken from a
-// scrape: valid UTF-8 of printable characters (so no newline, which would
-// split a line-protocol point, nor any other control character), at most
-// MaxLabelBytes bytes, and not ending in a backslash, which line protocol
-// cannot round-trip. Unlike reading.ValidID it allows spaces, punctuation
-// and Vietnamese text, as label values often hold them.
-func SafeLabel(s string) bool {
-	if s == "" || len(s) > MaxLabelBytes || !utf8.ValidString(s) || s[len(s)-1] == '\\' {
-		return false
-	}
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return false
-		}
-	}
-	return true
-}
 
 // validateScrape checks the scrape targets; problems name their field
 // path, e.g. scrape[2].url.
@@ -154,8 +132,8 @@ func (cfg Config) validateScrape(c *checker) {
 				c.add(path+".labels."+k, "not a label name (letters, digits and _, not starting with a digit)")
 			case slices.Contains(ReservedScrapeLabels, k):
 				c.add(path+".labels."+k, "reserved (class, device, ward, le, quantile, time, _field and _measurement are not target labels)")
-			case !SafeLabel(t.Labels[k]):
-				c.add(path+".labels."+k, "value must be 1 to %d bytes of printable UTF-8, not ending in a backslash", MaxLabelBytes)
+			case !reading.SafeLabel(t.Labels[k]):
+				c.add(path+".labels."+k, "value must be 1 to %d bytes of printable UTF-8, not ending in a backslash", reading.MaxLabelBytes)
 			}
 		}
 		if t.BearerTokenFile != "" && t.BasicAuth != nil {

@@ -131,12 +131,3 @@ func TestScrapeProblemsNameTheirPath(t *testing.T) {
 		assert.True(t, strings.HasPrefix(got[i], w), "got  %s\nwant %s…", got[i], w)
 	}
 }
-
-func TestSafeLabel(t *testing.T) {
-	for _, s := range []string{"a", "Hòa Cường Bắc", "GET /wards/{ward}", "x=1,y=2", strings.Repeat("a", MaxLabelBytes)} {
-		assert.True(t, SafeLabel(s), "%q", s)
-	}
-	for _, s := range []string{"", "a\nb", "a\tb", "a\rb", "ends\\", "\xff", strings.Repeat("a", MaxLabelBytes+1), "nbsp\u00a0"} {
-		assert.False(t, SafeLabel(s), "%q", s)
-	}
-}

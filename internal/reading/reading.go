@@ -10,6 +10,8 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Payload keys that are not profile fields: a device may send its own
@@ -149,6 +151,27 @@ func (r *Reading) FloatField(key string) (float64, bool) {
 func (r *Reading) Finite() bool {
 	for _, f := range r.Fields {
 		if f.Kind == Float && (math.IsNaN(f.Float) || math.IsInf(f.Float, 0)) {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxLabelBytes bounds a tag key or value taken from a scrape.
+const MaxLabelBytes = 128
+
+// SafeLabel reports whether s may be a tag key or value taken from a
+// scrape: valid UTF-8 of printable characters (so no newline, which would
+// split a line-protocol point, nor any other control character), at most
+// MaxLabelBytes bytes, and not ending in a backslash, which line protocol
+// cannot round-trip. Unlike ValidID it allows spaces, punctuation
+// and Vietnamese text, as label values often hold them.
+func SafeLabel(s string) bool {
+	if s == "" || len(s) > MaxLabelBytes || !utf8.ValidString(s) || s[len(s)-1] == '\\' {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
 			return false
 		}
 	}

@@ -37,3 +37,12 @@ func TestFieldsAndFinite(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Equal(t, "int", k.String())
 }
+
+func TestSafeLabel(t *testing.T) {
+	for _, s := range []string{"a", "Hòa Cường Bắc", "GET /wards/{ward}", "x=1,y=2", strings.Repeat("a", MaxLabelBytes)} {
+		assert.True(t, SafeLabel(s), "%q", s)
+	}
+	for _, s := range []string{"", "a\nb", "a\tb", "a\rb", "ends\\", "\xff", strings.Repeat("a", MaxLabelBytes+1), "nbsp\u00a0"} {
+		assert.False(t, SafeLabel(s), "%q", s)
+	}
+}

@@ -229,7 +229,7 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *Serv
 	if err != nil {
 		return nil, err
 	}
-	s.scraper, err = appscrape.New(cfg, s.sink, log, reg)
+	s.scraper, err = appscrape.New(options.Scrape(cfg), s.sink, log, reg)
 	if err != nil {
 		return nil, err
 	}

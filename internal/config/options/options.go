@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/facmon/facmon/collectors/mqtt"
+	"github.com/facmon/facmon/collectors/scrape"
 	"github.com/facmon/facmon/internal/config"
 )
 
@@ -58,4 +59,38 @@ func Decoder(c config.Config) mqtt.DecoderOptions {
 		o.Offices[off.ID] = slices.Clone(off.Devices)
 	}
 	return o
+}
+
+// Scrape is what the scrape collector is built from: the targets, their
+// defaults applied, and the ingest bounds on samples' timestamps.
+func Scrape(c config.Config) scrape.Options {
+	o := scrape.Options{Bounds: ScrapeBounds(c)}
+	for _, st := range c.Scrape {
+		o.Targets = append(o.Targets, ScrapeTarget(st))
+	}
+	return o
+}
+
+// ScrapeBounds are the ingest bounds on scraped samples' timestamps.
+func ScrapeBounds(c config.Config) scrape.TimeBounds {
+	return scrape.TimeBounds{MaxPast: c.Ingest.MaxPast.D(), MaxFuture: c.Ingest.MaxFuture.D()}
+}
+
+// ScrapeTarget is one target as the collector takes it, its unset
+// interval, timeout and series cap given their defaults.
+func ScrapeTarget(st config.ScrapeTarget) scrape.Target {
+	st = st.WithDefaults()
+	t := scrape.Target{
+		URL: st.URL, Ward: st.Ward, App: st.App,
+		Interval: st.Interval.D(), Timeout: st.Timeout.D(),
+		Labels:          maps.Clone(st.Labels),
+		BearerTokenFile: st.BearerTokenFile,
+		TLS:             st.TLS,
+		MaxSeries:       st.MaxSeries,
+	}
+	if st.BasicAuth != nil {
+		ba := *st.BasicAuth
+		t.BasicAuth = &ba
+	}
+	return t
 }

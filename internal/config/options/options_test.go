@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/collectors/mqtt"
+	"github.com/facmon/facmon/collectors/scrape"
+	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 )
 
@@ -73,4 +75,25 @@ func TestMQTTOptionsShareNothingWithTheConfig(t *testing.T) {
 	o.Decoder.Profiles["door"]["state"] = "changed"
 	assert.Equal(t, "door-1", cfg.Offices[0].Devices[0])
 	assert.Equal(t, "string", cfg.Profiles["door"].Fields["state"])
+}
+
+// A target's unset interval, timeout and series cap take their defaults;
+// a timeout left out of a short interval is the interval.
+func TestScrapeTargetsTakeTheirDefaults(t *testing.T) {
+	cfg := config.Default()
+	cfg.Ingest.MaxPast = config.Duration(time.Hour)
+	cfg.Scrape = []config.ScrapeTarget{
+		{URL: "http://a/metrics", Ward: "thanh-binh", App: "onestop"},
+		{URL: "http://b/metrics", Ward: "hai-chau-1", App: "kiosk", Interval: config.Duration(2 * time.Second),
+			Labels: map[string]string{"floor": "1"}, BasicAuth: &clientauth.BasicAuth{Username: "u", PasswordFile: "/run/pw"}},
+	}
+	o := Scrape(cfg)
+	assert.Equal(t, scrape.TimeBounds{MaxPast: time.Hour, MaxFuture: 5 * time.Minute}, o.Bounds)
+	require.Len(t, o.Targets, 2)
+	assert.Equal(t, scrape.Target{URL: "http://a/metrics", Ward: "thanh-binh", App: "onestop",
+		Interval: config.DefaultScrapeInterval, Timeout: config.DefaultScrapeTimeout, MaxSeries: config.DefaultScrapeMaxSeries}, o.Targets[0])
+	assert.Equal(t, 2*time.Second, o.Targets[1].Timeout)
+	assert.Equal(t, map[string]string{"floor": "1"}, o.Targets[1].Labels)
+	o.Targets[1].BasicAuth.Username = "changed"
+	assert.Equal(t, "u", cfg.Scrape[1].BasicAuth.Username, "the options are a copy")
 }
