@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/config/options"
 	"github.com/facmon/facmon/reports"
 	"github.com/facmon/facmon/reports/i18n"
 	"github.com/facmon/facmon/reports/uptime"
@@ -68,7 +69,11 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageError{err}
 	}
-	gen, err := uptime.New(cfg, reportsConfig(cfg))
+	uo, err := options.Uptime(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	gen, err := uptime.New(uo)
 	if err != nil {
 		return usageError{err}
 	}
@@ -127,11 +132,6 @@ func reportErr(err error) error {
 	}
 	return err
 }
-
-// reportsConfig is the reports section of the configuration (SLA
-// targets). Until config.Config embeds reports.Config (as `Reports
-// reports.Config \`yaml:"reports"\“), it is the built-in default.
-func reportsConfig(cfg config.Config) reports.Config { return cfg.Reports }
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

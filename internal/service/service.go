@@ -248,7 +248,11 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *Serv
 	page := status.New(statusSource{s}, status.Options{ReportPath: "/reports/uptime", AlertsPath: "/api/alerts"})
 	s.web.Handle("GET /{$}", page)
 	s.web.Handle("GET /api/status", page.API())
-	gen, err := uptime.New(cfg, cfg.Reports)
+	uo, err := options.Uptime(cfg)
+	if err != nil {
+		return nil, err
+	}
+	gen, err := uptime.New(uo)
 	if err != nil {
 		return nil, err
 	}

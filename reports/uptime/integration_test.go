@@ -11,6 +11,7 @@ import (
 
 	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/config/options"
 	"github.com/facmon/facmon/internal/service/servicetest"
 	"github.com/facmon/facmon/internal/simulator"
 	"github.com/facmon/facmon/internal/storage"
@@ -92,7 +93,9 @@ func TestReportDowntimeMatchesInjectedFaults(t *testing.T) {
 	// The period: from the first heartbeat to a few seconds before the
 	// simulator's end, when every device says offline.
 	period := reports.Period{From: firstBeat, To: simStart.Add(sc.Duration - 4*time.Second)}
-	gen, err := uptime.New(cfg, reports.DefaultConfig())
+	uo, err := options.Uptime(cfg)
+	require.NoError(t, err)
+	gen, err := uptime.New(uo)
 	require.NoError(t, err)
 	// Let the last readings reach InfluxDB.
 	testenv.Eventually(t, 20*time.Second, "readings after the period stored", func() (bool, string) {

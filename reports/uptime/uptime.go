@@ -15,10 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/clientauth"
-	"github.com/facmon/facmon/internal/config"
-	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/reports"
 	"github.com/facmon/facmon/reports/i18n"
@@ -44,30 +41,45 @@ type Generator struct {
 // period, twice that is read).
 const MaxPeriod = 400 * 24 * time.Hour
 
-// New builds a generator from the configuration and its reports section.
-// It does not contact InfluxDB.
-func New(cfg config.Config, rc reports.Config) (*Generator, error) {
-	token := os.Getenv("FACMON_INFLUX_TOKEN")
-	if cfg.Influx.TokenFile != "" {
-		t, err := clientauth.ReadSecret(cfg.Influx.TokenFile)
+// Options is what the generator is built from: where the data is, what
+// the offices are, and what the devices are expected to send.
+type Options struct {
+	Influx storage.InfluxOptions
+	// TokenFile holds the InfluxDB token; left empty, FACMON_INFLUX_TOKEN
+	// is the token.
+	TokenFile string
+	Settings  reports.Settings
+	// Classes are the device classes in display order; Fields gives each
+	// class's fields, every one of which a stored reading may carry.
+	Classes []string
+	Fields  map[string][]string
+	// MinHeartbeat and MaxHeartbeat are the shortest and the longest
+	// heartbeat of any device: how finely and how far back to read.
+	MinHeartbeat, MaxHeartbeat time.Duration
+	// Inventory lists the devices the offices declare, so one that never
+	// sent is reported as never seen.
+	Inventory []reports.InventoryDevice
+}
+
+// New builds a generator. It reads the token file but does not contact
+// InfluxDB.
+func New(o Options) (*Generator, error) {
+	o.Influx.Token = os.Getenv("FACMON_INFLUX_TOKEN")
+	if o.TokenFile != "" {
+		t, err := clientauth.ReadSecret(o.TokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("influx.token_file: %w", err)
 		}
-		token = t
+		o.Influx.Token = t
 	}
-	q := storage.NewInfluxQL(storage.InfluxOptions{
-		URL: cfg.Influx.URL, Bucket: cfg.Influx.Bucket, Org: cfg.Influx.Org, Token: token,
-		// A month of readings takes InfluxDB longer than a write.
-		Timeout: max(cfg.Influx.Timeout.D(), 2*time.Minute),
-	})
-	s, err := Settings(cfg, rc)
-	if err != nil {
-		return nil, err
+	// A month of readings takes InfluxDB longer than a write.
+	o.Influx.Timeout = max(o.Influx.Timeout, 2*time.Minute)
+	q := storage.NewInfluxQL(o.Influx)
+	g := NewWith(reports.NewLoader(q, reports.LoaderOptions{Classes: o.Classes, Fields: o.Fields}), o.Settings)
+	if o.MinHeartbeat > 0 {
+		g.minHB, g.maxHB = o.MinHeartbeat, max(o.MaxHeartbeat, o.MinHeartbeat)
 	}
-	classes := classesOf(cfg)
-	g := NewWith(reports.NewLoader(q, reports.LoaderOptions{Classes: classes, Fields: fieldsOf(cfg)}), s)
-	g.minHB, g.maxHB = heartbeatRange(cfg, classes)
-	g.inventory = inventoryOf(cfg, classes)
+	g.inventory = o.Inventory
 	return g, nil
 }
 
@@ -81,122 +93,6 @@ func (g *Generator) SetClock(now func() time.Time) { g.now = now }
 
 // Location is the offices' time zone.
 func (g *Generator) Location() *time.Location { return g.settings.Location }
-
-// Settings turns the configuration into report settings: offices,
-// calendars, heartbeats, maintenance windows and SLA targets.
-func Settings(cfg config.Config, rc reports.Config) (reports.Settings, error) {
-	cals, err := cfg.OfficeCalendars()
-	if err != nil {
-		return reports.Settings{}, err
-	}
-	if _, err := cfg.MaintenanceSchedule(); err != nil {
-		return reports.Settings{}, fmt.Errorf("maintenance%w", err)
-	}
-	s := reports.Settings{
-		Calendars:   map[string]*calendar.Calendar{},
-		Heartbeat:   cfg.Liveness.HeartbeatOf,
-		Maintenance: cfg.Maintenance,
-		Config:      rc,
-	}
-	for _, o := range cfg.Offices {
-		s.Offices = append(s.Offices, reports.Office{ID: o.ID, Name: o.Name})
-		s.Calendars[o.ID] = cals[o.ID]
-	}
-	// The report's zone is that of the default calendar (the same as the
-	// maintenance windows').
-	if len(cfg.Offices) > 0 && cals[cfg.Offices[0].ID] != nil {
-		s.Location = cals[cfg.Offices[0].ID].Location()
-	}
-	if c, ok := cfg.Calendars[config.DefaultCalendar]; ok {
-		if loc, err := time.LoadLocation(orDefault(c.Timezone, "Asia/Ho_Chi_Minh")); err == nil {
-			s.Location = loc
-		}
-	}
-	return s, nil
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
-// classesOf lists the device classes of the configuration (its profiles)
-// in display order.
-// fieldsOf gives each class's profile fields: every reading facmon stores
-// has at least one (a payload with none is refused), while seq is
-// optional. seq is asked for too, for points written by other means with
-// seq alone.
-func fieldsOf(cfg config.Config) map[string][]string {
-	out := map[string][]string{}
-	for c, p := range cfg.Profiles {
-		for f := range p.Fields {
-			if f != reading.KeySeq {
-				out[c] = append(out[c], f)
-			}
-		}
-		slices.Sort(out[c])
-		out[c] = append(out[c], reading.KeySeq)
-	}
-	return out
-}
-
-func classesOf(cfg config.Config) []string {
-	var out []string
-	for _, c := range reports.DefaultClasses {
-		if _, ok := cfg.Profiles[c]; ok {
-			out = append(out, c)
-		}
-	}
-	var extra []string
-	for c := range cfg.Profiles {
-		if !slices.Contains(out, c) {
-			extra = append(extra, c)
-		}
-	}
-	slices.Sort(extra)
-	return append(out, extra...)
-}
-
-// heartbeatRange is the shortest and the longest heartbeat of any device.
-func heartbeatRange(cfg config.Config, classes []string) (minHB, maxHB time.Duration) {
-	consider := func(d time.Duration) {
-		if d <= 0 {
-			return
-		}
-		if minHB == 0 || d < minHB {
-			minHB = d
-		}
-		maxHB = max(maxHB, d)
-	}
-	for _, c := range classes {
-		consider(cfg.Liveness.HeartbeatOf("", c, ""))
-	}
-	for _, d := range cfg.Liveness.Devices {
-		consider(d.D())
-	}
-	if minHB == 0 {
-		minHB = config.DefaultHeartbeat
-	}
-	return minHB, max(maxHB, minHB)
-}
-
-// inventoryOf reads the offices' device lists; a device's class is the
-// part of its id before the last "-" ("camera-4"), when it is a class.
-func inventoryOf(cfg config.Config, classes []string) []reports.InventoryDevice {
-	var out []reports.InventoryDevice
-	for _, o := range cfg.Offices {
-		for _, d := range o.Devices {
-			i := strings.LastIndexByte(d, '-')
-			if i <= 0 || !slices.Contains(classes, d[:i]) {
-				continue
-			}
-			out = append(out, reports.InventoryDevice{Ward: o.ID, Class: d[:i], Device: d})
-		}
-	}
-	return out
-}
 
 // Request is one report to make.
 type Request struct {

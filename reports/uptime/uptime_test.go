@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
 
-	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/reports"
 	"github.com/facmon/facmon/reports/i18n"
 	"github.com/facmon/facmon/reports/render"
@@ -154,23 +153,4 @@ func TestParsePeriod(t *testing.T) {
 	_, err = ParsePeriod("", "2026-03-01", loc)
 	var rerr *RequestError
 	assert.ErrorAs(t, err, &rerr)
-}
-
-func TestSettingsFromConfig(t *testing.T) {
-	cfg, err := config.Load("", config.Overrides{})
-	require.NoError(t, err)
-	cfg.Liveness.Devices = map[string]config.Duration{"thanh-binh/camera-4": config.Duration(5 * time.Minute)}
-	cfg.Offices[0].Devices = []string{"door-1", "camera-4", "kiosk-1"}
-	g, err := New(cfg, reports.Config{})
-	require.NoError(t, err)
-	assert.Len(t, g.settings.Offices, 13)
-	assert.Equal(t, "Thanh Bình", g.settings.Offices[0].Name)
-	assert.Equal(t, "Asia/Ho_Chi_Minh", g.Location().String())
-	assert.Equal(t, time.Minute, g.minHB)
-	assert.Equal(t, 5*time.Minute, g.maxHB)
-	assert.Equal(t, []reports.InventoryDevice{{Ward: "thanh-binh", Class: "door", Device: "door-1"}, {Ward: "thanh-binh", Class: "camera", Device: "camera-4"}}, g.inventory,
-		"kiosk is not a device class")
-	assert.Equal(t, 5*time.Minute, g.settings.Heartbeat("thanh-binh", "camera", "camera-4"))
-	require.NotNil(t, g.settings.Calendars["thanh-binh"])
-	assert.False(t, g.settings.Calendars["thanh-binh"].Open(reporttest.At("2026-03-01 10:00")), "Sunday")
 }

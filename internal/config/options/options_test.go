@@ -11,6 +11,7 @@ import (
 	"github.com/facmon/facmon/collectors/scrape"
 	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/reports"
 )
 
 // The collector sees what the file says, each section where it belongs,
@@ -96,4 +97,28 @@ func TestScrapeTargetsTakeTheirDefaults(t *testing.T) {
 	assert.Equal(t, map[string]string{"floor": "1"}, o.Targets[1].Labels)
 	o.Targets[1].BasicAuth.Username = "changed"
 	assert.Equal(t, "u", cfg.Scrape[1].BasicAuth.Username, "the options are a copy")
+}
+
+// The report's settings come from the offices, calendars, liveness and
+// reports sections; declared devices of a known class are its inventory.
+func TestUptimeOptionsFromConfig(t *testing.T) {
+	cfg, err := config.Load("", config.Overrides{})
+	require.NoError(t, err)
+	cfg.Liveness.Devices = map[string]config.Duration{"thanh-binh/camera-4": config.Duration(5 * time.Minute)}
+	cfg.Offices[0].Devices = []string{"door-1", "camera-4", "kiosk-1"}
+	o, err := Uptime(cfg)
+	require.NoError(t, err)
+	assert.Len(t, o.Settings.Offices, 13)
+	assert.Equal(t, "Thanh Bình", o.Settings.Offices[0].Name)
+	assert.Equal(t, "Asia/Ho_Chi_Minh", o.Settings.Location.String())
+	assert.Equal(t, time.Minute, o.MinHeartbeat)
+	assert.Equal(t, 5*time.Minute, o.MaxHeartbeat)
+	assert.Equal(t, []string{"door", "hvac", "server", "camera"}, o.Classes)
+	assert.Equal(t, []string{"cycles", "fault", "motor_current_a", "obstruction", "state", "seq"}, o.Fields["door"])
+	assert.Equal(t, []reports.InventoryDevice{{Ward: "thanh-binh", Class: "door", Device: "door-1"}, {Ward: "thanh-binh", Class: "camera", Device: "camera-4"}}, o.Inventory,
+		"kiosk is not a device class")
+	assert.Equal(t, 5*time.Minute, o.Settings.Heartbeat("thanh-binh", "camera", "camera-4"))
+	require.NotNil(t, o.Settings.Calendars["thanh-binh"])
+	assert.False(t, o.Settings.Calendars["thanh-binh"].Open(time.Date(2026, 3, 1, 10, 0, 0, 0, o.Settings.Location)), "Sunday")
+	assert.Equal(t, cfg.Reports, o.Settings.Config)
 }
