@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/dashboards"
+	"github.com/facmon/facmon/dashboards/grafana"
 	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 )
@@ -128,7 +129,7 @@ func dashboardsPush(_ context.Context, args []string, stdout, _ io.Writer) error
 	if err != nil {
 		return err
 	}
-	opts := dashboards.PushOptions{
+	opts := grafana.PushOptions{
 		URL:      *grafanaURL,
 		Token:    token,
 		Lang:     lang,
@@ -140,7 +141,7 @@ func dashboardsPush(_ context.Context, args []string, stdout, _ io.Writer) error
 		opts.Message = "facmon dashboards push (facmon " + version + ")"
 	}
 	if *withDS {
-		ds := &dashboards.InfluxDatasource{URL: *influxURL, Database: *influxDB}
+		ds := &grafana.InfluxDatasource{URL: *influxURL, Database: *influxDB}
 		if ds.URL == "" {
 			ds.URL = cfg.Influx.URL
 		}
@@ -160,10 +161,10 @@ func dashboardsPush(_ context.Context, args []string, stdout, _ io.Writer) error
 		}
 		opts.Influx = ds
 		if *promURL != "" {
-			opts.Prometheus = &dashboards.PrometheusDatasource{URL: *promURL}
+			opts.Prometheus = &grafana.PrometheusDatasource{URL: *promURL}
 		}
 	}
-	if err := dashboards.Push(boards, opts); err != nil {
+	if err := grafana.Push(boards, opts); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d dashboards pushed to folder %s of %s\n", len(boards), dashboards.FolderUID, *grafanaURL)

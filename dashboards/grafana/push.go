@@ -1,4 +1,7 @@
-package dashboards
+// Package grafana publishes facmon's dashboards to a Grafana server through
+// its HTTP API: the folder, the datasources and each dashboard, created or
+// updated in place, with errors that say what the operator must change.
+package grafana
 
 import (
 	"encoding/json"
@@ -12,6 +15,8 @@ import (
 	"time"
 
 	gapi "github.com/grafana/grafana-api-golang-client"
+
+	"github.com/facmon/facmon/dashboards"
 )
 
 // PushOptions say where and how Push sends the dashboards.
@@ -23,7 +28,7 @@ type PushOptions struct {
 	// never written to Progress or to an error.
 	Token string
 	// Lang is the language of the folder's title (default vi).
-	Lang Lang
+	Lang dashboards.Lang
 	// Message is the dashboards' version-history message.
 	Message string
 	// Influx, when set, creates or updates the InfluxDB datasource (uid
@@ -64,9 +69,9 @@ const (
 // the datasources asked for, and every board with overwrite, in that order.
 // Running it again changes nothing but the dashboards' versions. It stops at
 // the first error, which names the object and says what to do.
-func Push(boards []Board, opts PushOptions) error {
+func Push(boards []dashboards.Board, opts PushOptions) error {
 	if opts.Lang == "" {
-		opts.Lang = Vietnamese
+		opts.Lang = dashboards.Vietnamese
 	}
 	if opts.Message == "" {
 		opts.Message = "facmon dashboards push"
@@ -98,7 +103,7 @@ func Push(boards []Board, opts PushOptions) error {
 	}
 	if opts.Prometheus != nil {
 		if err := p.datasource(&gapi.DataSource{
-			UID: PrometheusUID, Name: PrometheusDatasourceName, Type: "prometheus",
+			UID: dashboards.PrometheusUID, Name: PrometheusDatasourceName, Type: "prometheus",
 			URL: opts.Prometheus.URL, Access: "proxy",
 			JSONData: map[string]any{"httpMethod": "POST", "timeInterval": "15s"},
 		}); err != nil {
@@ -115,7 +120,7 @@ func Push(boards []Board, opts PushOptions) error {
 
 func influxDatasource(in InfluxDatasource) *gapi.DataSource {
 	ds := &gapi.DataSource{
-		UID: InfluxUID, Name: InfluxDatasourceName, Type: InfluxDBType,
+		UID: dashboards.InfluxUID, Name: InfluxDatasourceName, Type: dashboards.InfluxDBType,
 		URL: in.URL, Access: "proxy", Database: in.Database,
 		JSONData: map[string]any{
 			"version":      "InfluxQL",
@@ -150,20 +155,20 @@ func (p pusher) progress(format string, args ...any) {
 // folder: GET /api/folders/:uid, then POST /api/folders when missing or
 // PUT /api/folders/:uid when its title is not ours.
 func (p pusher) folder() error {
-	title := FolderTitle(p.opts.Lang)
-	what := "folder " + FolderUID
-	f, err := p.c.FolderByUID(FolderUID)
+	title := dashboards.FolderTitle(p.opts.Lang)
+	what := "folder " + dashboards.FolderUID
+	f, err := p.c.FolderByUID(dashboards.FolderUID)
 	var nf gapi.ErrNotFound
 	switch {
 	case errors.As(err, &nf):
-		if _, err := p.c.NewFolder(title, FolderUID); err != nil {
+		if _, err := p.c.NewFolder(title, dashboards.FolderUID); err != nil {
 			return p.explain("create "+what, err)
 		}
 		p.progress("%s: created (%s)", what, title)
 	case err != nil:
 		return p.explain("look up "+what, err)
 	case f.Title != title:
-		if err := p.c.UpdateFolder(FolderUID, title); err != nil {
+		if err := p.c.UpdateFolder(dashboards.FolderUID, title); err != nil {
 			return p.explain("rename "+what, err)
 		}
 		p.progress("%s: renamed to %s", what, title)
@@ -197,7 +202,7 @@ func (p pusher) datasource(ds *gapi.DataSource) error {
 }
 
 // dashboard: POST /api/dashboards/db with folderUid and overwrite.
-func (p pusher) dashboard(b Board) error {
+func (p pusher) dashboard(b dashboards.Board) error {
 	what := fmt.Sprintf("dashboard %s (%q)", b.UID, b.Title())
 	model, err := b.Model()
 	if err != nil {
@@ -209,7 +214,7 @@ func (p pusher) dashboard(b Board) error {
 	delete(model, "version")
 	res, err := p.c.NewDashboard(gapi.Dashboard{
 		Model:     model,
-		FolderUID: FolderUID,
+		FolderUID: dashboards.FolderUID,
 		Overwrite: true,
 		Message:   p.opts.Message,
 	})
@@ -281,15 +286,15 @@ func (p pusher) explain(action string, err error) error {
 	case e.Code == http.StatusForbidden && strings.Contains(strings.ToLower(e.Message), "read-only"):
 		todo = "the datasource is provisioned from a file on the Grafana server: change it there (deploy/grafana/provisioning/datasources/facmon.yaml) or push without --with-datasource"
 	case e.Code == http.StatusForbidden:
-		todo = "the service account may not do this: give it the Editor role (Admin for --with-datasource), or write permission on folder " + FolderUID
+		todo = "the service account may not do this: give it the Editor role (Admin for --with-datasource), or write permission on folder " + dashboards.FolderUID
 	case e.Code == http.StatusNotFound && strings.Contains(strings.ToLower(e.Message), "folder"):
-		todo = "folder " + FolderUID + " disappeared during the push: run the push again"
+		todo = "folder " + dashboards.FolderUID + " disappeared during the push: run the push again"
 	case e.Code == http.StatusNotFound:
 		todo = "check that --grafana-url is Grafana's root URL, with its sub-path if it is served under one (https://host/grafana)"
 	case e.Code == http.StatusPreconditionFailed && e.Status == "plugin-dashboard":
 		todo = "a plugin owns a dashboard with this uid or title: remove it in Grafana, then push again"
 	case e.Code == http.StatusPreconditionFailed:
-		todo = "another dashboard with the same title exists in folder " + FolderUID + " (name-exists) or the dashboard changed meanwhile (version-mismatch): rename or delete the other dashboard in Grafana, then push again"
+		todo = "another dashboard with the same title exists in folder " + dashboards.FolderUID + " (name-exists) or the dashboard changed meanwhile (version-mismatch): rename or delete the other dashboard in Grafana, then push again"
 	case e.Code == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Message), "provisioned"):
 		todo = "it is provisioned from files on the Grafana server: update those files (facmon dashboards export) instead of pushing, or remove the provisioning"
 	case e.Code == http.StatusConflict:

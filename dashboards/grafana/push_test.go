@@ -1,4 +1,4 @@
-package dashboards_test
+package grafana_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/dashboards"
+	"github.com/facmon/facmon/dashboards/grafana"
 )
 
 // fakeGrafana answers the part of Grafana's HTTP API that Push uses, the
@@ -241,13 +242,13 @@ func TestPushCreatesThenUpdates(t *testing.T) {
 	vi, err := dashboards.All(dashboards.Options{})
 	require.NoError(t, err)
 	var progress bytes.Buffer
-	opts := dashboards.PushOptions{
+	opts := grafana.PushOptions{
 		URL: srv.URL, Token: testToken, Message: "facmon v1.2",
-		Influx:     &dashboards.InfluxDatasource{URL: "http://influxdb:8086", Database: "facmon", Token: "influx-token"},
-		Prometheus: &dashboards.PrometheusDatasource{URL: "http://prometheus:9090"},
+		Influx:     &grafana.InfluxDatasource{URL: "http://influxdb:8086", Database: "facmon", Token: "influx-token"},
+		Prometheus: &grafana.PrometheusDatasource{URL: "http://prometheus:9090"},
 		Progress:   &progress,
 	}
-	require.NoError(t, dashboards.Push(vi, opts))
+	require.NoError(t, grafana.Push(vi, opts))
 
 	want := []string{
 		"GET /api/folders/facmon", "POST /api/folders",
@@ -283,7 +284,7 @@ func TestPushCreatesThenUpdates(t *testing.T) {
 	en, err := dashboards.All(dashboards.Options{Lang: dashboards.English})
 	require.NoError(t, err)
 	opts.Lang = dashboards.English
-	require.NoError(t, dashboards.Push(en, opts))
+	require.NoError(t, grafana.Push(en, opts))
 	want = []string{
 		"GET /api/folders/facmon", "PUT /api/folders/facmon",
 		"GET /api/datasources/uid/facmon-influxdb", "PUT /api/datasources/uid/facmon-influxdb",
@@ -302,7 +303,7 @@ func TestPushCreatesThenUpdates(t *testing.T) {
 
 	// Once more, without datasources: the folder is left alone.
 	opts.Influx, opts.Prometheus = nil, nil
-	require.NoError(t, dashboards.Push(en, opts))
+	require.NoError(t, grafana.Push(en, opts))
 	reqs := g.takeRequests()
 	assert.Equal(t, "GET /api/folders/facmon", reqs[0])
 	assert.Len(t, reqs, 1+len(en))
@@ -317,7 +318,7 @@ func TestPushUnderSubPath(t *testing.T) {
 	defer sub.Close()
 	boards, err := dashboards.All(dashboards.Options{})
 	require.NoError(t, err)
-	require.NoError(t, dashboards.Push(boards[:1], dashboards.PushOptions{URL: sub.URL + "/grafana/", Token: testToken}))
+	require.NoError(t, grafana.Push(boards[:1], grafana.PushOptions{URL: sub.URL + "/grafana/", Token: testToken}))
 	assert.Equal(t, []string{"GET /api/folders/facmon", "POST /api/folders", "POST /api/dashboards/db"}, g.takeRequests())
 }
 
@@ -415,11 +416,11 @@ func TestPushErrors(t *testing.T) {
 			if c.token != "" {
 				token = c.token
 			}
-			opts := dashboards.PushOptions{URL: srv.URL + c.path, Token: token}
+			opts := grafana.PushOptions{URL: srv.URL + c.path, Token: token}
 			if c.influx {
-				opts.Influx = &dashboards.InfluxDatasource{URL: "http://influxdb:8086", Database: "facmon", User: "grafana", Password: "pa55word"}
+				opts.Influx = &grafana.InfluxDatasource{URL: "http://influxdb:8086", Database: "facmon", User: "grafana", Password: "pa55word"}
 			}
-			err := dashboards.Push(boards, opts)
+			err := grafana.Push(boards, opts)
 			require.Error(t, err)
 			for _, w := range c.want {
 				assert.Contains(t, err.Error(), w)
@@ -434,15 +435,15 @@ func TestPushErrors(t *testing.T) {
 }
 
 func TestPushNeedsToken(t *testing.T) {
-	err := dashboards.Push(nil, dashboards.PushOptions{URL: "http://127.0.0.1:1"})
+	err := grafana.Push(nil, grafana.PushOptions{URL: "http://127.0.0.1:1"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "token")
 }
 
 func TestPushRefusesToLogSecrets(t *testing.T) {
 	t.Setenv("GF_LOG", "1")
-	err := dashboards.Push(nil, dashboards.PushOptions{URL: "http://127.0.0.1:1", Token: testToken,
-		Influx: &dashboards.InfluxDatasource{URL: "http://influxdb:8086", Database: "facmon", Token: "influx-token"}})
+	err := grafana.Push(nil, grafana.PushOptions{URL: "http://127.0.0.1:1", Token: testToken,
+		Influx: &grafana.InfluxDatasource{URL: "http://influxdb:8086", Database: "facmon", Token: "influx-token"}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "unset GF_LOG")
 }
@@ -451,7 +452,7 @@ func TestPushUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	err := dashboards.Push(nil, dashboards.PushOptions{URL: url, Token: testToken})
+	err := grafana.Push(nil, grafana.PushOptions{URL: url, Token: testToken})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "cannot talk to Grafana at "+url)
 	assert.NotContains(t, err.Error(), testToken)
