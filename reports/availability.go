@@ -90,7 +90,7 @@ func deviceTimeline(d *DeviceData, ds *Dataset, hb time.Duration) timeline {
 	tl.neverReported = !d.Seen()
 	down := d.Telemetry.silent(hb, tl.since, ds.To, ds.Now)
 	down = append(down, statusDown(d.Status, hb, ds.To)...)
-	tl.down = clip(merge(down), tl.since, ds.To)
+	tl.down = Clip(Merge(down), tl.since, ds.To)
 	return tl
 }
 
@@ -126,14 +126,14 @@ func countDevice(tl timeline, e env, w window, withIncidents bool) deviceResult 
 	if !w.to.After(from) {
 		return r
 	}
-	open := clip(e.open, from, w.to)
+	open := Clip(e.open, from, w.to)
 	planned := intersect(open, e.planned)
-	rest := subtract(open, planned)
+	rest := Subtract(open, planned)
 	unknown := intersect(rest, e.unknown)
-	counted := subtract(rest, unknown)
-	downAll := intersect(clip(tl.down, from, w.to), counted)
+	counted := Subtract(rest, unknown)
+	downAll := intersect(Clip(tl.down, from, w.to), counted)
 	network := intersect(downAll, e.network)
-	down := subtract(downAll, network)
+	down := Subtract(downAll, network)
 
 	r.stats.Planned = total(planned)
 	r.stats.Unknown = total(unknown)
@@ -146,7 +146,7 @@ func countDevice(tl timeline, e env, w window, withIncidents bool) deviceResult 
 		r.dayUp = make([]time.Duration, n)
 		r.dayDown = make([]time.Duration, n)
 		r.dayInc = make([]int, n)
-		w.days.add(r.dayUp, subtract(counted, downAll))
+		w.days.add(r.dayUp, Subtract(counted, downAll))
 		w.days.add(r.dayDown, down)
 	}
 

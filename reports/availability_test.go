@@ -465,16 +465,16 @@ func TestIntervalAlgebra(t *testing.T) {
 	a := []Interval{iv("2026-03-02 08:00", "2026-03-02 10:00"), iv("2026-03-02 12:00", "2026-03-02 14:00")}
 	b := []Interval{iv("2026-03-02 09:00", "2026-03-02 13:00")}
 	assert.Equal(t, []Interval{iv("2026-03-02 09:00", "2026-03-02 10:00"), iv("2026-03-02 12:00", "2026-03-02 13:00")}, intersect(a, b))
-	assert.Equal(t, []Interval{iv("2026-03-02 08:00", "2026-03-02 09:00"), iv("2026-03-02 13:00", "2026-03-02 14:00")}, subtract(a, b))
-	assert.Equal(t, []Interval{iv("2026-03-02 08:00", "2026-03-02 14:00")}, merge(append(append([]Interval{}, b...), a...)))
+	assert.Equal(t, []Interval{iv("2026-03-02 08:00", "2026-03-02 09:00"), iv("2026-03-02 13:00", "2026-03-02 14:00")}, Subtract(a, b))
+	assert.Equal(t, []Interval{iv("2026-03-02 08:00", "2026-03-02 14:00")}, Merge(append(append([]Interval{}, b...), a...)))
 	assert.Equal(t, 2*time.Hour, overlap(b[0], a))
-	assert.Equal(t, []Interval{iv("2026-03-02 09:30", "2026-03-02 10:00")}, clip(a, at("2026-03-02 09:30"), at("2026-03-02 11:00")))
+	assert.Equal(t, []Interval{iv("2026-03-02 09:30", "2026-03-02 10:00")}, Clip(a, at("2026-03-02 09:30"), at("2026-03-02 11:00")))
 	// subtraction with several holes in one interval
 	holes := []Interval{iv("2026-03-02 08:10", "2026-03-02 08:20"), iv("2026-03-02 08:30", "2026-03-02 08:40"), iv("2026-03-02 09:50", "2026-03-02 12:30")}
 	assert.Equal(t, []Interval{
 		iv("2026-03-02 08:00", "2026-03-02 08:10"), iv("2026-03-02 08:20", "2026-03-02 08:30"),
 		iv("2026-03-02 08:40", "2026-03-02 09:50"), iv("2026-03-02 12:30", "2026-03-02 14:00"),
-	}, subtract(a, holes))
+	}, Subtract(a, holes))
 	days := newDayIndex(at("2026-03-02"), at("2026-03-04"), hcm)
 	acc := make([]time.Duration, days.days())
 	days.add(acc, []Interval{iv("2026-03-02 23:00", "2026-03-03 02:00")})

@@ -130,7 +130,7 @@ func Build(ds *Dataset, p Period, s Settings) (*Report, error) {
 	})
 
 	// What surrounds the devices.
-	unknown := merge(slices.Clone(ds.Unknown))
+	unknown := Merge(slices.Clone(ds.Unknown))
 	openCache := map[*calendar.Calendar][]Interval{}
 	var defaultCal *calendar.Calendar
 	allDay := []Interval{{ds.From, ds.To}}
@@ -161,7 +161,7 @@ func Build(ds *Dataset, p Period, s Settings) (*Report, error) {
 	}
 	outages := map[string][]Interval{}
 	for w, ivs := range ds.WardOutages {
-		outages[w] = merge(slices.Clone(ivs))
+		outages[w] = Merge(slices.Clone(ivs))
 	}
 	type netKey struct {
 		ward string
@@ -180,7 +180,7 @@ func Build(ds *Dataset, p Period, s Settings) (*Report, error) {
 			// its "for"), and devices come back a little after it resolves.
 			ivs = append(ivs, Interval{o.Start.Add(-hb - WardOutageLead), o.End.Add(hb)})
 		}
-		ivs = merge(ivs)
+		ivs = Merge(ivs)
 		netCache[k] = ivs
 		return ivs
 	}
@@ -269,9 +269,9 @@ func Build(ds *Dataset, p Period, s Settings) (*Report, error) {
 
 	// Ward outages, maintenance and collection gaps of the period.
 	for _, w := range r.Wards {
-		for _, o := range clip(outages[w.ID], p.From, end) {
-			open := clip(openOf(w.ID), o.Start, o.End)
-			r.Outages = append(r.Outages, Outage{Ward: w.ID, WardName: w.Name, Start: o.Start, End: o.End, Office: total(subtract(open, unknown))})
+		for _, o := range Clip(outages[w.ID], p.From, end) {
+			open := Clip(openOf(w.ID), o.Start, o.End)
+			r.Outages = append(r.Outages, Outage{Ward: w.ID, WardName: w.Name, Start: o.Start, End: o.End, Office: total(Subtract(open, unknown))})
 		}
 	}
 	for i := range r.Wards {
@@ -296,10 +296,10 @@ func Build(ds *Dataset, p Period, s Settings) (*Report, error) {
 		}
 	}
 	slices.SortStableFunc(r.Maintenance, func(a, b Planned) int { return a.Start.Compare(b.Start) })
-	r.CollectionGaps = clip(unknown, p.From, end)
+	r.CollectionGaps = Clip(unknown, p.From, end)
 	basis := openOf(s.Ward)
 	for _, g := range r.CollectionGaps {
-		d := total(clip(basis, g.Start, g.End))
+		d := total(Clip(basis, g.Start, g.End))
 		r.GapCounted = append(r.GapCounted, d)
 		r.NotCollecting += d
 	}

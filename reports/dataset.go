@@ -86,7 +86,7 @@ func (t Telemetry) silent(hb time.Duration, since, end, now time.Time) []Interva
 		if t.silentAfter(prev, hb, end, now) {
 			out = append(out, Interval{prev, end})
 		}
-		return clip(out, since, end)
+		return Clip(out, since, end)
 	}
 	if t.First.Sub(prev) > hb {
 		out = append(out, Interval{prev, t.First})
@@ -99,7 +99,7 @@ func (t Telemetry) silent(hb time.Duration, since, end, now time.Time) []Interva
 	if t.silentAfter(t.Last, hb, end, now) {
 		out = append(out, Interval{t.Last, end})
 	}
-	return clip(merge(out), since, end)
+	return Clip(Merge(out), since, end)
 }
 
 // silentAfter reports whether the silence that begins at the reading at

@@ -1,7 +1,8 @@
 // Package reports computes the uptime reports of the ward offices:
 // availability, downtime, incidents, MTTR, MTBF and the SLA per device,
 // rolled up to device class, ward and district, for a period and the
-// previous period of the same length. reports/render writes them as HTML,
+// previous period of the same length. reports/loader reads the Dataset from
+// InfluxDB, reports/render writes the reports as HTML,
 // CSV and XLSX; reports/uptime makes them from the configuration for the
 // command line and the web server.
 //

@@ -22,9 +22,9 @@ func (i Interval) Contains(t time.Time) bool { return !t.Before(i.Start) && t.Be
 // The functions below work on interval lists that are sorted by Start and
 // disjoint ("normal" lists); merge makes any list normal.
 
-// merge sorts a list and joins overlapping or touching intervals, dropping
+// Merge sorts a list and joins overlapping or touching intervals, dropping
 // empty ones. It may reorder ivs in place.
-func merge(ivs []Interval) []Interval {
+func Merge(ivs []Interval) []Interval {
 	if len(ivs) == 0 {
 		return nil
 	}
@@ -55,8 +55,8 @@ func merge(ivs []Interval) []Interval {
 	return out
 }
 
-// clip returns the parts of a normal list inside [from, to).
-func clip(ivs []Interval, from, to time.Time) []Interval {
+// Clip returns the parts of a normal list inside [from, to).
+func Clip(ivs []Interval, from, to time.Time) []Interval {
 	var out []Interval
 	for _, iv := range ivs {
 		if !iv.End.After(from) {
@@ -97,8 +97,8 @@ func intersect(a, b []Interval) []Interval {
 	return out
 }
 
-// subtract returns a ∖ b of two normal lists.
-func subtract(a, b []Interval) []Interval {
+// Subtract returns a ∖ b of two normal lists.
+func Subtract(a, b []Interval) []Interval {
 	if len(b) == 0 {
 		return a
 	}

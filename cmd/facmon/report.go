@@ -12,8 +12,8 @@ import (
 
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/config/options"
-	"github.com/facmon/facmon/reports"
 	"github.com/facmon/facmon/reports/i18n"
+	"github.com/facmon/facmon/reports/loader"
 	"github.com/facmon/facmon/reports/uptime"
 )
 
@@ -86,7 +86,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{err}
 	}
 
-	var progress reports.Progress
+	var progress loader.Progress
 	if isTerminal(stderr) {
 		bar := &progressBar{w: stderr}
 		progress = bar.update

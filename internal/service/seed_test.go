@@ -16,6 +16,7 @@ import (
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/testenv"
 	"github.com/facmon/facmon/reports"
+	"github.com/facmon/facmon/reports/loader"
 )
 
 // A device that fell silent while facmon was stopped is down after the
@@ -88,8 +89,8 @@ func testSilenceAcrossARestart(t *testing.T, stopAfter bool) {
 	q := storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: second.bucket, Timeout: 30 * time.Second})
 	now := time.Now()
 	from := last.Add(-time.Minute)
-	ds, err := reports.NewLoader(q, reports.LoaderOptions{Fields: seedFields(cfg.Profiles)}).
-		Load(context.Background(), reports.LoadRequest{From: from, To: now, Now: now, MinHeartbeat: hb, MaxHeartbeat: hb}, nil)
+	ds, err := loader.New(q, loader.Options{Fields: seedFields(cfg.Profiles)}).
+		Load(context.Background(), loader.Request{From: from, To: now, Now: now, MinHeartbeat: hb, MaxHeartbeat: hb}, nil)
 	require.NoError(t, err)
 	rep, err := reports.Build(ds, reports.Period{From: from, To: now}, reports.Settings{AlwaysOpen: true, Heartbeat: cfg.Liveness.HeartbeatOf})
 	require.NoError(t, err)

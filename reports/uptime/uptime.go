@@ -1,6 +1,6 @@
 // Package uptime makes the uptime report of `facmon report uptime` and of
 // GET /reports/uptime from facmon's configuration: it reads the data from
-// InfluxDB (reports.Loader), computes the report (reports.Build) and
+// InfluxDB (loader.Loader), computes the report (reports.Build) and
 // renders it (reports/render).
 package uptime
 
@@ -19,12 +19,13 @@ import (
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/reports"
 	"github.com/facmon/facmon/reports/i18n"
+	"github.com/facmon/facmon/reports/loader"
 	"github.com/facmon/facmon/reports/render"
 )
 
-// Loader reads a dataset; *reports.Loader is the InfluxDB one.
+// Loader reads a dataset; *loader.Loader is the InfluxDB one.
 type Loader interface {
-	Load(ctx context.Context, req reports.LoadRequest, progress reports.Progress) (*reports.Dataset, error)
+	Load(ctx context.Context, req loader.Request, progress loader.Progress) (*reports.Dataset, error)
 }
 
 // Generator makes uptime reports. It is safe for concurrent use.
@@ -32,7 +33,7 @@ type Generator struct {
 	loader       Loader
 	settings     reports.Settings
 	minHB, maxHB time.Duration
-	inventory    []reports.InventoryDevice
+	inventory    []loader.InventoryDevice
 	now          func() time.Time
 	busy         chan struct{} // one report at a time: each reads a lot from InfluxDB
 }
@@ -58,7 +59,7 @@ type Options struct {
 	MinHeartbeat, MaxHeartbeat time.Duration
 	// Inventory lists the devices the offices declare, so one that never
 	// sent is reported as never seen.
-	Inventory []reports.InventoryDevice
+	Inventory []loader.InventoryDevice
 }
 
 // New builds a generator. It reads the token file but does not contact
@@ -75,7 +76,7 @@ func New(o Options) (*Generator, error) {
 	// A month of readings takes InfluxDB longer than a write.
 	o.Influx.Timeout = max(o.Influx.Timeout, 2*time.Minute)
 	q := storage.NewInfluxQL(o.Influx)
-	g := NewWith(reports.NewLoader(q, reports.LoaderOptions{Classes: o.Classes, Fields: o.Fields}), o.Settings)
+	g := NewWith(loader.New(q, loader.Options{Classes: o.Classes, Fields: o.Fields}), o.Settings)
 	if o.MinHeartbeat > 0 {
 		g.minHB, g.maxHB = o.MinHeartbeat, max(o.MaxHeartbeat, o.MinHeartbeat)
 	}
@@ -188,7 +189,7 @@ func (g *Generator) Check(req Request) error {
 
 // Report reads the data of req and computes the report. progress may be
 // nil. Only one report is made at a time; others wait their turn.
-func (g *Generator) Report(ctx context.Context, req Request, progress reports.Progress) (*reports.Report, error) {
+func (g *Generator) Report(ctx context.Context, req Request, progress loader.Progress) (*reports.Report, error) {
 	if err := g.Check(req); err != nil {
 		return nil, err
 	}
@@ -200,7 +201,7 @@ func (g *Generator) Report(ctx context.Context, req Request, progress reports.Pr
 	}
 	now := g.now()
 	prev := req.Period.In(g.Location()).Previous()
-	ds, err := g.loader.Load(ctx, reports.LoadRequest{
+	ds, err := g.loader.Load(ctx, loader.Request{
 		From: prev.From, To: req.Period.To, Now: now, Ward: req.Ward,
 		MinHeartbeat: g.minHB, MaxHeartbeat: g.maxHB, Inventory: g.inventory,
 	}, progress)
@@ -216,7 +217,7 @@ func (g *Generator) Report(ctx context.Context, req Request, progress reports.Pr
 
 // Write makes the report of req and renders it to w. Nothing is written
 // when the report fails.
-func (g *Generator) Write(ctx context.Context, w io.Writer, req Request, progress reports.Progress) error {
+func (g *Generator) Write(ctx context.Context, w io.Writer, req Request, progress loader.Progress) error {
 	r, err := g.Report(ctx, req, progress)
 	if err != nil {
 		return err

@@ -16,17 +16,18 @@ import (
 
 	"github.com/facmon/facmon/reports"
 	"github.com/facmon/facmon/reports/i18n"
+	"github.com/facmon/facmon/reports/loader"
 	"github.com/facmon/facmon/reports/render"
 	"github.com/facmon/facmon/reports/reporttest"
 )
 
 // fixed serves the fixed March 2026 dataset.
 type fixed struct {
-	got []reports.LoadRequest
+	got []loader.Request
 	err error
 }
 
-func (f *fixed) Load(_ context.Context, req reports.LoadRequest, progress reports.Progress) (*reports.Dataset, error) {
+func (f *fixed) Load(_ context.Context, req loader.Request, progress loader.Progress) (*reports.Dataset, error) {
 	f.got = append(f.got, req)
 	if progress != nil {
 		progress(1, 1)

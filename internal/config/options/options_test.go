@@ -11,7 +11,7 @@ import (
 	"github.com/facmon/facmon/collectors/scrape"
 	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
-	"github.com/facmon/facmon/reports"
+	"github.com/facmon/facmon/reports/loader"
 )
 
 // The collector sees what the file says, each section where it belongs,
@@ -115,7 +115,7 @@ func TestUptimeOptionsFromConfig(t *testing.T) {
 	assert.Equal(t, 5*time.Minute, o.MaxHeartbeat)
 	assert.Equal(t, []string{"door", "hvac", "server", "camera"}, o.Classes)
 	assert.Equal(t, []string{"cycles", "fault", "motor_current_a", "obstruction", "state", "seq"}, o.Fields["door"])
-	assert.Equal(t, []reports.InventoryDevice{{Ward: "thanh-binh", Class: "door", Device: "door-1"}, {Ward: "thanh-binh", Class: "camera", Device: "camera-4"}}, o.Inventory,
+	assert.Equal(t, []loader.InventoryDevice{{Ward: "thanh-binh", Class: "door", Device: "door-1"}, {Ward: "thanh-binh", Class: "camera", Device: "camera-4"}}, o.Inventory,
 		"kiosk is not a device class")
 	assert.Equal(t, 5*time.Minute, o.Settings.Heartbeat("thanh-binh", "camera", "camera-4"))
 	require.NotNil(t, o.Settings.Calendars["thanh-binh"])

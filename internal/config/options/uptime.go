@@ -11,6 +11,7 @@ import (
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/reports"
+	"github.com/facmon/facmon/reports/loader"
 	"github.com/facmon/facmon/reports/uptime"
 )
 
@@ -138,15 +139,15 @@ func heartbeatRange(cfg config.Config, classes []string) (minHB, maxHB time.Dura
 
 // inventoryOf reads the offices' device lists; a device's class is the
 // part of its id before the last "-" ("camera-4"), when it is a class.
-func inventoryOf(cfg config.Config, classes []string) []reports.InventoryDevice {
-	var out []reports.InventoryDevice
+func inventoryOf(cfg config.Config, classes []string) []loader.InventoryDevice {
+	var out []loader.InventoryDevice
 	for _, o := range cfg.Offices {
 		for _, d := range o.Devices {
 			i := strings.LastIndexByte(d, '-')
 			if i <= 0 || !slices.Contains(classes, d[:i]) {
 				continue
 			}
-			out = append(out, reports.InventoryDevice{Ward: o.ID, Class: d[:i], Device: d})
+			out = append(out, loader.InventoryDevice{Ward: o.ID, Class: d[:i], Device: d})
 		}
 	}
 	return out

@@ -20,6 +20,7 @@ import (
 	"github.com/facmon/facmon/internal/web/status"
 	"github.com/facmon/facmon/reports"
 	"github.com/facmon/facmon/reports/i18n"
+	"github.com/facmon/facmon/reports/loader"
 	"github.com/facmon/facmon/reports/reporttest"
 	"github.com/facmon/facmon/reports/uptime"
 )
@@ -254,6 +255,6 @@ func TestBrowserStatusPageAndReport(t *testing.T) {
 
 type fixedLoader struct{}
 
-func (fixedLoader) Load(context.Context, reports.LoadRequest, reports.Progress) (*reports.Dataset, error) {
+func (fixedLoader) Load(context.Context, loader.Request, loader.Progress) (*reports.Dataset, error) {
 	return reporttest.March2026(), nil
 }

@@ -1,4 +1,4 @@
-package reports
+package loader
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/reports"
 )
 
 func TestCombineFields(t *testing.T) {
@@ -21,21 +22,21 @@ func TestCombineFields(t *testing.T) {
 		spans []fieldSpan
 		want  chunkSummary
 	}{
-		{"one field keeps its gaps", []fieldSpan{{ts("08:00"), ts("09:00"), []Interval{iv("2026-03-02 08:10", "2026-03-02 08:20")}}},
-			chunkSummary{ts("08:00"), ts("09:00"), []Interval{iv("2026-03-02 08:10", "2026-03-02 08:20")}}},
+		{"one field keeps its gaps", []fieldSpan{{ts("08:00"), ts("09:00"), []reports.Interval{iv("2026-03-02 08:10", "2026-03-02 08:20")}}},
+			chunkSummary{ts("08:00"), ts("09:00"), []reports.Interval{iv("2026-03-02 08:10", "2026-03-02 08:20")}}},
 		{"a field's gap filled by another is no silence", []fieldSpan{
 			{ts("08:00"), ts("08:30"), nil},
 			{ts("08:29:50"), ts("09:00"), nil},
 		}, chunkSummary{first: ts("08:00"), last: ts("09:00")}},
 		{"a silence of every field", []fieldSpan{
-			{ts("08:00"), ts("09:00"), []Interval{iv("2026-03-02 08:10", "2026-03-02 08:40")}},
-			{ts("08:05"), ts("08:50"), []Interval{iv("2026-03-02 08:12", "2026-03-02 08:30")}},
-		}, chunkSummary{ts("08:00"), ts("09:00"), []Interval{iv("2026-03-02 08:12", "2026-03-02 08:30")}}},
+			{ts("08:00"), ts("09:00"), []reports.Interval{iv("2026-03-02 08:10", "2026-03-02 08:40")}},
+			{ts("08:05"), ts("08:50"), []reports.Interval{iv("2026-03-02 08:12", "2026-03-02 08:30")}},
+		}, chunkSummary{ts("08:00"), ts("09:00"), []reports.Interval{iv("2026-03-02 08:12", "2026-03-02 08:30")}}},
 		{"fields end and start apart", []fieldSpan{
 			{ts("08:00"), ts("08:20"), nil},
 			{},
 			{ts("08:45"), ts("09:00"), nil},
-		}, chunkSummary{ts("08:00"), ts("09:00"), []Interval{iv("2026-03-02 08:20", "2026-03-02 08:45")}}},
+		}, chunkSummary{ts("08:00"), ts("09:00"), []reports.Interval{iv("2026-03-02 08:20", "2026-03-02 08:45")}}},
 		{"a short silence between fields is not kept", []fieldSpan{
 			{ts("08:00"), ts("08:20"), nil},
 			{ts("08:20:30"), ts("09:00"), nil},
@@ -75,9 +76,9 @@ func TestLoaderCountsReadingsWithoutSeq(t *testing.T) {
 	fmt.Fprintf(&b, "door,class=door,device=door-2,ward=a seq=1i,cycles=1i %d\n", t0.Add(time.Hour).UnixNano())
 	db.Write(t, "facmon_noseq", b.String())
 
-	l := NewLoader(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_noseq", Timeout: 30 * time.Second}),
-		LoaderOptions{Chunk: time.Hour, Classes: []string{"door"}, Fields: map[string][]string{"door": {"cycles", "state"}}})
-	ds, err := l.Load(context.Background(), LoadRequest{From: t0, To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
+	l := New(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_noseq", Timeout: 30 * time.Second}),
+		Options{Chunk: time.Hour, Classes: []string{"door"}, Fields: map[string][]string{"door": {"cycles", "state"}}})
+	ds, err := l.Load(context.Background(), Request{From: t0, To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
 	require.NoError(t, err)
 	require.Len(t, ds.Devices, 2)
 	d := utcDevice(ds.Devices[0])

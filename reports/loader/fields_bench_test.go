@@ -1,4 +1,4 @@
-package reports
+package loader
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func BenchmarkLoaderFields(b *testing.B) {
 	scan := storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_bench", Timeout: time.Minute})
 	trans := storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_bench_tr", Timeout: time.Minute})
 	profile := map[string][]string{"door": {"cycles", "fault", "motor_current_a", "obstruction", "state"}}
-	req := LoadRequest{From: t0, To: t0.Add(24 * time.Hour), Now: t0.Add(48 * time.Hour)}
+	req := Request{From: t0, To: t0.Add(24 * time.Hour), Now: t0.Add(48 * time.Hour)}
 	for _, bc := range []struct {
 		name   string
 		q      Querier
@@ -48,7 +48,7 @@ func BenchmarkLoaderFields(b *testing.B) {
 		{"transitions/profile", trans, profile, 0},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			l := NewLoader(bc.q, LoaderOptions{Classes: []string{"door"}, Chunk: time.Hour, Fields: bc.fields})
+			l := New(bc.q, Options{Classes: []string{"door"}, Chunk: time.Hour, Fields: bc.fields})
 			for b.Loop() {
 				ds, err := l.Load(context.Background(), req, nil)
 				if err != nil || len(ds.Devices) != 20 || len(ds.Devices[0].Telemetry.Gaps) != bc.gaps {

@@ -1,4 +1,4 @@
-package reports
+package loader
 
 import (
 	"slices"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/internal/storage"
+	"github.com/facmon/facmon/reports"
 )
 
 // What the loader makes of the answers: transitions into gaps, chunks
@@ -18,8 +19,8 @@ import (
 // which it sends nothing until it is back). The offline status alone counts
 // for one heartbeat only (statusDown), so without the gap a device offline
 // for an hour would be an outage of a minute.
-func transitionGaps(res []storage.Result) map[devKey][]Interval {
-	out := map[devKey][]Interval{}
+func transitionGaps(res []storage.Result) map[devKey][]reports.Interval {
+	out := map[devKey][]reports.Interval{}
 	if len(res) == 0 {
 		return out
 	}
@@ -40,7 +41,7 @@ func transitionGaps(res []storage.Result) map[devKey][]Interval {
 			case up == 0 && (reason == "silent" || reason == "offline") && downAt.IsZero():
 				downAt = s.Time(i)
 			case up == 1 && !downAt.IsZero():
-				out[k] = append(out[k], Interval{downAt, s.Time(i)})
+				out[k] = append(out[k], reports.Interval{Start: downAt, End: s.Time(i)})
 				downAt = time.Time{}
 			}
 		}
@@ -70,8 +71,8 @@ func eachRow(res []storage.Result, i int, class string, fn func(k devKey, t time
 
 // stitch joins the chunk summaries of a device: the silences across chunk
 // boundaries are gaps too.
-func stitch(chunks []chunkSummary, minGap time.Duration) Telemetry {
-	var t Telemetry
+func stitch(chunks []chunkSummary, minGap time.Duration) reports.Telemetry {
+	var t reports.Telemetry
 	var last time.Time
 	for _, c := range chunks {
 		if c.first.IsZero() {
@@ -81,13 +82,13 @@ func stitch(chunks []chunkSummary, minGap time.Duration) Telemetry {
 			t.First = c.first
 		}
 		if !last.IsZero() && c.first.Sub(last) > minGap {
-			t.Gaps = append(t.Gaps, Interval{last, c.first})
+			t.Gaps = append(t.Gaps, reports.Interval{Start: last, End: c.first})
 		}
 		t.Gaps = append(t.Gaps, c.gaps...)
 		last = c.last
 	}
 	t.Last = last
-	t.Gaps = merge(t.Gaps)
+	t.Gaps = reports.Merge(t.Gaps)
 	return t
 }
 
@@ -102,8 +103,8 @@ type beat struct {
 // than CollectorMaxGap before now stands until now. Without any beat ever
 // (data older than the heartbeat), nothing is unknown and noHeartbeat is
 // set.
-func unknownFromBeats(beats map[string][]beat, ever bool, from, to, now time.Time) (unknown []Interval, noHeartbeat bool) {
-	var known []Interval
+func unknownFromBeats(beats map[string][]beat, ever bool, from, to, now time.Time) (unknown []reports.Interval, noHeartbeat bool) {
+	var known []reports.Interval
 	n := 0
 	for _, bs := range beats {
 		n += len(bs)
@@ -116,14 +117,14 @@ func unknownFromBeats(beats map[string][]beat, ever bool, from, to, now time.Tim
 		for i := 1; i < len(bs); i++ {
 			a, b := bs[i-1], bs[i]
 			if a.collecting && b.collecting && b.t.Sub(a.t) <= CollectorMaxGap {
-				known = append(known, Interval{a.t, b.t})
+				known = append(known, reports.Interval{Start: a.t, End: b.t})
 			}
 		}
 	}
 	if n == 0 && !ever {
 		return nil, true
 	}
-	return subtract([]Interval{{from, to}}, merge(known)), false
+	return reports.Subtract([]reports.Interval{{Start: from, End: to}}, reports.Merge(known)), false
 }
 
 type alertEvent struct {
@@ -134,14 +135,14 @@ type alertEvent struct {
 // outageIntervals reads a ward's WardUnreachable events: an outage runs
 // from its pending (or, without one, its firing) event to its resolved
 // one, and only counts once it fired.
-func outageIntervals(evs []alertEvent, from, to time.Time) []Interval {
+func outageIntervals(evs []alertEvent, from, to time.Time) []reports.Interval {
 	slices.SortStableFunc(evs, func(a, b alertEvent) int { return a.t.Compare(b.t) })
 	type open struct {
 		start time.Time
 		fired bool
 	}
 	active := map[string]*open{}
-	var out []Interval
+	var out []reports.Interval
 	for _, e := range evs {
 		o := active[e.id]
 		switch strings.ToLower(e.state) {
@@ -158,18 +159,18 @@ func outageIntervals(evs []alertEvent, from, to time.Time) []Interval {
 		case "resolved":
 			switch {
 			case o != nil && o.fired:
-				out = append(out, Interval{o.start, e.t})
+				out = append(out, reports.Interval{Start: o.start, End: e.t})
 			case o == nil:
 				// It began before the lookback.
-				out = append(out, Interval{from, e.t})
+				out = append(out, reports.Interval{Start: from, End: e.t})
 			}
 			delete(active, e.id)
 		}
 	}
 	for _, o := range active {
 		if o.fired {
-			out = append(out, Interval{o.start, to})
+			out = append(out, reports.Interval{Start: o.start, End: to})
 		}
 	}
-	return clip(merge(out), from, to)
+	return reports.Clip(reports.Merge(out), from, to)
 }

@@ -1,4 +1,4 @@
-package reports
+package loader
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/reports"
 )
 
 // fixtureLines writes the InfluxDB points the loader reads, as facmon and
@@ -76,9 +77,9 @@ func TestLoaderAgainstInfluxDB(t *testing.T) {
 	db.Write(t, "facmon_loader", fixtureLines(t0))
 
 	q := storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_loader/autogen", Timeout: 30 * time.Second})
-	l := NewLoader(q, LoaderOptions{Chunk: time.Hour, Parallel: 3})
+	l := New(q, Options{Chunk: time.Hour, Parallel: 3})
 	var calls, total int
-	req := LoadRequest{
+	req := Request{
 		From: t0, To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour),
 		Inventory: []InventoryDevice{{"c", "server", "server-1"}, {"a", "door", "door-1"}},
 	}
@@ -87,7 +88,7 @@ func TestLoaderAgainstInfluxDB(t *testing.T) {
 	assert.Equal(t, 4*(3+1)+3, total)
 	assert.Equal(t, total+1, calls, "progress from 0 to the total")
 
-	byName := map[string]DeviceData{}
+	byName := map[string]reports.DeviceData{}
 	for _, d := range ds.Devices {
 		byName[d.Ward+"/"+d.Device] = utcDevice(d)
 	}
@@ -106,7 +107,7 @@ func TestLoaderAgainstInfluxDB(t *testing.T) {
 
 	hvac := byName["a/hvac-1"]
 	assert.Empty(t, hvac.Telemetry.Gaps)
-	assert.Equal(t, []Transition{{t0.Add(-time.Hour).UTC(), true}, {at("2026-03-02 09:30").UTC(), false}, {at("2026-03-02 09:30:20").UTC(), true}}, hvac.Status)
+	assert.Equal(t, []reports.Transition{{Time: t0.Add(-time.Hour).UTC(), Up: true}, {Time: at("2026-03-02 09:30").UTC(), Up: false}, {Time: at("2026-03-02 09:30:20").UTC(), Up: true}}, hvac.Status)
 
 	assert.Equal(t, utcIvs(iv("2026-03-02 09:59:50", "2026-03-02 10:30")), byName["b/camera-1"].Telemetry.Gaps)
 	server := byName["c/server-1"]
@@ -119,9 +120,9 @@ func TestLoaderAgainstInfluxDB(t *testing.T) {
 	assert.False(t, ds.NoHeartbeat)
 
 	// The report of those three hours, around the clock.
-	r, err := Build(ds, Period{t0.Add(90 * time.Minute), t0.Add(3 * time.Hour)}, Settings{AlwaysOpen: true})
+	r, err := reports.Build(ds, reports.Period{From: t0.Add(90 * time.Minute), To: t0.Add(3 * time.Hour)}, reports.Settings{AlwaysOpen: true})
 	require.NoError(t, err)
-	got := map[string]Stats{}
+	got := map[string]reports.Stats{}
 	for _, d := range r.Devices {
 		s := d.Cur
 		s.Devices = 0
@@ -129,10 +130,10 @@ func TestLoaderAgainstInfluxDB(t *testing.T) {
 	}
 	window := 90 * time.Minute
 	// door-1 is silent from 09:29:50: the window starts at 09:30
-	assert.Equal(t, Stats{Up: window - 5*time.Minute - 10*time.Minute, Down: 10 * time.Minute, Unknown: 5 * time.Minute, Incidents: 1, Longest: 10 * time.Minute}, got["a/door-1"])
-	assert.Equal(t, Stats{Up: window - 5*time.Minute - 20*time.Second, Down: 20 * time.Second, Unknown: 5 * time.Minute, Incidents: 1, Longest: 20 * time.Second}, got["a/hvac-1"])
-	assert.Equal(t, Stats{Up: window - 5*time.Minute - 30*time.Minute - 10*time.Second, Network: 30*time.Minute + 10*time.Second, Unknown: 5 * time.Minute}, got["b/camera-1"], "the ward outage is the network's")
-	assert.Equal(t, Stats{Down: window - 5*time.Minute, Unknown: 5 * time.Minute, Incidents: 1, Longest: window - 5*time.Minute}, got["c/server-1"])
+	assert.Equal(t, reports.Stats{Up: window - 5*time.Minute - 10*time.Minute, Down: 10 * time.Minute, Unknown: 5 * time.Minute, Incidents: 1, Longest: 10 * time.Minute}, got["a/door-1"])
+	assert.Equal(t, reports.Stats{Up: window - 5*time.Minute - 20*time.Second, Down: 20 * time.Second, Unknown: 5 * time.Minute, Incidents: 1, Longest: 20 * time.Second}, got["a/hvac-1"])
+	assert.Equal(t, reports.Stats{Up: window - 5*time.Minute - 30*time.Minute - 10*time.Second, Network: 30*time.Minute + 10*time.Second, Unknown: 5 * time.Minute}, got["b/camera-1"], "the ward outage is the network's")
+	assert.Equal(t, reports.Stats{Down: window - 5*time.Minute, Unknown: 5 * time.Minute, Incidents: 1, Longest: window - 5*time.Minute}, got["c/server-1"])
 
 	// One ward only.
 	req.Ward = "b"
@@ -144,21 +145,21 @@ func TestLoaderAgainstInfluxDB(t *testing.T) {
 	// Data without any heartbeat: nothing is unknown, and the report says why.
 	db.Exec(t, "CREATE DATABASE facmon_old")
 	db.Write(t, "facmon_old", fmt.Sprintf("door,class=door,device=door-1,ward=a seq=1i %d\n", t0.UnixNano()))
-	ds, err = NewLoader(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_old"}), LoaderOptions{}).Load(context.Background(), req, nil)
+	ds, err = New(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_old"}), Options{}).Load(context.Background(), req, nil)
 	require.NoError(t, err)
 	assert.True(t, ds.NoHeartbeat)
 	assert.Empty(t, ds.Unknown)
 
 	// A query error names what was being read.
-	_, err = NewLoader(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "nope"}), LoaderOptions{}).Load(context.Background(), req, nil)
+	_, err = New(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "nope"}), Options{}).Load(context.Background(), req, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "database not found")
 }
 
-func utcIvs(ivs ...Interval) []Interval {
-	out := make([]Interval, len(ivs))
+func utcIvs(ivs ...reports.Interval) []reports.Interval {
+	out := make([]reports.Interval, len(ivs))
 	for i, x := range ivs {
-		out[i] = Interval{x.Start.UTC(), x.End.UTC()}
+		out[i] = reports.Interval{Start: x.Start.UTC(), End: x.End.UTC()}
 	}
 	return out
 }
@@ -172,7 +173,7 @@ func utcTime(t time.Time) time.Time {
 
 // utcDevice puts every time of d in UTC, so that assert.Equal compares
 // instants, not locations.
-func utcDevice(d DeviceData) DeviceData {
+func utcDevice(d reports.DeviceData) reports.DeviceData {
 	t := &d.Telemetry
 	t.Before, t.First, t.Last, t.After = utcTime(t.Before), utcTime(t.First), utcTime(t.Last), utcTime(t.After)
 	if t.Gaps != nil {
@@ -187,12 +188,12 @@ func utcDevice(d DeviceData) DeviceData {
 func TestOutageIntervals(t *testing.T) {
 	from, to := at("2026-03-02 00:00"), at("2026-03-03 00:00")
 	ev := func(s, state, id string) alertEvent { return alertEvent{at(s), state, id} }
-	assert.Equal(t, []Interval{iv("2026-03-02 09:00", "2026-03-02 10:00"), iv("2026-03-02 23:00", "2026-03-03 00:00")}, outageIntervals([]alertEvent{
+	assert.Equal(t, []reports.Interval{iv("2026-03-02 09:00", "2026-03-02 10:00"), iv("2026-03-02 23:00", "2026-03-03 00:00")}, outageIntervals([]alertEvent{
 		ev("2026-03-02 09:00", "pending", "1"), ev("2026-03-02 09:02", "firing", "1"), ev("2026-03-02 10:00", "resolved", "1"),
 		ev("2026-03-02 12:00", "pending", "2"), ev("2026-03-02 12:01", "resolved", "2"), // never fired
 		ev("2026-03-02 23:00", "firing", "3"), // still firing
 	}, from, to))
-	assert.Equal(t, []Interval{iv("2026-03-02 00:00", "2026-03-02 01:00")}, outageIntervals([]alertEvent{ev("2026-03-02 01:00", "resolved", "9")}, from, to),
+	assert.Equal(t, []reports.Interval{iv("2026-03-02 00:00", "2026-03-02 01:00")}, outageIntervals([]alertEvent{ev("2026-03-02 01:00", "resolved", "9")}, from, to),
 		"an outage that began before the lookback runs from the start")
 }
 
@@ -211,7 +212,7 @@ func TestUnknownFromBeats(t *testing.T) {
 	}
 	unknown, none := unknownFromBeats(map[string][]beat{"x": bs}, true, from, to, to.Add(time.Hour))
 	assert.False(t, none)
-	assert.Equal(t, []Interval{iv("2026-03-02 08:10", "2026-03-02 08:15"), iv("2026-03-02 08:29:30", "2026-03-02 08:30:30")}, unknown)
+	assert.Equal(t, []reports.Interval{iv("2026-03-02 08:10", "2026-03-02 08:15"), iv("2026-03-02 08:29:30", "2026-03-02 08:30:30")}, unknown)
 
 	// A report up to now: the last beat 20 s ago stands until now.
 	now := at("2026-03-02 08:50:20")
@@ -234,7 +235,7 @@ func TestUnknownFromBeats(t *testing.T) {
 	assert.Empty(t, unknown)
 	unknown, none = unknownFromBeats(nil, true, from, to, to)
 	assert.False(t, none)
-	assert.Equal(t, []Interval{{from, to}}, unknown, "facmon ran before but not in the period")
+	assert.Equal(t, []reports.Interval{{Start: from, End: to}}, unknown, "facmon ran before but not in the period")
 }
 
 // TestLoaderReadsLivenessTransitions: when facmon's device_liveness
@@ -262,8 +263,8 @@ func TestLoaderReadsLivenessTransitions(t *testing.T) {
 	tr(1, "back", "2026-03-02 10:05")
 	db.Write(t, "facmon_trans", b.String())
 
-	l := NewLoader(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_trans", Timeout: 30 * time.Second}), LoaderOptions{Chunk: time.Hour})
-	ds, err := l.Load(context.Background(), LoadRequest{From: t0, To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
+	l := New(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_trans", Timeout: 30 * time.Second}), Options{Chunk: time.Hour})
+	ds, err := l.Load(context.Background(), Request{From: t0, To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
 	require.NoError(t, err)
 	require.Len(t, ds.Devices, 1)
 	assert.Equal(t, utcIvs(iv("2026-03-02 09:10", "2026-03-02 09:25"), iv("2026-03-02 10:00", "2026-03-02 10:05")), utcDevice(ds.Devices[0]).Telemetry.Gaps)
@@ -272,7 +273,7 @@ func TestLoaderReadsLivenessTransitions(t *testing.T) {
 	// began collecting, do not cover it: the readings are scanned instead,
 	// and the continuous telemetry has no gap.
 	db.Write(t, "facmon_trans", fmt.Sprintf("facmon_heartbeat,instance=f collecting=1i %d\n", t0.Add(-2*time.Hour).UnixNano()))
-	ds, err = l.Load(context.Background(), LoadRequest{From: t0.Add(-90 * time.Minute), To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
+	ds, err = l.Load(context.Background(), Request{From: t0.Add(-90 * time.Minute), To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
 	require.NoError(t, err)
 	assert.Empty(t, ds.Devices[0].Telemetry.Gaps)
 }
@@ -297,8 +298,8 @@ func TestLoaderTransitionsCoverFromTheFirstHeartbeat(t *testing.T) {
 	fmt.Fprintf(&b, "device_liveness,class=door,device=door-1,ward=a up=0i,reason=\"silent\" %d\n", at("2026-03-02 09:10").UnixNano())
 	fmt.Fprintf(&b, "device_liveness,class=door,device=door-1,ward=a up=1i,reason=\"back\" %d\n", at("2026-03-02 09:25").UnixNano())
 	db.Write(t, "facmon_new", b.String())
-	l := NewLoader(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_new", Timeout: 30 * time.Second}), LoaderOptions{Chunk: time.Hour})
-	ds, err := l.Load(context.Background(), LoadRequest{From: t0.Add(-30 * 24 * time.Hour), To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
+	l := New(storage.NewInfluxQL(storage.InfluxOptions{URL: db.URL, Bucket: "facmon_new", Timeout: 30 * time.Second}), Options{Chunk: time.Hour})
+	ds, err := l.Load(context.Background(), Request{From: t0.Add(-30 * 24 * time.Hour), To: t0.Add(3 * time.Hour), Now: t0.Add(24 * time.Hour)}, nil)
 	require.NoError(t, err)
 	require.Len(t, ds.Devices, 1)
 	assert.Equal(t, utcIvs(iv("2026-03-02 09:10", "2026-03-02 09:25")), utcDevice(ds.Devices[0]).Telemetry.Gaps)

@@ -1,4 +1,4 @@
-package reports
+package loader
 
 import (
 	"slices"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/internal/storage"
+	"github.com/facmon/facmon/reports"
 )
 
 // No single field is in every reading: seq is optional in a payload, and a
@@ -38,7 +39,7 @@ func perField(fields []string, stmts func(field string) []string) (q string, per
 // device.
 type fieldSpan struct {
 	first, last time.Time
-	gaps        []Interval // longer than the minimum heartbeat
+	gaps        []reports.Interval // longer than the minimum heartbeat
 }
 
 // combineFields turns the fields' spans of one device into the chunk's
@@ -60,7 +61,7 @@ func combineFields(spans []fieldSpan, minGap time.Duration) chunkSummary {
 			out.last = s.last
 		}
 		gaps := slices.Clone(s.gaps)
-		slices.SortFunc(gaps, func(x, y Interval) int { return x.Start.Compare(y.Start) })
+		slices.SortFunc(gaps, func(x, y reports.Interval) int { return x.Start.Compare(y.Start) })
 		a := s.first
 		for _, g := range gaps {
 			segs = append(segs, seg{a, g.Start})
@@ -79,7 +80,7 @@ func combineFields(spans []fieldSpan, minGap time.Duration) chunkSummary {
 	var end time.Time
 	for i, s := range segs {
 		if i > 0 && s.a.Sub(end) > minGap {
-			out.gaps = append(out.gaps, Interval{end, s.a})
+			out.gaps = append(out.gaps, reports.Interval{Start: end, End: s.a})
 		}
 		if i == 0 || s.b.After(end) {
 			end = s.b

@@ -1,4 +1,4 @@
-package reports
+package loader
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/facmon/facmon/internal/storage"
+	"github.com/facmon/facmon/reports"
 )
 
 // Querier runs InfluxQL statements; *storage.InfluxQL is one.
@@ -32,8 +33,8 @@ const (
 	wardUnreachable        = "WardUnreachable"
 )
 
-// LoaderOptions tune the queries; the zero value is the default.
-type LoaderOptions struct {
+// Options tune the queries; the zero value is the default.
+type Options struct {
 	// Classes are the device classes, one measurement each; default
 	// DefaultClasses.
 	Classes []string
@@ -59,13 +60,13 @@ type LoaderOptions struct {
 // and on 2.x with a DBRP mapping.
 type Loader struct {
 	q    Querier
-	opts LoaderOptions
+	opts Options
 }
 
-// NewLoader returns a loader querying through q.
-func NewLoader(q Querier, opts LoaderOptions) *Loader {
+// New returns a loader querying through q.
+func New(q Querier, opts Options) *Loader {
 	if len(opts.Classes) == 0 {
-		opts.Classes = DefaultClasses
+		opts.Classes = reports.DefaultClasses
 	}
 	if opts.Field == "" {
 		opts.Field = "seq"
@@ -85,8 +86,8 @@ func NewLoader(q Querier, opts LoaderOptions) *Loader {
 // InventoryDevice is a device the configuration lists.
 type InventoryDevice struct{ Ward, Class, Device string }
 
-// LoadRequest says what to read.
-type LoadRequest struct {
+// Request says what to read.
+type Request struct {
 	// From and To bound the data range (a report's previous period start
 	// and its end). To later than Now is cut to Now.
 	From, To time.Time
@@ -108,11 +109,11 @@ type devKey struct{ ward, class, device string }
 // chunkSummary is what one gap query returned for a device.
 type chunkSummary struct {
 	first, last time.Time
-	gaps        []Interval
+	gaps        []reports.Interval
 }
 
 // Load reads the dataset of req. progress may be nil.
-func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (*Dataset, error) {
+func (l *Loader) Load(ctx context.Context, req Request, progress Progress) (*reports.Dataset, error) {
 	if req.Now.IsZero() {
 		req.Now = time.Now()
 	}
@@ -128,17 +129,21 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 	if req.MaxHeartbeat < req.MinHeartbeat {
 		req.MaxHeartbeat = max(req.MinHeartbeat, time.Minute)
 	}
-	ds := &Dataset{From: req.From, To: req.To, Now: req.Now, WardOutages: map[string][]Interval{}}
+	ds := &reports.Dataset{From: req.From, To: req.To, Now: req.Now, WardOutages: map[string][]reports.Interval{}}
 
 	useTransitions := l.transitionsCover(ctx, req.From, req.To)
-	var chunks []Interval
+	var chunks []reports.Interval
 	if useTransitions {
 		// Only first and last readings are needed: one query per class
 		// for the whole range is as cheap as one per day.
-		chunks = []Interval{{req.From, req.To}}
+		chunks = []reports.Interval{{Start: req.From, End: req.To}}
 	} else {
 		for a := req.From; a.Before(req.To); a = a.Add(l.opts.Chunk) {
-			chunks = append(chunks, Interval{a, earlier(a.Add(l.opts.Chunk), req.To)})
+			end := a.Add(l.opts.Chunk)
+			if end.After(req.To) {
+				end = req.To
+			}
+			chunks = append(chunks, reports.Interval{Start: a, End: end})
 		}
 	}
 	// jobs: per class its edges (last before, first after), per class and
@@ -162,10 +167,10 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 	summaries := map[devKey][]chunkSummary{} // per device, indexed by chunk
 	before := map[devKey]time.Time{}
 	after := map[devKey]time.Time{}
-	var status map[devKey][]Transition
+	var status map[devKey][]reports.Transition
 	var beats map[string][]beat
 	var everBeat bool
-	var outages map[string][]Interval
+	var outages map[string][]reports.Interval
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(l.opts.Parallel)
@@ -173,7 +178,7 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 	if req.Ward != "" {
 		wardCond = " AND ward = " + storage.QuoteString(req.Ward)
 	}
-	var transGaps map[devKey][]Interval
+	var transGaps map[devKey][]reports.Interval
 	if useTransitions {
 		total++
 		g.Go(func() error {
@@ -251,7 +256,7 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 					if per > 2 {
 						eachRow(res, j*per+2, class, func(k devKey, t time.Time, row []any) {
 							if ms, ok := storage.Int(row[1]); ok {
-								get(k, j).gaps = append(get(k, j).gaps, Interval{t.Add(-time.Duration(ms) * time.Millisecond), t})
+								get(k, j).gaps = append(get(k, j).gaps, reports.Interval{Start: t.Add(-time.Duration(ms) * time.Millisecond), End: t})
 							}
 						})
 					}
@@ -276,10 +281,10 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 		if err != nil {
 			return fmt.Errorf("reading device statuses: %w", err)
 		}
-		st := map[devKey][]Transition{}
+		st := map[devKey][]reports.Transition{}
 		eachRow(res, 0, "", func(k devKey, t time.Time, row []any) {
 			up, _ := storage.Int(row[1])
-			st[k] = append(st[k], Transition{Time: t, Up: up == 1})
+			st[k] = append(st[k], reports.Transition{Time: t, Up: up == 1})
 		})
 		mu.Lock()
 		status = st
@@ -320,7 +325,7 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 		if err != nil {
 			return fmt.Errorf("reading ward outages: %w", err)
 		}
-		o := map[string][]Interval{}
+		o := map[string][]reports.Interval{}
 		if len(res) > 0 {
 			for _, s := range res[0].Series {
 				var evs []alertEvent
@@ -394,14 +399,14 @@ func (l *Loader) Load(ctx context.Context, req LoadRequest, progress Progress) (
 		return a.device < b.device
 	})
 	for _, k := range sorted {
-		d := DeviceData{Ward: k.ward, Class: k.class, Device: k.device, Inventory: inventory[k], Status: status[k]}
+		d := reports.DeviceData{Ward: k.ward, Class: k.class, Device: k.device, Inventory: inventory[k], Status: status[k]}
 		d.Telemetry = stitch(summaries[k], req.MinHeartbeat)
 		if g := transGaps[k]; len(g) > 0 {
-			d.Telemetry.Gaps = merge(append(d.Telemetry.Gaps, g...))
+			d.Telemetry.Gaps = reports.Merge(append(d.Telemetry.Gaps, g...))
 		}
 		d.Telemetry.Before = before[k]
 		d.Telemetry.After = after[k]
-		slices.SortStableFunc(d.Status, func(a, b Transition) int { return a.Time.Compare(b.Time) })
+		slices.SortStableFunc(d.Status, func(a, b reports.Transition) int { return a.Time.Compare(b.Time) })
 		ds.Devices = append(ds.Devices, d)
 	}
 	return ds, nil
