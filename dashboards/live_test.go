@@ -19,8 +19,10 @@ import (
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/dashboards"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/service/servicetest"
 	"github.com/facmon/facmon/internal/simulator"
+	"github.com/facmon/facmon/internal/simulator/apps"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -57,11 +59,11 @@ func TestEveryPanelHasData(t *testing.T) {
 	t.Cleanup(receiver.Close)
 	cfg.Alerts.Notifiers.Webhooks = []notify.WebhookConfig{{Name: "test", URL: receiver.URL}}
 	// The simulated one-stop apps, scraped every second, for the apps dashboard.
-	apps, err := simulator.NewApps(simulator.AppsConfig{Seed: 5, Wards: simulator.DefaultWards()})
+	oneStop, err := apps.New(apps.Config{Seed: 5, Wards: fleet.DefaultWards()})
 	require.NoError(t, err)
-	appsSrv := httptest.NewServer(apps.Handler())
+	appsSrv := httptest.NewServer(oneStop.Handler())
 	t.Cleanup(appsSrv.Close)
-	for _, target := range apps.Targets(appsSrv.URL) {
+	for _, target := range oneStop.Targets(appsSrv.URL) {
 		target.Interval = config.Duration(time.Second)
 		target.Timeout = config.Duration(time.Second)
 		cfg.Scrape = append(cfg.Scrape, target)

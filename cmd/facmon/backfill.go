@@ -11,8 +11,8 @@ import (
 
 	"github.com/facmon/facmon/internal/backfill"
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/service"
-	"github.com/facmon/facmon/internal/simulator"
 	"github.com/facmon/facmon/internal/storage"
 )
 
@@ -21,7 +21,7 @@ type backfillRequest struct {
 	duration    time.Duration
 	until       time.Time
 	interval    time.Duration
-	wards       []simulator.Ward
+	wards       []fleet.Ward
 	devices     map[string]int
 	seed        int64
 	cfg         config.Config

@@ -14,9 +14,9 @@ import (
 	"github.com/facmon/facmon/internal/backfill"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/demo"
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/logging"
 	"github.com/facmon/facmon/internal/service"
-	"github.com/facmon/facmon/internal/simulator"
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -152,10 +152,10 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 // demoBackfill is the history `run --demo` writes on first start: the last
 // 30 days of the demo's fleet, up to now.
 func demoBackfill(cfg config.Config, now time.Time) backfillRequest {
-	req := backfillRequest{duration: 30 * 24 * time.Hour, until: now, interval: time.Minute, devices: simulator.DefaultDevices(),
+	req := backfillRequest{duration: 30 * 24 * time.Hour, until: now, interval: time.Minute, devices: fleet.DefaultDevices(),
 		seed: defaultBackfillSeed, cfg: cfg, ifNoHistory: true}
 	for _, o := range cfg.Offices {
-		req.wards = append(req.wards, simulator.Ward{ID: o.ID, Name: o.Name})
+		req.wards = append(req.wards, fleet.Ward{ID: o.ID, Name: o.Name})
 	}
 	return req
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/simulator"
+	"github.com/facmon/facmon/internal/simulator/apps"
 )
 
 func simAppsGet(t *testing.T, url string) (int, string) {
@@ -35,11 +36,11 @@ func TestDemoAppsAreScrapeTargets(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	for i, o := range cfg.Offices {
 		assert.Equal(t, o.ID, cfg.Scrape[i].Ward)
-		assert.Equal(t, simulator.AppName, cfg.Scrape[i].App)
+		assert.Equal(t, apps.Name, cfg.Scrape[i].App)
 	}
 	code, body := simAppsGet(t, cfg.Scrape[len(cfg.Scrape)-1].URL)
 	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, simulator.MetricQueueLength)
+	assert.Contains(t, body, apps.MetricQueueLength)
 }
 
 func TestSimulateAppsFlag(t *testing.T) {

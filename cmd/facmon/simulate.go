@@ -13,6 +13,7 @@ import (
 	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 	human "github.com/facmon/facmon/internal/duration"
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/logging"
 	"github.com/facmon/facmon/internal/simulator"
 )
@@ -180,7 +181,7 @@ func newDemoSimulator(cfg config.Config, log *slog.Logger) (*simulator.Simulator
 	sc.BrokerURL = cfg.MQTT.URL
 	sc.Wards = sc.Wards[:0]
 	for _, o := range cfg.Offices {
-		sc.Wards = append(sc.Wards, simulator.Ward{ID: o.ID, Name: o.Name})
+		sc.Wards = append(sc.Wards, fleet.Ward{ID: o.ID, Name: o.Name})
 	}
 	sc.Seed = time.Now().UnixNano()
 	return simulator.New(sc, log)

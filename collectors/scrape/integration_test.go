@@ -22,7 +22,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/simulator"
+	"github.com/facmon/facmon/internal/simulator/apps"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/testenv"
 	"github.com/facmon/facmon/internal/web"
@@ -134,7 +136,7 @@ func TestScrapeRealNodeExporter(t *testing.T) {
 // startApps serves simulated apps of three wards, the simulated clock
 // starting on a Monday at 09:00, with app-down at the first ward (for the
 // first second) and queue-stuck at the second.
-func startApps(t *testing.T) (*simulator.Apps, string) {
+func startApps(t *testing.T) (*apps.Apps, string) {
 	t.Helper()
 	monday9 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.FixedZone("ICT", 7*3600))
 	var faults []simulator.Fault
@@ -143,8 +145,8 @@ func startApps(t *testing.T) (*simulator.Apps, string) {
 		require.NoError(t, err)
 		faults = append(faults, f)
 	}
-	apps, err := simulator.NewApps(simulator.AppsConfig{
-		Wards: simulator.DefaultWards()[:3], Seed: 3, Faults: faults,
+	sim, err := apps.New(apps.Config{
+		Wards: fleet.DefaultWards()[:3], Seed: 3, Faults: faults,
 		Now: func() time.Time { return monday9 },
 	})
 	require.NoError(t, err)
@@ -152,12 +154,12 @@ func startApps(t *testing.T) (*simulator.Apps, string) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- apps.Serve(ctx, ln) }()
+	go func() { done <- sim.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		assert.NoError(t, <-done)
 	})
-	return apps, "http://" + ln.Addr().String()
+	return sim, "http://" + ln.Addr().String()
 }
 
 // withInterval is the simulator's targets, as the configuration lists
@@ -172,26 +174,26 @@ func withInterval(ts []config.ScrapeTarget, interval time.Duration) []Target {
 }
 
 func TestSimulatedAppsFaultsInScrapedReadings(t *testing.T) {
-	apps, base := startApps(t)
+	sim, base := startApps(t)
 	sink := &recSink{}
-	r := start(t, sink, withInterval(apps.Targets(base), 100*time.Millisecond)...)
+	r := start(t, sink, withInterval(sim.Targets(base), 100*time.Millisecond)...)
 	testenv.Eventually(t, 10*time.Second, "app-down seen, then the app back", func() (bool, string) {
-		ss := sink.scrapes("thanh-binh", simulator.AppName)
+		ss := sink.scrapes("thanh-binh", apps.Name)
 		if len(ss) < 2 {
 			return false, fmt.Sprintf("%d scrapes", len(ss))
 		}
 		return upOf(ss[0]) == 0 && upOf(ss[len(ss)-1]) == 1, fmt.Sprintf("first up=%d, last up=%d", upOf(ss[0]), upOf(ss[len(ss)-1]))
 	})
 	testenv.Eventually(t, 10*time.Second, "ten scrapes of the stuck kiosk", func() (bool, string) {
-		n := len(sink.series("thuan-phuoc", simulator.AppName, simulator.MetricTicketsIssued))
+		n := len(sink.series("thuan-phuoc", apps.Name, apps.MetricTicketsIssued))
 		return n >= 10, fmt.Sprintf("%d", n)
 	})
 	r.stop(t)
-	assert.GreaterOrEqual(t, r.scrapesTotal(simulator.AppName, "thanh-binh", ResultError), 1.0)
+	assert.GreaterOrEqual(t, r.scrapesTotal(apps.Name, "thanh-binh", ResultError), 1.0)
 
 	// queue-stuck: the queue stays high and the ticket counter stands still.
-	queue := sink.series("thuan-phuoc", simulator.AppName, simulator.MetricQueueLength)
-	tickets := sink.series("thuan-phuoc", simulator.AppName, simulator.MetricTicketsIssued)
+	queue := sink.series("thuan-phuoc", apps.Name, apps.MetricQueueLength)
+	tickets := sink.series("thuan-phuoc", apps.Name, apps.MetricTicketsIssued)
 	q0, _ := queue[0].FloatField(FieldGauge)
 	t0, _ := tickets[0].FloatField(FieldCounter)
 	assert.GreaterOrEqual(t, q0, 30.0)
@@ -202,19 +204,19 @@ func TestSimulatedAppsFaultsInScrapedReadings(t *testing.T) {
 		assert.Equal(t, t0, n)
 	}
 	// The ward without faults is up at every scrape, with every metric.
-	for _, s := range sink.scrapes("thach-thang", simulator.AppName) {
+	for _, s := range sink.scrapes("thach-thang", apps.Name) {
 		assert.Equal(t, int64(1), upOf(s))
 	}
-	for _, m := range []string{simulator.MetricTicketsIssued, simulator.MetricQueueLength, simulator.MetricWaitSeconds,
-		simulator.MetricDossiersReceived, simulator.MetricDossiersProcessed, simulator.MetricDossiersOverdue} {
-		assert.NotEmpty(t, sink.series("thach-thang", simulator.AppName, m), m)
+	for _, m := range []string{apps.MetricTicketsIssued, apps.MetricQueueLength, apps.MetricWaitSeconds,
+		apps.MetricDossiersReceived, apps.MetricDossiersProcessed, apps.MetricDossiersOverdue} {
+		assert.NotEmpty(t, sink.series("thach-thang", apps.Name, m), m)
 	}
-	wait := sink.series("thach-thang", simulator.AppName, simulator.MetricWaitSeconds)
+	wait := sink.series("thach-thang", apps.Name, apps.MetricWaitSeconds)
 	for _, f := range []string{FieldSum, FieldCount, "60", "3600", "+Inf"} {
 		_, ok := wait[0].FloatField(f)
 		assert.True(t, ok, f)
 	}
-	evs := apps.FaultEvents()
+	evs := sim.FaultEvents()
 	require.Len(t, evs, 2)
 	assert.Equal(t, simulator.FaultAppDown, evs[0].Kind)
 	assert.False(t, evs[0].End.IsZero(), "app-down over")
@@ -230,7 +232,7 @@ func (q *quarantined) Poison([]byte, int, string) error { q.n++; return nil }
 func TestScrapeIntoInfluxDB(t *testing.T) {
 	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
 	nodeURL := startNodeExporter(t)
-	apps, appsURL := startApps(t)
+	sim, appsURL := startApps(t)
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
@@ -254,7 +256,7 @@ func TestScrapeIntoInfluxDB(t *testing.T) {
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(ctx, ln) }()
 
-	targets := append(withInterval(apps.Targets(appsURL), 250*time.Millisecond),
+	targets := append(withInterval(sim.Targets(appsURL), 250*time.Millisecond),
 		tgt(nodeURL, "hai-chau-2", "node", 250*time.Millisecond, 2*time.Second),
 		tgt("http://"+ln.Addr().String()+"/metrics", "hai-chau-2", "facmon", 250*time.Millisecond, 2*time.Second))
 	targets[len(targets)-1].Labels = map[string]string{"instance": "test"}

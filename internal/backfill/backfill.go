@@ -28,8 +28,8 @@ import (
 	"github.com/facmon/facmon/collectors/scrape"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/config/options"
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/reading"
-	"github.com/facmon/facmon/internal/simulator"
 	"github.com/facmon/facmon/internal/storage"
 )
 
@@ -43,7 +43,7 @@ type Options struct {
 	// Config gives the offices, profiles, topics, rules, calendars,
 	// maintenance windows and liveness heartbeats, as `facmon run` uses them.
 	Config  config.Config
-	Wards   []simulator.Ward
+	Wards   []fleet.Ward
 	Devices map[string]int
 	Seed    int64
 	// From and To bound the history; readings every Interval.

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/config"
-	"github.com/facmon/facmon/internal/simulator"
+	"github.com/facmon/facmon/internal/fleet"
 )
 
 // memWriter keeps every line written.
@@ -44,7 +44,7 @@ func testOptions(t *testing.T, w Committer, wards int, days int) Options {
 	cfg.Maintenance = append(cfg.Maintenance, DemoMaintenance())
 	to := time.Date(2026, 11, 30, 0, 0, 0, 0, ict)
 	return Options{
-		Config: cfg, Wards: simulator.DefaultWards()[:wards], Devices: simulator.DefaultDevices(), Seed: 1,
+		Config: cfg, Wards: fleet.DefaultWards()[:wards], Devices: fleet.DefaultDevices(), Seed: 1,
 		From: to.Add(-time.Duration(days) * 24 * time.Hour), To: to, Interval: time.Minute, Writer: w, Instance: "test",
 	}
 }

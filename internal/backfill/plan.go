@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/alerts/maintenance"
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/simulator"
 )
 
@@ -126,7 +127,7 @@ func PlanHistory(seed int64, wards []string, devices map[string]int, from, to ti
 		// Wi-Fi and cheap switches do.
 		for i := range 2 + pick("dropouts", 2) {
 			l := "drop" + strconv.Itoa(i)
-			class := simulator.Classes()[pick(l+":class", len(simulator.Classes()))]
+			class := fleet.Classes()[pick(l+":class", len(fleet.Classes()))]
 			add(simulator.FaultDeviceOffline, l, ward(l), device(l, class), 5*time.Minute, 20*time.Minute)
 		}
 		// The planned maintenance: the first Saturday window of the block.

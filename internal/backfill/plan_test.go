@@ -7,12 +7,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/simulator"
 )
 
 func wardIDs() []string {
 	var ids []string
-	for _, w := range simulator.DefaultWards() {
+	for _, w := range fleet.DefaultWards() {
 		ids = append(ids, w.ID)
 	}
 	return ids
@@ -21,7 +22,7 @@ func wardIDs() []string {
 func TestPlanHoldsAMonthOfEveryFault(t *testing.T) {
 	to := time.Date(2026, 12, 5, 21, 14, 0, 0, time.UTC)
 	from := to.Add(-30 * 24 * time.Hour)
-	p := PlanHistory(1, wardIDs(), simulator.DefaultDevices(), from, to)
+	p := PlanHistory(1, wardIDs(), fleet.DefaultDevices(), from, to)
 	kinds := map[simulator.FaultKind]int{}
 	for _, in := range p.Incidents {
 		kinds[in.Kind]++
@@ -56,29 +57,29 @@ func TestPlanHoldsAMonthOfEveryFault(t *testing.T) {
 
 func TestPlanIsTheSameForRunsEndingTheSameDay(t *testing.T) {
 	day := time.Date(2026, 12, 5, 0, 0, 0, 0, ict)
-	a := PlanHistory(7, wardIDs(), simulator.DefaultDevices(), day.Add(-30*24*time.Hour), day.Add(9*time.Hour))
-	b := PlanHistory(7, wardIDs(), simulator.DefaultDevices(), day.Add(-30*24*time.Hour), day.Add(17*time.Hour))
+	a := PlanHistory(7, wardIDs(), fleet.DefaultDevices(), day.Add(-30*24*time.Hour), day.Add(9*time.Hour))
+	b := PlanHistory(7, wardIDs(), fleet.DefaultDevices(), day.Add(-30*24*time.Hour), day.Add(17*time.Hour))
 	// b sees the later hours of the day too; what a saw, b planned alike.
 	for _, in := range a.Incidents {
 		if in.To.Before(day.Add(9 * time.Hour)) {
 			assert.Contains(t, b.Incidents, in)
 		}
 	}
-	other := PlanHistory(8, wardIDs(), simulator.DefaultDevices(), day.Add(-30*24*time.Hour), day.Add(9*time.Hour))
+	other := PlanHistory(8, wardIDs(), fleet.DefaultDevices(), day.Add(-30*24*time.Hour), day.Add(9*time.Hour))
 	assert.NotEqual(t, a.Incidents, other.Incidents, "the seed changes the plan")
 }
 
 func TestPlanOfAnEmptyWindow(t *testing.T) {
 	at := time.Date(2026, 12, 5, 0, 0, 0, 0, ict)
-	assert.Empty(t, PlanHistory(1, wardIDs(), simulator.DefaultDevices(), at, at).Incidents)
-	assert.Empty(t, PlanHistory(1, nil, simulator.DefaultDevices(), at.Add(-time.Hour), at).Incidents)
+	assert.Empty(t, PlanHistory(1, wardIDs(), fleet.DefaultDevices(), at, at).Incidents)
+	assert.Empty(t, PlanHistory(1, nil, fleet.DefaultDevices(), at.Add(-time.Hour), at).Incidents)
 }
 
 // The faults spread over the month rather than piling up on a few days.
 func TestPlanSpreadsFaultsOverTheMonth(t *testing.T) {
 	to := time.Date(2026, 12, 5, 21, 14, 0, 0, time.UTC)
 	for seed := int64(1); seed <= 5; seed++ {
-		p := PlanHistory(seed, wardIDs(), simulator.DefaultDevices(), to.Add(-30*24*time.Hour), to)
+		p := PlanHistory(seed, wardIDs(), fleet.DefaultDevices(), to.Add(-30*24*time.Hour), to)
 		perDay := map[string]int{}
 		for _, in := range p.Incidents {
 			perDay[in.From.In(ict).Format("2006-01-02")]++

@@ -19,9 +19,11 @@ import (
 	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/config/options"
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/liveness"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/simulator"
+	"github.com/facmon/facmon/internal/simulator/apps"
 )
 
 // wardRun is the history of one ward: its devices' models, its app, and a
@@ -31,10 +33,10 @@ import (
 type wardRun struct {
 	o       Options
 	cfg     config.Config
-	ward    simulator.Ward
+	ward    fleet.Ward
 	plan    Plan
 	model   *simulator.Model
-	devices []simulator.Device
+	devices []fleet.Device
 	offset  map[string]time.Duration // a device's reading time within the interval
 	apps    http.Handler
 	target  scrape.Target
@@ -48,10 +50,10 @@ type wardRun struct {
 	err     error
 }
 
-func newWardRun(o Options, cfg config.Config, w simulator.Ward, faults []simulator.Fault, plan Plan, dec *mqtt.Decoder,
+func newWardRun(o Options, cfg config.Config, w fleet.Ward, faults []simulator.Fault, plan Plan, dec *mqtt.Decoder,
 	rules []*rule.Compiled, cals map[string]*calendar.Calendar, sched *maintenance.Schedule, st *stats) (*wardRun, error) {
 	sc := simulator.DefaultConfig()
-	sc.Wards = []simulator.Ward{w}
+	sc.Wards = []fleet.Ward{w}
 	sc.Devices = o.Devices
 	sc.Seed = o.Seed
 	sc.Interval = o.Interval
@@ -72,13 +74,13 @@ func newWardRun(o Options, cfg config.Config, w simulator.Ward, faults []simulat
 		h.Write([]byte(d.Ward + "/" + d.ID))
 		r.offset[d.ID] = time.Duration(h.Sum32()%uint32(o.Interval/time.Millisecond)) * time.Millisecond
 	}
-	apps, err := simulator.NewApps(simulator.AppsConfig{Wards: []simulator.Ward{w}, Seed: o.Seed, Location: sc.Location,
+	sim, err := apps.New(apps.Config{Wards: []fleet.Ward{w}, Seed: o.Seed, Location: sc.Location,
 		Clock: func() time.Time { return r.now }, Faults: sc.Faults})
 	if err != nil {
 		return nil, fmt.Errorf("backfill: ward %s apps: %w", w.ID, err)
 	}
-	r.apps = apps.Handler()
-	r.target = options.ScrapeTarget(apps.Targets("http://backfill.invalid")[0])
+	r.apps = sim.Handler()
+	r.target = options.ScrapeTarget(sim.Targets("http://backfill.invalid")[0])
 	r.live = liveness.New(cfg.Liveness.HeartbeatOf, o.From)
 	names := map[string]string{}
 	for _, off := range cfg.Offices {
@@ -127,7 +129,7 @@ func (r *wardRun) write(p *reading.Reading) {
 }
 
 // offline reports whether device d is off the network at t.
-func (r *wardRun) offline(d simulator.Device, t time.Time) bool {
+func (r *wardRun) offline(d fleet.Device, t time.Time) bool {
 	for _, in := range r.plan.Incidents {
 		if in.Ward != r.ward.ID || !in.contains(t) {
 			continue

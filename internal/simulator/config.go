@@ -6,26 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata" // the demo must keep office hours right on hosts without a zoneinfo database (distroless, Windows)
-)
 
-// Device classes. The order is the order devices are listed and numbered in.
-const (
-	ClassDoor   = "door"
-	ClassHVAC   = "hvac"
-	ClassServer = "server"
-	ClassCamera = "camera"
+	"github.com/facmon/facmon/internal/fleet"
 )
-
-// Classes lists the device classes the simulator models.
-func Classes() []string {
-	return []string{ClassDoor, ClassHVAC, ClassServer, ClassCamera}
-}
 
 // Client modes.
 const (
@@ -42,12 +29,6 @@ const (
 // maxDevicesPerClass bounds a ward's devices of one class; beyond this it is a typo, not a fleet.
 const maxDevicesPerClass = 999
 
-// Ward is one office: its slug (used in topics and as the InfluxDB tag) and display name.
-type Ward struct {
-	ID   string
-	Name string
-}
-
 // Config configures a simulated fleet. Start from DefaultConfig and change what you need.
 // New and NewModel take BrokerURL, TopicPrefix, Wards (if nil), Devices (if nil),
 // Interval, Location, Now, ClientMode and QoS from DefaultConfig when they are zero;
@@ -58,7 +39,7 @@ type Config struct {
 	TLS                *tls.Config // for ssl/tls/mqtts/tcps/wss; nil means system roots
 
 	TopicPrefix string         // first topic level, "facmon"
-	Wards       []Ward         // the offices simulated, in order
+	Wards       []fleet.Ward   // the offices simulated, in order
 	Devices     map[string]int // devices per class in every ward; a class not in the map has none
 
 	Interval time.Duration // between two telemetry messages of one device
@@ -77,55 +58,20 @@ type Config struct {
 	QoS byte
 }
 
-// DefaultWards returns the 13 ward offices of Hải Châu district that opened electronic
-// one-stop offices in 2015, the default fleet of the demo.
-func DefaultWards() []Ward {
-	return []Ward{
-		{"thanh-binh", "Thanh Bình"},
-		{"thuan-phuoc", "Thuận Phước"},
-		{"thach-thang", "Thạch Thang"},
-		{"hai-chau-1", "Hải Châu I"},
-		{"hai-chau-2", "Hải Châu II"},
-		{"phuoc-ninh", "Phước Ninh"},
-		{"hoa-thuan-tay", "Hòa Thuận Tây"},
-		{"hoa-thuan-dong", "Hòa Thuận Đông"},
-		{"nam-duong", "Nam Dương"},
-		{"binh-hien", "Bình Hiên"},
-		{"binh-thuan", "Bình Thuận"},
-		{"hoa-cuong-bac", "Hòa Cường Bắc"},
-		{"hoa-cuong-nam", "Hòa Cường Nam"},
-	}
-}
-
-// DefaultDevices is a typical office: two automatic doors, three air conditioners
-// (waiting room, back office, server corner), one server with its UPS, four cameras.
-func DefaultDevices() map[string]int {
-	return map[string]int{ClassDoor: 2, ClassHVAC: 3, ClassServer: 1, ClassCamera: 4}
-}
-
 // DefaultConfig is the single source of the simulator's defaults.
 func DefaultConfig() Config {
 	return Config{
 		BrokerURL:   "tcp://127.0.0.1:1883",
 		TopicPrefix: "facmon",
-		Wards:       DefaultWards(),
-		Devices:     DefaultDevices(),
+		Wards:       fleet.DefaultWards(),
+		Devices:     fleet.DefaultDevices(),
 		Interval:    10 * time.Second,
-		Location:    vietnam(),
+		Location:    fleet.Vietnam(),
 		Seed:        1,
 		Now:         time.Now,
 		ClientMode:  ModePerDevice,
 		QoS:         1,
 	}
-}
-
-// vietnam returns Asia/Ho_Chi_Minh. Vietnam has kept UTC+7 without daylight saving since
-// 1975, so a fixed zone is an exact fallback should the embedded database ever be missing.
-func vietnam() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Ho_Chi_Minh"); err == nil {
-		return loc
-	}
-	return time.FixedZone("ICT", 7*3600)
 }
 
 // withDefaults fills the fields whose zero value cannot be meant literally.
@@ -169,29 +115,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// slugRe matches ids that are safe as an MQTT topic level and an InfluxDB tag value.
-var slugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-
-// validateWards checks that there are wards, each with a slug id listed
-// once; devices and apps name their topics after them.
-func validateWards(wards []Ward) []error {
-	var errs []error
-	if len(wards) == 0 {
-		errs = append(errs, errors.New("wards: at least one ward is needed"))
-	}
-	seen := map[string]bool{}
-	for i, w := range wards {
-		switch {
-		case !slugRe.MatchString(w.ID):
-			errs = append(errs, fmt.Errorf("ward %d id %q: must be an ASCII slug (a-z, 0-9, '-')", i+1, w.ID))
-		case seen[w.ID]:
-			errs = append(errs, fmt.Errorf("ward %q listed twice", w.ID))
-		}
-		seen[w.ID] = true
-	}
-	return errs
-}
-
 // validateModel checks everything the device model depends on.
 func (c Config) validateModel() error {
 	var errs []error
@@ -199,12 +122,12 @@ func (c Config) validateModel() error {
 		strings.HasPrefix(c.TopicPrefix, "/") || strings.HasSuffix(c.TopicPrefix, "/") {
 		errs = append(errs, fmt.Errorf("topic prefix %q: must be non-empty, without wildcards or leading/trailing '/'", c.TopicPrefix))
 	}
-	errs = append(errs, validateWards(c.Wards)...)
+	errs = append(errs, fleet.ValidateWards(c.Wards)...)
 	total := 0
 	for class, n := range c.Devices {
 		switch {
-		case !slices.Contains(Classes(), class):
-			errs = append(errs, fmt.Errorf("devices: unknown class %q (known: %s)", class, strings.Join(Classes(), ", ")))
+		case !slices.Contains(fleet.Classes(), class):
+			errs = append(errs, fmt.Errorf("devices: unknown class %q (known: %s)", class, strings.Join(fleet.Classes(), ", ")))
 		case n < 0 || n > maxDevicesPerClass:
 			errs = append(errs, fmt.Errorf("devices: %s=%d out of range 0..%d", class, n, maxDevicesPerClass))
 		}
@@ -226,7 +149,7 @@ func (c Config) validateModel() error {
 		return errors.Join(errs...)
 	}
 	for i, f := range c.Faults {
-		if err := f.check(c); err != nil {
+		if err := f.Check(c); err != nil {
 			errs = append(errs, fmt.Errorf("fault %d (%s): %w", i+1, f, err))
 		}
 	}
@@ -273,8 +196,8 @@ func ParseDevices(s string) (map[string]int, error) {
 		if !ok || class == "" {
 			return nil, fmt.Errorf("devices: %q: want class=count", part)
 		}
-		if !slices.Contains(Classes(), class) {
-			return nil, fmt.Errorf("devices: %q: unknown class %q (known: %s)", part, class, strings.Join(Classes(), ", "))
+		if !slices.Contains(fleet.Classes(), class) {
+			return nil, fmt.Errorf("devices: %q: unknown class %q (known: %s)", part, class, strings.Join(fleet.Classes(), ", "))
 		}
 		if _, dup := out[class]; dup {
 			return nil, fmt.Errorf("devices: %q: class %s given twice", part, class)

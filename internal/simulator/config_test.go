@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -131,9 +132,9 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"bad scheme", func(c *Config) { c.BrokerURL = "http://localhost:1883" }, `unsupported scheme "http"`},
 		{"no host", func(c *Config) { c.BrokerURL = "localhost" }, "want scheme://host[:port]"},
 		{"mode", func(c *Config) { c.ClientMode = "bridge" }, `client mode "bridge"`},
-		{"ward slug", func(c *Config) { c.Wards = []Ward{{ID: "Hải Châu 1"}} }, `id "Hải Châu 1": must be an ASCII slug`},
-		{"duplicate ward", func(c *Config) { c.Wards = []Ward{{ID: "a"}, {ID: "a"}} }, `ward "a" listed twice`},
-		{"empty wards", func(c *Config) { c.Wards = []Ward{} }, "at least one ward"},
+		{"ward slug", func(c *Config) { c.Wards = []fleet.Ward{{ID: "Hải Châu 1"}} }, `id "Hải Châu 1": must be an ASCII slug`},
+		{"duplicate ward", func(c *Config) { c.Wards = []fleet.Ward{{ID: "a"}, {ID: "a"}} }, `ward "a" listed twice`},
+		{"empty wards", func(c *Config) { c.Wards = []fleet.Ward{} }, "at least one ward"},
 		{"no devices", func(c *Config) { c.Devices = map[string]int{"door": 0} }, "nothing to simulate"},
 		{"unknown class", func(c *Config) { c.Devices = map[string]int{"lift": 1} }, `unknown class "lift"`},
 		{"interval", func(c *Config) { c.Interval = time.Millisecond }, "interval 1ms"},
@@ -155,8 +156,8 @@ func TestDefaults(t *testing.T) {
 	cfg := DefaultConfig()
 	assert.Equal(t, "Asia/Ho_Chi_Minh", cfg.Location.String())
 	require.Len(t, cfg.Wards, 13)
-	assert.Equal(t, Ward{"thanh-binh", "Thanh Bình"}, cfg.Wards[0])
-	assert.Equal(t, Ward{"hoa-cuong-nam", "Hòa Cường Nam"}, cfg.Wards[12])
+	assert.Equal(t, fleet.Ward{ID: "thanh-binh", Name: "Thanh Bình"}, cfg.Wards[0])
+	assert.Equal(t, fleet.Ward{ID: "hoa-cuong-nam", Name: "Hòa Cường Nam"}, cfg.Wards[12])
 	assert.Equal(t, map[string]int{"door": 2, "hvac": 3, "server": 1, "camera": 4}, cfg.Devices)
 
 	// A hand-made Config gets the same defaults, and the default port.
@@ -167,8 +168,8 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, ModePerDevice, s.cfg.ClientMode)
 	devs := s.Devices()
 	require.Len(t, devs, 13*10)
-	assert.Equal(t, Device{Ward: "thanh-binh", Class: "door", ID: "door-1"}, devs[0])
-	assert.Equal(t, Device{Ward: "thanh-binh", Class: "hvac", ID: "hvac-1"}, devs[2])
+	assert.Equal(t, fleet.Device{Ward: "thanh-binh", Class: "door", ID: "door-1"}, devs[0])
+	assert.Equal(t, fleet.Device{Ward: "thanh-binh", Class: "hvac", ID: "hvac-1"}, devs[2])
 	assert.Equal(t, "facmon/thanh-binh/door/door-1/telemetry", devs[0].TelemetryTopic("facmon"))
 	assert.Equal(t, "facmon/thanh-binh/door/door-1/status", devs[0].StatusTopic("facmon"))
 

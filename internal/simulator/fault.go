@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/facmon/facmon/internal/fleet"
 )
 
 // FaultKind names an injectable fault.
@@ -46,13 +48,13 @@ func FaultKinds() []FaultKind {
 func (k FaultKind) class() (class string, wardLevel bool) {
 	switch k {
 	case FaultDoorStuckOpen:
-		return ClassDoor, false
+		return fleet.ClassDoor, false
 	case FaultACFailure:
-		return ClassHVAC, false
+		return fleet.ClassHVAC, false
 	case FaultCameraNotRecording:
-		return ClassCamera, false
+		return fleet.ClassCamera, false
 	case FaultDiskFilling:
-		return ClassServer, false
+		return fleet.ClassServer, false
 	case FaultWardOutage, FaultAppDown, FaultQueueStuck:
 		return "", true
 	}
@@ -61,6 +63,9 @@ func (k FaultKind) class() (class string, wardLevel bool) {
 
 // transport reports whether the fault acts on connections rather than on payloads.
 func (k FaultKind) transport() bool { return k == FaultDeviceOffline || k == FaultWardOutage }
+
+// App reports whether the fault kind acts on the simulated one-stop apps.
+func (k FaultKind) App() bool { return k == FaultAppDown || k == FaultQueueStuck }
 
 // Fault is one injected fault. After and For count from the start of Run.
 type Fault struct {
@@ -89,9 +94,9 @@ func (f Fault) String() string {
 	return b.String()
 }
 
-// window returns the simulated interval [from, to) of the fault in a run started at start;
+// Window returns the simulated interval [from, to) of the fault in a run started at start;
 // to is zero when the fault lasts until the end.
-func (f Fault) window(start time.Time) (from, to time.Time) {
+func (f Fault) Window(start time.Time) (from, to time.Time) {
 	from = start.Add(f.After)
 	if f.For > 0 {
 		to = from.Add(f.For)
@@ -99,8 +104,9 @@ func (f Fault) window(start time.Time) (from, to time.Time) {
 	return from, to
 }
 
-func (f Fault) activeAt(start, t time.Time) bool {
-	from, to := f.window(start)
+// ActiveAt reports whether the fault acts at simulated time t of a run started at start.
+func (f Fault) ActiveAt(start, t time.Time) bool {
+	from, to := f.Window(start)
 	return !t.Before(from) && (to.IsZero() || t.Before(to))
 }
 
@@ -120,7 +126,7 @@ func ParseFault(s string) (Fault, error) {
 		return f, fmt.Errorf("fault %q: unknown kind %q (known: %s)", s, kind, joinKinds())
 	}
 	f.Ward, f.Device, _ = strings.Cut(target, "/")
-	if !slugRe.MatchString(f.Ward) {
+	if !fleet.IsSlug(f.Ward) {
 		return f, fmt.Errorf("fault %q: ward %q is not a ward id (a-z, 0-9, '-')", s, f.Ward)
 	}
 	if err := f.checkTarget(); err != nil {
@@ -188,15 +194,15 @@ func (f Fault) checkTarget() error {
 	return nil
 }
 
-// check validates the fault against a fleet.
-func (f Fault) check(c Config) error {
+// Check validates the fault against a fleet.
+func (f Fault) Check(c Config) error {
 	if !slices.Contains(FaultKinds(), f.Kind) {
 		return fmt.Errorf("unknown kind %q (known: %s)", f.Kind, joinKinds())
 	}
 	if err := f.checkTarget(); err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(c.Wards, func(w Ward) bool { return w.ID == f.Ward }) {
+	if !slices.ContainsFunc(c.Wards, func(w fleet.Ward) bool { return w.ID == f.Ward }) {
 		return fmt.Errorf("unknown ward %q", f.Ward)
 	}
 	if f.After < 0 || f.For < 0 {
@@ -218,8 +224,8 @@ func splitDeviceID(id string) (class string, n int, err error) {
 		return "", 0, fmt.Errorf("device %q: want CLASS-N, e.g. door-1", id)
 	}
 	class = id[:i]
-	if !slices.Contains(Classes(), class) {
-		return "", 0, fmt.Errorf("device %q: unknown class %q (known: %s)", id, class, strings.Join(Classes(), ", "))
+	if !slices.Contains(fleet.Classes(), class) {
+		return "", 0, fmt.Errorf("device %q: unknown class %q (known: %s)", id, class, strings.Join(fleet.Classes(), ", "))
 	}
 	n, err = strconv.Atoi(id[i+1:])
 	if err != nil || n < 1 || strconv.Itoa(n) != id[i+1:] {

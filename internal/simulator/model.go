@@ -7,29 +7,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
-)
 
-// Device identifies one simulated device.
-type Device struct {
-	Ward  string
-	Class string
-	ID    string // door-1, hvac-2, ...
-}
-
-// TelemetryTopic is where the device publishes its readings.
-func (d Device) TelemetryTopic(prefix string) string {
-	return prefix + "/" + d.Ward + "/" + d.Class + "/" + d.ID + "/telemetry"
-}
-
-// StatusTopic carries the retained "online"/"offline" status and the last will.
-func (d Device) StatusTopic(prefix string) string {
-	return prefix + "/" + d.Ward + "/" + d.Class + "/" + d.ID + "/status"
-}
-
-// Status payloads.
-const (
-	StatusOnline  = "online"
-	StatusOffline = "offline"
+	"github.com/facmon/facmon/internal/fleet"
 )
 
 // Model computes what every device of a fleet reports. It knows nothing of MQTT: given the
@@ -56,15 +35,15 @@ func NewModel(cfg Config, start time.Time) (*Model, error) {
 func newModel(cfg Config, start time.Time) *Model {
 	m := &Model{cfg: cfg, start: start, index: map[string]*deviceModel{}}
 	for _, w := range cfg.Wards {
-		busy := 0.7 + 0.3*hashUnit(cfg.Seed, "busy:"+w.ID, 0)
-		for _, class := range Classes() {
+		busy := 0.7 + 0.3*fleet.HashUnit(cfg.Seed, "busy:"+w.ID, 0)
+		for _, class := range fleet.Classes() {
 			for i := 1; i <= cfg.Devices[class]; i++ {
-				d := Device{Ward: w.ID, Class: class, ID: class + "-" + strconv.Itoa(i)}
+				d := fleet.Device{Ward: w.ID, Class: class, ID: class + "-" + strconv.Itoa(i)}
 				key := d.Ward + "/" + d.ID
 				dm := &deviceModel{
 					dev:   d,
 					env:   &env{loc: cfg.Location, seed: cfg.Seed, busy: busy, interval: cfg.Interval, start: start},
-					rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), hash64(cfg.Seed, key, 0))),
+					rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), fleet.Hash64(cfg.Seed, key, 0))),
 					state: newClassModel(class),
 				}
 				for _, f := range cfg.Faults {
@@ -81,8 +60,8 @@ func newModel(cfg Config, start time.Time) *Model {
 }
 
 // Devices lists the fleet: wards in Config order, then classes door, hvac, server, camera.
-func (m *Model) Devices() []Device {
-	out := make([]Device, len(m.devices))
+func (m *Model) Devices() []fleet.Device {
+	out := make([]fleet.Device, len(m.devices))
 	for i, d := range m.devices {
 		out[i] = d.dev
 	}
@@ -113,11 +92,11 @@ type env struct {
 	faults   []Fault // payload faults aimed at this device
 }
 
-func (e *env) occupancy(t time.Time) float64 { return e.busy * occupancy(t, e.loc) }
+func (e *env) occupancy(t time.Time) float64 { return e.busy * fleet.Occupancy(t, e.loc) }
 
 func (e *env) fault(kind FaultKind, t time.Time) (Fault, bool) {
 	for _, f := range e.faults {
-		if f.Kind == kind && f.activeAt(e.start, t) {
+		if f.Kind == kind && f.ActiveAt(e.start, t) {
 			return f, true
 		}
 	}
@@ -145,7 +124,7 @@ type meta struct {
 func (m *meta) setMeta(v meta) { *m = v }
 
 type deviceModel struct {
-	dev   Device
+	dev   fleet.Device
 	env   *env
 	rng   *rand.Rand
 	state classModel
@@ -181,11 +160,11 @@ func minTime(a, b time.Time) time.Time {
 
 func newClassModel(class string) classModel {
 	switch class {
-	case ClassDoor:
+	case fleet.ClassDoor:
 		return &door{}
-	case ClassHVAC:
+	case fleet.ClassHVAC:
 		return &hvac{}
-	case ClassServer:
+	case fleet.ClassServer:
 		return &server{}
 	default:
 		return &camera{}
@@ -195,24 +174,6 @@ func newClassModel(class string) classModel {
 // relax moves x toward target as a first-order system with time constant tau.
 func relax(x, target float64, dt, tau time.Duration) float64 {
 	return target + (x-target)*math.Exp(-dt.Seconds()/tau.Seconds())
-}
-
-// poisson draws a Poisson-distributed count (Knuth; λ stays small per step).
-func poisson(r *rand.Rand, lambda float64) int64 {
-	if lambda <= 0 {
-		return 0
-	}
-	if lambda > 30 {
-		return int64(math.Max(0, math.Round(lambda+math.Sqrt(lambda)*r.NormFloat64())))
-	}
-	l, k, p := math.Exp(-lambda), int64(0), 1.0
-	for {
-		p *= r.Float64()
-		if p <= l {
-			return k
-		}
-		k++
-	}
 }
 
 // --- door ---
@@ -244,7 +205,7 @@ func (d *door) step(e *env, r *rand.Rand, from, to time.Time) {
 		return
 	}
 	mid := from.Add(to.Sub(from) / 2)
-	n := poisson(r, doorRate(e.occupancy(mid))*to.Sub(from).Minutes())
+	n := fleet.Poisson(r, doorRate(e.occupancy(mid))*to.Sub(from).Minutes())
 	d.cycles += n
 	d.moved += n
 }
@@ -292,7 +253,7 @@ func (h *hvac) init(e *env, r *rand.Rand, t time.Time) {
 	h.setpoint = 25 + float64(r.IntN(2))
 	tout := outdoorTemp(t, e.loc, e.seed)
 	h.temp, h.rh = tout, outdoorHumidity(tout)
-	if _, failed := e.fault(FaultACFailure, t); !failed && officeOpen(t, e.loc) {
+	if _, failed := e.fault(FaultACFailure, t); !failed && fleet.OfficeOpen(t, e.loc) {
 		h.temp, h.rh = h.setpoint+0.8*e.occupancy(t), 57+8*e.occupancy(t)
 	}
 }
@@ -300,7 +261,7 @@ func (h *hvac) init(e *env, r *rand.Rand, t time.Time) {
 func (h *hvac) step(e *env, r *rand.Rand, from, to time.Time) {
 	dt := to.Sub(from)
 	mid := from.Add(dt / 2)
-	tout, occ, open := outdoorTemp(mid, e.loc, e.seed), e.occupancy(mid), officeOpen(from, e.loc)
+	tout, occ, open := outdoorTemp(mid, e.loc, e.seed), e.occupancy(mid), fleet.OfficeOpen(from, e.loc)
 	_, failed := e.fault(FaultACFailure, from)
 	switch {
 	case failed:
@@ -327,7 +288,7 @@ func (h *hvac) step(e *env, r *rand.Rand, from, to time.Time) {
 }
 
 func (h *hvac) reading(e *env, r *rand.Rand, t time.Time) payload {
-	tout, occ, open := outdoorTemp(t, e.loc, e.seed), e.occupancy(t), officeOpen(t, e.loc)
+	tout, occ, open := outdoorTemp(t, e.loc, e.seed), e.occupancy(t), fleet.OfficeOpen(t, e.loc)
 	p := &hvacPayload{
 		TempC:       dec1(h.temp + 0.1*r.NormFloat64()),
 		SetpointC:   dec1(h.setpoint),
@@ -406,7 +367,7 @@ func (s *server) reading(e *env, r *rand.Rand, t time.Time) payload {
 	s.fillTo(e, t)
 	occ := e.occupancy(t)
 	cpu := 4 + 38*occ + 2.5*r.NormFloat64()
-	if m := minuteOfDay(t.In(e.loc)); m >= 120 && m < 160 {
+	if m := fleet.MinuteOfDay(t.In(e.loc)); m >= 120 && m < 160 {
 		cpu += 35 // nightly backup
 	}
 	cpu = clamp(cpu, 1, 100)
@@ -443,12 +404,12 @@ func (c *camera) step(*env, *rand.Rand, time.Time, time.Time) {}
 // storageAt is a daily sawtooth: the NVR fills through the day and deletes the oldest
 // day's footage at midnight to keep its retention.
 func (c *camera) storageAt(e *env, t time.Time) float64 {
-	return c.low + c.daily*minuteOfDay(t.In(e.loc))/(24*60)
+	return c.low + c.daily*fleet.MinuteOfDay(t.In(e.loc))/(24*60)
 }
 
 func (c *camera) reading(e *env, r *rand.Rand, t time.Time) payload {
 	if f, stopped := e.fault(FaultCameraNotRecording, t); stopped {
-		from, _ := f.window(e.start)
+		from, _ := f.Window(e.start)
 		return &cameraPayload{StoragePct: dec1(c.storageAt(e, from))}
 	}
 	// H.264 VBR: more motion, more bits; infrared night images are noisier.

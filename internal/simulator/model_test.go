@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 var (
-	hcm = vietnam()
+	hcm = fleet.Vietnam()
 	// 2 June 2025 is a Monday, 8 June the Sunday after.
 	monday = time.Date(2025, 6, 2, 0, 0, 0, 0, hcm)
 	sunday = time.Date(2025, 6, 8, 0, 0, 0, 0, hcm)
@@ -61,35 +62,6 @@ func num(t *testing.T, v any) float64 {
 	f, err := n.Float64()
 	require.NoError(t, err)
 	return f
-}
-
-func TestOfficeHours(t *testing.T) {
-	saturday := monday.AddDate(0, 0, 5)
-	tests := []struct {
-		t    time.Time
-		open bool
-	}{
-		{at(monday, 7, 29), false},
-		{at(monday, 7, 30), true},
-		{at(monday, 11, 29), true},
-		{at(monday, 11, 30), false},
-		{at(monday, 12, 30), false},
-		{at(monday, 13, 30), true},
-		{at(monday, 16, 59), true},
-		{at(monday, 17, 0), false},
-		{at(monday, 22, 0), false},
-		{at(saturday, 8, 0), true},
-		{at(saturday, 14, 0), false},
-		{at(sunday, 9, 0), false},
-		// The same instant seen from UTC: 02:00Z is 09:00 in Đà Nẵng.
-		{time.Date(2025, 6, 2, 2, 0, 0, 0, time.UTC), true},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.open, officeOpen(tt.t, hcm), "%v", tt.t)
-	}
-	assert.Greater(t, occupancy(at(monday, 9, 0), hcm), 0.8)
-	assert.Zero(t, occupancy(at(monday, 22, 0), hcm))
-	assert.Zero(t, occupancy(at(sunday, 10, 0), hcm))
 }
 
 func TestOutdoorTemperatureCurve(t *testing.T) {
@@ -285,7 +257,7 @@ func TestDiskFillingReachesFull(t *testing.T) {
 		ts := start.Add(time.Duration(i) * 10 * time.Second)
 		d := num(t, p["disk_pct"])
 		assert.LessOrEqual(t, d, 100.0)
-		if f.activeAt(start, ts) {
+		if f.ActiveAt(start, ts) {
 			peak = max(peak, d)
 		}
 	}

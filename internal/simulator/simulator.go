@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/redact"
 )
 
@@ -20,7 +21,7 @@ type Simulator struct {
 	cfg     Config
 	broker  *url.URL
 	log     *slog.Logger
-	devices []Device
+	devices []fleet.Device
 
 	started atomic.Bool
 	stats   counters
@@ -53,7 +54,7 @@ func New(cfg Config, log *slog.Logger) (*Simulator, error) {
 }
 
 // Devices lists the simulated devices in publishing order.
-func (s *Simulator) Devices() []Device { return slices.Clone(s.devices) }
+func (s *Simulator) Devices() []fleet.Device { return slices.Clone(s.devices) }
 
 // Stats counts what the broker acknowledged and what failed so far.
 type Stats struct {
@@ -67,7 +68,7 @@ type Stats struct {
 }
 
 type counters struct {
-	telemetry                        [4]atomic.Uint64 // by class, in Classes() order
+	telemetry                        [4]atomic.Uint64 // by class, in fleet.Classes() order
 	online, offline, pubErr, connErr atomic.Uint64
 	connects                         atomic.Uint64
 	connected                        atomic.Int64
@@ -84,7 +85,7 @@ func (s *Simulator) Stats() Stats {
 		Connects:      s.stats.connects.Load(),
 		Connected:     int(s.stats.connected.Load()),
 	}
-	for i, c := range Classes() {
+	for i, c := range fleet.Classes() {
 		st.Telemetry[c] = s.stats.telemetry[i].Load()
 	}
 	return st
@@ -167,7 +168,7 @@ func (r *run) makeUnits() []*unit {
 	var units []*unit
 	for _, dm := range r.model.devices {
 		key := dm.dev.Ward + "/" + dm.dev.ID
-		ud := &unitDevice{dm: dm, next: time.Duration(hashUnit(cfg.Seed, "phase:"+key, 0) * float64(cfg.Interval))}
+		ud := &unitDevice{dm: dm, next: time.Duration(fleet.HashUnit(cfg.Seed, "phase:"+key, 0) * float64(cfg.Interval))}
 		if cfg.ClientMode == ModeGateway {
 			u := byWard[dm.dev.Ward]
 			if u == nil {
@@ -192,7 +193,7 @@ func (r *run) newUnit(ward, clientID string, gateway bool) *unit {
 		clientID: clientID,
 		gateway:  gateway,
 		ctrl:     make(chan ctrl, 8),
-		rng:      rand.New(rand.NewPCG(uint64(r.s.cfg.Seed), hash64(r.s.cfg.Seed, "backoff:"+clientID, 0))),
+		rng:      rand.New(rand.NewPCG(uint64(r.s.cfg.Seed), fleet.Hash64(r.s.cfg.Seed, "backoff:"+clientID, 0))),
 		log:      r.s.log.With("client_id", clientID),
 	}
 }
@@ -203,7 +204,7 @@ func (r *run) schedule(ctx context.Context, f Fault) {
 		return
 	}
 	ev := FaultEvent{Kind: f.Kind, Ward: f.Ward, Device: f.Device}
-	from, to := f.window(r.start)
+	from, to := f.Window(r.start)
 	var units []*unit
 	if f.Kind.transport() {
 		units = r.unitsFor(f)

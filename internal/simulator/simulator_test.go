@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -104,10 +105,10 @@ func (r *recorder) statuses(topic string) []string {
 
 // retainedStatuses subscribes afresh and returns the retained status of every device,
 // waiting until the broker has delivered one for each.
-func retainedStatuses(t *testing.T, url string, devices []Device, o subOpts) map[Device]string {
+func retainedStatuses(t *testing.T, url string, devices []fleet.Device, o subOpts) map[fleet.Device]string {
 	t.Helper()
 	r := subscribe(t, url, "facmon/+/+/+/status", o)
-	got := map[Device]string{}
+	got := map[fleet.Device]string{}
 	testenv.Eventually(t, 10*time.Second, "a retained status for every device", func() (bool, string) {
 		for _, m := range r.all() {
 			for _, d := range devices {
@@ -123,7 +124,7 @@ func retainedStatuses(t *testing.T, url string, devices []Device, o subOpts) map
 
 // telemetry returns d's readings in arrival order, without the redelivered duplicates
 // that at-least-once allows (same seq).
-func telemetry(t *testing.T, r *recorder, d Device) []map[string]any {
+func telemetry(t *testing.T, r *recorder, d fleet.Device) []map[string]any {
 	var out []map[string]any
 	seen := map[string]bool{}
 	for _, m := range r.all() {
@@ -143,8 +144,8 @@ func smallFleet(url, mode string, faults ...string) Config {
 	cfg := DefaultConfig()
 	cfg.BrokerURL = url
 	cfg.ClientMode = mode
-	cfg.Wards = []Ward{{"thanh-binh", "Thanh Bình"}, {"hai-chau-1", "Hải Châu I"}}
-	cfg.Devices = map[string]int{ClassDoor: 1, ClassHVAC: 1, ClassCamera: 1}
+	cfg.Wards = []fleet.Ward{{ID: "thanh-binh", Name: "Thanh Bình"}, {ID: "hai-chau-1", Name: "Hải Châu I"}}
+	cfg.Devices = map[string]int{fleet.ClassDoor: 1, fleet.ClassHVAC: 1, fleet.ClassCamera: 1}
 	cfg.Interval = 100 * time.Millisecond
 	for _, s := range faults {
 		f, err := ParseFault(s)
@@ -197,7 +198,7 @@ func event(events []FaultEvent, ward, device string) (FaultEvent, bool) {
 	return FaultEvent{}, false
 }
 
-func byDevice(devs []Device, ward string) (in, out []Device) {
+func byDevice(devs []fleet.Device, ward string) (in, out []fleet.Device) {
 	for _, d := range devs {
 		if d.Ward == ward {
 			in = append(in, d)
@@ -272,9 +273,9 @@ func TestPerDeviceOfflineFaultsDeliverLastWills(t *testing.T) {
 				assert.False(t, e.End.IsZero(), "faults still active end with the run")
 			}
 			st := s.Stats()
-			assert.Positive(t, st.Telemetry[ClassDoor])
-			assert.Positive(t, st.Telemetry[ClassCamera])
-			assert.Zero(t, st.Telemetry[ClassServer])
+			assert.Positive(t, st.Telemetry[fleet.ClassDoor])
+			assert.Positive(t, st.Telemetry[fleet.ClassCamera])
+			assert.Zero(t, st.Telemetry[fleet.ClassServer])
 			assert.GreaterOrEqual(t, st.StatusOnline, uint64(7), "6 devices, one reconnect")
 			assert.Equal(t, uint64(2), st.StatusOffline, "graceful end: thanh-binh hvac-1 and camera-1; the rest left by will")
 			assert.Zero(t, st.Connected)
@@ -331,7 +332,7 @@ func TestTelemetryOverMQTT(t *testing.T) {
 	url := startMochi(t)
 	live := subscribe(t, url, "facmon/+/+/+/telemetry", subOpts{})
 	cfg := smallFleet(url, ModePerDevice)
-	cfg.Devices = map[string]int{ClassServer: 1, ClassDoor: 2}
+	cfg.Devices = map[string]int{fleet.ClassServer: 1, fleet.ClassDoor: 2}
 	cfg.Duration = 2 * time.Second
 	s, err := New(cfg, testLogger(t))
 	require.NoError(t, err)
@@ -340,14 +341,14 @@ func TestTelemetryOverMQTT(t *testing.T) {
 	st := s.Stats()
 	countDoors := func() (n uint64) {
 		for _, d := range s.Devices() {
-			if d.Class == ClassDoor {
+			if d.Class == fleet.ClassDoor {
 				n += uint64(len(telemetry(t, live, d)))
 			}
 		}
 		return n
 	}
 	testenv.Eventually(t, 10*time.Second, "every acknowledged message delivered", func() (bool, string) {
-		return countDoors() == st.Telemetry[ClassDoor], fmt.Sprint(countDoors(), " of ", st.Telemetry[ClassDoor])
+		return countDoors() == st.Telemetry[fleet.ClassDoor], fmt.Sprint(countDoors(), " of ", st.Telemetry[fleet.ClassDoor])
 	})
 	for _, d := range s.Devices() {
 		tel := telemetry(t, live, d)
@@ -369,7 +370,7 @@ func TestTLSAndPassword(t *testing.T) {
 	live := subscribe(t, b.URL, "facmon/#", creds)
 	cfg := smallFleet(b.TLSURL, ModePerDevice)
 	cfg.Wards = cfg.Wards[:1]
-	cfg.Devices = map[string]int{ClassCamera: 1}
+	cfg.Devices = map[string]int{fleet.ClassCamera: 1}
 	cfg.TLS = b.ClientTLSConfig(t)
 	cfg.Username, cfg.Password = b.Username, b.Password
 	s, err := New(cfg, testLogger(t))
@@ -379,7 +380,7 @@ func TestTLSAndPassword(t *testing.T) {
 		return len(telemetry(t, live, s.Devices()[0])) > 0, ""
 	})
 	require.NoError(t, stop())
-	assert.Equal(t, map[Device]string{s.Devices()[0]: "offline"}, retainedStatuses(t, b.URL, s.Devices(), creds))
+	assert.Equal(t, map[fleet.Device]string{s.Devices()[0]: "offline"}, retainedStatuses(t, b.URL, s.Devices(), creds))
 
 	// Wrong password: Run keeps retrying and reports that nothing ever connected.
 	cfg.Password = "wrong"

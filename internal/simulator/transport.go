@@ -12,6 +12,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/facmon/facmon/internal/fleet"
 )
 
 const (
@@ -76,7 +77,7 @@ func newLink(ctx context.Context, o linkOptions) *link {
 		opts.SetTLSConfig(o.tls)
 	}
 	if o.will != "" {
-		opts.SetWill(o.will, StatusOffline, 1, true)
+		opts.SetWill(o.will, fleet.StatusOffline, 1, true)
 	}
 	l.client = mqtt.NewClient(opts)
 	return l

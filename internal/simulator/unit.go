@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/facmon/facmon/internal/fleet"
 )
 
 // unit owns one MQTT connection: one device in per-device mode, one ward in gateway mode.
@@ -155,7 +157,7 @@ func (u *unit) connected(ctx context.Context, res connectResult) {
 	u.cur = res.link
 	for _, d := range u.devs {
 		if !u.silent(d) {
-			u.publishStatus(d, StatusOnline)
+			u.publishStatus(d, fleet.StatusOnline)
 		}
 	}
 	for _, ack := range u.pendingUp {
@@ -199,10 +201,10 @@ func (u *unit) apply(ctx context.Context, c ctrl) {
 				// Only a gateway can speak for its devices; a device's own connection
 				// is about to be cut and its last will says it.
 				if u.gateway {
-					u.publishStatus(d, StatusOffline)
+					u.publishStatus(d, fleet.StatusOffline)
 				}
 			case !now && before[i]:
-				u.publishStatus(d, StatusOnline)
+				u.publishStatus(d, fleet.StatusOnline)
 			}
 		}
 		if u.linkDown() {
@@ -255,7 +257,7 @@ func (u *unit) publishTelemetry(d *unitDevice, t time.Time) {
 		s.stats.pubErr.Add(1)
 		return
 	}
-	class := slices.Index(Classes(), d.dm.dev.Class)
+	class := slices.Index(fleet.Classes(), d.dm.dev.Class)
 	l := u.cur
 	l.publish(d.dm.dev.TelemetryTopic(s.cfg.TopicPrefix), s.cfg.QoS, false, payload, func(err error) {
 		if err != nil {
@@ -273,7 +275,7 @@ func (u *unit) publishStatus(d *unitDevice, status string) {
 		switch {
 		case err != nil:
 			u.publishFailed(l, err)
-		case status == StatusOnline:
+		case status == fleet.StatusOnline:
 			s.stats.online.Add(1)
 		default:
 			s.stats.offline.Add(1)
@@ -311,7 +313,7 @@ func (u *unit) shutdown() {
 	}
 	for _, d := range u.devs {
 		if !u.silent(d) {
-			u.publishStatus(d, StatusOffline)
+			u.publishStatus(d, fleet.StatusOffline)
 		}
 	}
 	u.cur.disconnect()

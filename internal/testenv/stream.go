@@ -10,6 +10,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -29,8 +30,10 @@ type StreamOptions struct {
 }
 
 // Stream is a fleet of door devices publishing numbered readings at QoS 1,
-// the publisher of the "nothing acknowledged is lost" fault tests. Device i
-// is named door-%02d and publishes to facmon/<ward>/door/<name>/telemetry
+// the publisher of the "nothing acknowledged is lost" fault tests. Its
+// devices are fleet.Spread over the wards (door-1, door-2, … across the
+// whole fleet, so a device id alone names one) and publish to their
+// fleet telemetry topic, facmon/<ward>/door/<id>/telemetry,
 // payloads {"cycles":seq,"seq":seq,"ts":base+seq}: seq counts 1, 2, … per
 // device and ts is a fixed base plus seq milliseconds, so a reading stored
 // twice collapses into one InfluxDB point and a missing one shows as a gap
@@ -69,6 +72,9 @@ type Stream struct {
 	acked []map[int64]bool // per device: the seqs the broker acknowledged
 }
 
+// streamTopicPrefix is the first topic level of facmon's default configuration.
+const streamTopicPrefix = "facmon"
+
 // StartStream connects a publisher to b and starts o.Devices devices
 // publishing. The stream is stopped (waiting for outstanding PUBACKs) and
 // disconnected when the test ends.
@@ -90,10 +96,9 @@ func StartStream(t testing.TB, b *Broker, o StreamOptions) *Stream {
 	if o.Pad > 0 {
 		s.state = strings.Repeat("s", o.Pad)
 	}
-	for i := range o.Devices {
-		name := fmt.Sprintf("door-%02d", i)
-		s.names = append(s.names, name)
-		s.topics = append(s.topics, fmt.Sprintf("facmon/%s/door/%s/telemetry", o.Wards[i%len(o.Wards)], name))
+	for i, d := range fleet.Spread(o.Wards, fleet.ClassDoor, o.Devices) {
+		s.names = append(s.names, d.ID)
+		s.topics = append(s.topics, d.TelemetryTopic(streamTopicPrefix))
 		s.acked[i] = map[int64]bool{}
 	}
 	opts := paho.NewClientOptions().AddBroker(b.URL).

@@ -12,6 +12,7 @@ import (
 	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/config/options"
+	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/service/servicetest"
 	"github.com/facmon/facmon/internal/simulator"
 	"github.com/facmon/facmon/internal/storage"
@@ -48,7 +49,7 @@ func TestReportDowntimeMatchesInjectedFaults(t *testing.T) {
 	// Three wards with three devices each; one reading a second.
 	sc := simulator.DefaultConfig()
 	sc.BrokerURL = broker.URL
-	sc.Wards = simulator.DefaultWards()[:3]
+	sc.Wards = fleet.DefaultWards()[:3]
 	sc.Devices = map[string]int{"door": 1, "hvac": 1, "camera": 1}
 	sc.Interval = time.Second
 	sc.Duration = 88 * time.Second

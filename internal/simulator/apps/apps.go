@@ -1,12 +1,10 @@
-package simulator
+package apps
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/fleet"
+	"github.com/facmon/facmon/internal/simulator"
 )
 
 // Simulated service apps
@@ -41,14 +41,14 @@ import (
 // ward derived from the seed, so what a scrape shows depends only on the seed, the start
 // time and the time of the scrape, not on how often it is scraped.
 //
-// Faults (KIND@WARD, timed from NewApps like the fleet's from Run): app-down makes the
+// Faults (KIND@WARD, timed from New like the fleet's from Run): app-down makes the
 // ward's endpoint answer 503, as an app that crashed behind its reverse proxy; the kiosk
 // keeps counting meanwhile. queue-stuck freezes the kiosk: the queue length stays where it
 // was (at least 30), no ticket is issued and nobody is served, while the back office keeps
 // processing dossiers; when the fault ends the queue moves again.
 
-// AppName is the app id of the simulated one-stop app: the device tag of its points.
-const AppName = "onestop"
+// Name is the app id of the simulated one-stop app: the device tag of its points.
+const Name = "onestop"
 
 // Metric names of the simulated app.
 const (
@@ -60,13 +60,13 @@ const (
 	MetricDossiersOverdue   = "onestop_dossiers_overdue"
 )
 
-// AppsConfig configures the simulated apps. Zero fields take the fleet's defaults.
-type AppsConfig struct {
-	Wards    []Ward         // nil: DefaultWards()
-	App      string         // "": AppName
+// Config configures the simulated apps. Zero fields take the fleet's defaults.
+type Config struct {
+	Wards    []fleet.Ward   // nil: fleet.DefaultWards()
+	App      string         // "": Name
 	Location *time.Location // nil: Asia/Ho_Chi_Minh
 	Seed     int64
-	// Now is read once, by NewApps: the simulated clock then advances with the monotonic
+	// Now is read once, by New: the simulated clock then advances with the monotonic
 	// clock, as the fleet's does. nil: time.Now.
 	Now func() time.Time
 	// Clock, when set, is read on every scrape instead, so a test can drive time; it must
@@ -74,12 +74,12 @@ type AppsConfig struct {
 	Clock func() time.Time
 	// Faults of kinds app-down and queue-stuck apply; others are ignored, so the list given
 	// to New can be passed as it is.
-	Faults []Fault
+	Faults []simulator.Fault
 }
 
 // Apps serves the simulated one-stop apps of every ward.
 type Apps struct {
-	cfg   AppsConfig
+	cfg   Config
 	start time.Time
 	mono  time.Time
 	wards map[string]*wardApp
@@ -105,7 +105,7 @@ var waitBuckets = []float64{60, 300, 600, 900, 1200, 1800, 2700, 3600, 5400}
 type wardApp struct {
 	ward   string
 	busy   float64
-	faults []Fault
+	faults []simulator.Fault
 	reg    *prometheus.Registry
 	http   http.Handler
 
@@ -125,14 +125,14 @@ type wardApp struct {
 	waitSum                                float64
 }
 
-// NewApps validates cfg and returns the apps, ready to Serve.
-func NewApps(cfg AppsConfig) (*Apps, error) {
-	d := DefaultConfig()
+// New validates cfg and returns the apps, ready to Serve.
+func New(cfg Config) (*Apps, error) {
+	d := simulator.DefaultConfig()
 	if cfg.Wards == nil {
 		cfg.Wards = d.Wards
 	}
 	if cfg.App == "" {
-		cfg.App = AppName
+		cfg.App = Name
 	}
 	if cfg.Location == nil {
 		cfg.Location = d.Location
@@ -143,16 +143,16 @@ func NewApps(cfg AppsConfig) (*Apps, error) {
 	cfg.Wards = slices.Clone(cfg.Wards)
 	cfg.Faults = slices.Clone(cfg.Faults)
 	var errs []error
-	if !slugRe.MatchString(cfg.App) {
+	if !fleet.IsSlug(cfg.App) {
 		errs = append(errs, fmt.Errorf("app %q: must be an ASCII slug (a-z, 0-9, '-')", cfg.App))
 	}
-	errs = append(errs, validateWards(cfg.Wards)...)
-	fleet := Config{Wards: cfg.Wards}
+	errs = append(errs, fleet.ValidateWards(cfg.Wards)...)
+	wards := simulator.Config{Wards: cfg.Wards}
 	for i, f := range cfg.Faults {
-		if !f.Kind.app() {
+		if !f.Kind.App() {
 			continue
 		}
-		if err := f.check(fleet); err != nil {
+		if err := f.Check(wards); err != nil {
 			errs = append(errs, fmt.Errorf("fault %d (%s): %w", i+1, f, err))
 		}
 	}
@@ -174,17 +174,14 @@ func NewApps(cfg AppsConfig) (*Apps, error) {
 	return a, nil
 }
 
-// app reports whether the fault kind acts on the simulated apps.
-func (k FaultKind) app() bool { return k == FaultAppDown || k == FaultQueueStuck }
-
 func (a *Apps) newWardApp(ward string) *wardApp {
 	seed := a.cfg.Seed
 	w := &wardApp{
 		ward: ward,
 		// The same share of the city's busiest office as the ward's devices get.
-		busy: 0.7 + 0.3*hashUnit(seed, "busy:"+ward, 0),
+		busy: 0.7 + 0.3*fleet.HashUnit(seed, "busy:"+ward, 0),
 		reg:  prometheus.NewRegistry(),
-		rng:  rand.New(rand.NewPCG(uint64(seed), hash64(seed, "app:"+ward, 0))),
+		rng:  rand.New(rand.NewPCG(uint64(seed), fleet.Hash64(seed, "app:"+ward, 0))),
 		at:   a.start,
 		tickets: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: MetricTicketsIssued, Help: "Queue tickets issued by the kiosk.",
@@ -206,7 +203,7 @@ func (a *Apps) newWardApp(ward string) *wardApp {
 		}),
 	}
 	for _, f := range a.cfg.Faults {
-		if f.Kind.app() && f.Ward == ward {
+		if f.Kind.App() && f.Ward == ward {
 			w.faults = append(w.faults, f)
 		}
 	}
@@ -221,7 +218,7 @@ func (a *Apps) newWardApp(ward string) *wardApp {
 	w.tickets.Add(w.nTickets)
 	w.received.Add(w.nReceived)
 	w.processed.Add(w.nProcessed)
-	if officeOpen(a.start, a.cfg.Location) {
+	if fleet.OfficeOpen(a.start, a.cfg.Location) {
 		w.queue = int(math.Round(8 * w.busy * arrivalShape(a.start, a.cfg.Location) / peakArrivals))
 	}
 	w.queueG.Set(float64(w.queue))
@@ -240,10 +237,10 @@ func (a *Apps) now() time.Time {
 // arrivalShape is citizens arriving per minute at the busiest office on a weekday, before
 // the day's and the ward's factors.
 func arrivalShape(t time.Time, loc *time.Location) float64 {
-	if !officeOpen(t, loc) {
+	if !fleet.OfficeOpen(t, loc) {
 		return 0
 	}
-	m := minuteOfDay(t.In(loc))
+	m := fleet.MinuteOfDay(t.In(loc))
 	if (m >= 8*60 && m < 10*60+30) || (m >= 14*60 && m < 16*60) {
 		return peakArrivals
 	}
@@ -270,12 +267,12 @@ func dayFactor(t time.Time, loc *time.Location) float64 {
 // overdue is the day's number of overdue dossiers: a few, different every day.
 func overdue(seed int64, ward string, t time.Time, loc *time.Location) float64 {
 	y, m, d := t.In(loc).Date()
-	return math.Floor(6 * hashUnit(seed, "overdue:"+ward, y*10000+int(m)*100+d))
+	return math.Floor(6 * fleet.HashUnit(seed, "overdue:"+ward, y*10000+int(m)*100+d))
 }
 
-func (w *wardApp) faultAt(kind FaultKind, start, t time.Time) bool {
+func (w *wardApp) faultAt(kind simulator.FaultKind, start, t time.Time) bool {
 	for _, f := range w.faults {
-		if f.Kind == kind && f.activeAt(start, t) {
+		if f.Kind == kind && f.ActiveAt(start, t) {
 			return true
 		}
 	}
@@ -296,7 +293,7 @@ func (w *wardApp) advance(a *Apps, t time.Time) {
 
 // syncFaults enters or leaves queue-stuck at the grid point g.
 func (w *wardApp) syncFaults(a *Apps, g time.Time) {
-	switch stuck := w.faultAt(FaultQueueStuck, a.start, g); {
+	switch stuck := w.faultAt(simulator.FaultQueueStuck, a.start, g); {
 	case stuck && !w.stuck:
 		w.stuck, w.stuckQueue = true, max(w.queue, stuckQueueMin)
 		w.queueG.Set(float64(w.stuckQueue))
@@ -311,10 +308,10 @@ func (w *wardApp) step(a *Apps, from time.Time) {
 	loc := a.cfg.Location
 	mid := from.Add(appStep / 2)
 	minutes := appStep.Minutes()
-	open := officeOpen(mid, loc)
+	open := fleet.OfficeOpen(mid, loc)
 	w.overdueG.Set(overdue(a.cfg.Seed, w.ward, mid, loc))
 	if open && w.backlog > 0 {
-		k := min(w.backlog, int(poisson(w.rng, backOfficeRate*w.busy*minutes)))
+		k := min(w.backlog, int(fleet.Poisson(w.rng, backOfficeRate*w.busy*minutes)))
 		w.backlog -= k
 		w.nProcessed += float64(k)
 		w.processed.Add(float64(k))
@@ -329,11 +326,11 @@ func (w *wardApp) step(a *Apps, from time.Time) {
 	}
 	lambda := arrivalShape(mid, loc) * dayFactor(mid, loc) * w.busy
 	mu := serviceRate * w.busy
-	arrivals := int(poisson(w.rng, lambda*minutes))
+	arrivals := int(fleet.Poisson(w.rng, lambda*minutes))
 	w.queue += arrivals
 	w.nTickets += float64(arrivals)
 	w.tickets.Add(float64(arrivals))
-	served := min(w.queue, int(poisson(w.rng, mu*minutes)))
+	served := min(w.queue, int(fleet.Poisson(w.rng, mu*minutes)))
 	for i := range served {
 		// Little's law: the citizen called now waited about as long as the queue ahead
 		// of them took to serve, give or take.
@@ -362,7 +359,7 @@ func (a *Apps) serveMetrics(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := a.now()
-	if w.faultAt(FaultAppDown, a.start, now) {
+	if w.faultAt(simulator.FaultAppDown, a.start, now) {
 		http.Error(rw, "one-stop app unavailable (simulated app-down fault)", http.StatusServiceUnavailable)
 		return
 	}
@@ -380,25 +377,6 @@ func (a *Apps) serveIndex(rw http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(&b, "  /wards/%s/metrics  %s\n", w.ID, w.Name)
 	}
 	_, _ = rw.Write([]byte(b.String()))
-}
-
-// Serve serves the apps on ln until ctx ends.
-func (a *Apps) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("simulated apps: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("simulated apps: %w", err)
-	}
-	return nil
 }
 
 // Targets returns one scrape target per ward for the apps served at baseURL (such as
@@ -444,7 +422,7 @@ func (a *Apps) Snapshot(ward string) (AppSnapshot, error) {
 		q = float64(w.stuckQueue)
 	}
 	return AppSnapshot{
-		Ward: ward, Down: w.faultAt(FaultAppDown, a.start, now), Stuck: w.stuck,
+		Ward: ward, Down: w.faultAt(simulator.FaultAppDown, a.start, now), Stuck: w.stuck,
 		TicketsIssued: w.nTickets, QueueLength: q, WaitCount: w.nWait, WaitSum: w.waitSum,
 		DossiersReceived: w.nReceived, DossiersProcessed: w.nProcessed,
 		DossiersOverdue: overdue(a.cfg.Seed, ward, now, a.cfg.Location), SimulatedTime: now,
@@ -453,23 +431,23 @@ func (a *Apps) Snapshot(ward string) (AppSnapshot, error) {
 
 // FaultEvents returns the app faults that have begun by now, in simulated time, in the
 // order they started; End is zero while a fault lasts.
-func (a *Apps) FaultEvents() []FaultEvent {
+func (a *Apps) FaultEvents() []simulator.FaultEvent {
 	now := a.now()
-	var out []FaultEvent
+	var out []simulator.FaultEvent
 	for _, f := range a.cfg.Faults {
-		if !f.Kind.app() {
+		if !f.Kind.App() {
 			continue
 		}
-		from, to := f.window(a.start)
+		from, to := f.Window(a.start)
 		if now.Before(from) {
 			continue
 		}
-		ev := FaultEvent{Kind: f.Kind, Ward: f.Ward, Start: from}
+		ev := simulator.FaultEvent{Kind: f.Kind, Ward: f.Ward, Start: from}
 		if !to.IsZero() && !now.Before(to) {
 			ev.End = to
 		}
 		out = append(out, ev)
 	}
-	slices.SortStableFunc(out, func(x, y FaultEvent) int { return x.Start.Compare(y.Start) })
+	slices.SortStableFunc(out, func(x, y simulator.FaultEvent) int { return x.Start.Compare(y.Start) })
 	return out
 }

@@ -1,4 +1,4 @@
-package simulator
+package apps
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/internal/fleet"
+	"github.com/facmon/facmon/internal/simulator"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -37,17 +39,17 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 // monday6 is Monday 2 March 2026, 06:00 in Đà Nẵng.
-func monday6() time.Time { return time.Date(2026, 3, 2, 6, 0, 0, 0, vietnam()) }
+func monday6() time.Time { return time.Date(2026, 3, 2, 6, 0, 0, 0, fleet.Vietnam()) }
 
 func newTestApps(t *testing.T, clock *fakeClock, faults ...string) *Apps {
 	t.Helper()
-	var fs []Fault
+	var fs []simulator.Fault
 	for _, s := range faults {
-		f, err := ParseFault(s)
+		f, err := simulator.ParseFault(s)
 		require.NoError(t, err)
 		fs = append(fs, f)
 	}
-	a, err := NewApps(AppsConfig{Wards: DefaultWards()[:3], Seed: 7, Clock: clock.Now, Faults: fs})
+	a, err := New(Config{Wards: fleet.DefaultWards()[:3], Seed: 7, Clock: clock.Now, Faults: fs})
 	require.NoError(t, err)
 	return a
 }
@@ -72,14 +74,14 @@ func TestAppsFollowOfficeHours(t *testing.T) {
 		require.NoError(t, err)
 		byTime[hhmm(m)] = s
 		// The model is as of its last 10-second step.
-		closed := !officeOpen(s.SimulatedTime.Add(-appStep), vietnam())
+		closed := !fleet.OfficeOpen(s.SimulatedTime.Add(-appStep), fleet.Vietnam())
 		if closed {
 			assert.Zero(t, s.QueueLength, "queue at %s, office closed", hhmm(m))
 		}
 		if prev.Ward != "" {
 			assert.GreaterOrEqual(t, s.TicketsIssued, prev.TicketsIssued, "tickets never go back")
 			assert.GreaterOrEqual(t, s.WaitCount, prev.WaitCount)
-			if closed && !officeOpen(prev.SimulatedTime, vietnam()) {
+			if closed && !fleet.OfficeOpen(prev.SimulatedTime, fleet.Vietnam()) {
 				assert.Equal(t, prev.TicketsIssued, s.TicketsIssued, "no tickets while closed (%s)", hhmm(m))
 			}
 		}
@@ -133,7 +135,7 @@ func TestAppsDeterministicWhateverTheScrapeRate(t *testing.T) {
 	assert.Equal(t, b1, b2)
 
 	c3 := &fakeClock{t: monday6()}
-	a3, err := NewApps(AppsConfig{Wards: DefaultWards()[:3], Seed: 8, Clock: c3.Now})
+	a3, err := New(Config{Wards: fleet.DefaultWards()[:3], Seed: 8, Clock: c3.Now})
 	require.NoError(t, err)
 	c3.Set(end)
 	_, _, b3 := scrapeBody(t, a3, "thuan-phuoc", "")
@@ -213,20 +215,20 @@ func TestAppsFaults(t *testing.T) {
 
 	evs := a.FaultEvents()
 	require.Len(t, evs, 2)
-	assert.Equal(t, FaultEvent{Kind: FaultAppDown, Ward: "thanh-binh", Start: clockAt(day, "09:00"), End: clockAt(day, "09:30")}, evs[0])
-	assert.Equal(t, FaultEvent{Kind: FaultQueueStuck, Ward: "thuan-phuoc", Start: clockAt(day, "10:00"), End: clockAt(day, "11:00")}, evs[1])
+	assert.Equal(t, simulator.FaultEvent{Kind: simulator.FaultAppDown, Ward: "thanh-binh", Start: clockAt(day, "09:00"), End: clockAt(day, "09:30")}, evs[0])
+	assert.Equal(t, simulator.FaultEvent{Kind: simulator.FaultQueueStuck, Ward: "thuan-phuoc", Start: clockAt(day, "10:00"), End: clockAt(day, "11:00")}, evs[1])
 }
 
 func TestAppFaultsParseAsWardFaults(t *testing.T) {
-	f, err := ParseFault("app-down@hai-chau-1,after=1m,for=2m")
+	f, err := simulator.ParseFault("app-down@hai-chau-1,after=1m,for=2m")
 	require.NoError(t, err)
-	assert.Equal(t, Fault{Kind: FaultAppDown, Ward: "hai-chau-1", After: time.Minute, For: 2 * time.Minute}, f)
+	assert.Equal(t, simulator.Fault{Kind: simulator.FaultAppDown, Ward: "hai-chau-1", After: time.Minute, For: 2 * time.Minute}, f)
 	assert.Equal(t, "app-down@hai-chau-1,after=1m0s,for=2m0s", f.String())
-	_, err = ParseFault("queue-stuck@hai-chau-1/door-1")
+	_, err = simulator.ParseFault("queue-stuck@hai-chau-1/door-1")
 	assert.ErrorContains(t, err, "applies to a whole ward")
-	_, err = NewApps(AppsConfig{Faults: []Fault{{Kind: FaultQueueStuck, Ward: "son-tra"}}})
+	_, err = New(Config{Faults: []simulator.Fault{{Kind: simulator.FaultQueueStuck, Ward: "son-tra"}}})
 	assert.ErrorContains(t, err, `unknown ward "son-tra"`)
-	_, err = NewApps(AppsConfig{App: "One Stop"})
+	_, err = New(Config{App: "One Stop"})
 	assert.ErrorContains(t, err, "must be an ASCII slug")
 }
 
@@ -237,26 +239,26 @@ func TestSimulatorRecordsAppFaults(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens: the devices keep retrying, the fault schedule runs anyway
-	cfg := DefaultConfig()
+	cfg := simulator.DefaultConfig()
 	cfg.BrokerURL = "tcp://" + addr
 	cfg.Wards = cfg.Wards[:2]
 	cfg.Duration = 300 * time.Millisecond
-	f, err := ParseFault("app-down@thanh-binh,after=50ms")
+	f, err := simulator.ParseFault("app-down@thanh-binh,after=50ms")
 	require.NoError(t, err)
-	cfg.Faults = []Fault{f}
-	sim, err := New(cfg, nil)
+	cfg.Faults = []simulator.Fault{f}
+	sim, err := simulator.New(cfg, nil)
 	require.NoError(t, err)
 	_ = sim.Run(context.Background())
 	evs := sim.FaultEvents()
 	require.Len(t, evs, 1)
-	assert.Equal(t, FaultAppDown, evs[0].Kind)
+	assert.Equal(t, simulator.FaultAppDown, evs[0].Kind)
 	assert.Equal(t, "thanh-binh", evs[0].Ward)
 
-	m, err := NewModel(cfg, monday6())
+	m, err := simulator.NewModel(cfg, monday6())
 	require.NoError(t, err)
 	plain := cfg
 	plain.Faults = nil
-	m0, err := NewModel(plain, monday6())
+	m0, err := simulator.NewModel(plain, monday6())
 	require.NoError(t, err)
 	for _, d := range m.Devices() {
 		p1, err := m.Next(d.Ward, d.ID, clockAt(monday6(), "09:00"))
@@ -268,7 +270,7 @@ func TestSimulatorRecordsAppFaults(t *testing.T) {
 }
 
 func TestAppsServeAndTargets(t *testing.T) {
-	a, err := NewApps(AppsConfig{Wards: DefaultWards()[:2], Seed: 1})
+	a, err := New(Config{Wards: fleet.DefaultWards()[:2], Seed: 1})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -280,7 +282,7 @@ func TestAppsServeAndTargets(t *testing.T) {
 	require.Len(t, targets, 2)
 	assert.Equal(t, "http://"+ln.Addr().String()+"/wards/thanh-binh/metrics", targets[0].URL)
 	assert.Equal(t, "thuan-phuoc", targets[1].Ward)
-	assert.Equal(t, AppName, targets[1].App)
+	assert.Equal(t, Name, targets[1].App)
 	resp, err := http.Get(targets[1].URL)
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
