@@ -41,37 +41,6 @@ func backfillWindow(until time.Time, d, interval time.Duration) (from, to time.T
 	return from, to
 }
 
-// refuseBadPoints: the backfill writes only points facmon itself encoded;
-// InfluxDB refusing one is a bug to report, not a point to set aside.
-type refuseBadPoints struct{}
-
-func (refuseBadPoints) Poison(line []byte, status int, msg string) error {
-	return fmt.Errorf("InfluxDB refused a point (%d %s): %.200s", status, msg, line)
-}
-
-// hasHistory reports whether InfluxDB already holds a day of facmon's
-// heartbeats before the window's end: a database a backfill or a run
-// already filled.
-func hasHistory(ctx context.Context, q *storage.InfluxQL, before time.Time) (bool, error) {
-	res, err := q.Query(ctx, fmt.Sprintf("SELECT count(collecting) FROM facmon_heartbeat WHERE time < %d", before.Add(-24*time.Hour).UnixNano()))
-	if err != nil {
-		if storage.IsDatabaseNotFound(err) {
-			return false, nil // a new installation: the first write creates it
-		}
-		return false, err
-	}
-	for _, r := range res {
-		for _, s := range r.Series {
-			for i := range s.Values {
-				if n, ok := storage.Int(s.Values[i][s.Column("count")]); ok && n > 0 {
-					return true, nil
-				}
-			}
-		}
-	}
-	return false, nil
-}
-
 func runBackfill(ctx context.Context, req backfillRequest, stdout io.Writer, log *slog.Logger) error {
 	from, to := backfillWindow(req.until, req.duration, req.interval)
 	cfg := req.cfg
@@ -82,7 +51,7 @@ func runBackfill(ctx context.Context, req backfillRequest, stdout io.Writer, log
 	iopts := storage.InfluxOptions{URL: cfg.Influx.URL, Bucket: cfg.Influx.Bucket, Org: cfg.Influx.Org, Token: token,
 		Timeout: cfg.Influx.Timeout.D(), MaxRetryInterval: cfg.Influx.MaxRetryInterval.D(), CreateDatabase: true}
 	if req.ifNoHistory {
-		has, err := hasHistory(ctx, storage.NewInfluxQL(iopts), to)
+		has, err := backfill.HasHistory(ctx, storage.NewInfluxQL(iopts), to)
 		if err != nil {
 			return fmt.Errorf("backfill: checking %s for history: %w", cfg.Influx.URL, err)
 		}
@@ -91,7 +60,7 @@ func runBackfill(ctx context.Context, req backfillRequest, stdout io.Writer, log
 			return nil
 		}
 	}
-	w := storage.NewInflux(iopts, refuseBadPoints{}, log.With("component", "influx"), prometheus.NewRegistry())
+	w := storage.NewInflux(iopts, backfill.RefuseBadPoints{}, log.With("component", "influx"), prometheus.NewRegistry())
 	defer w.Close()
 	if err := w.Ping(ctx); err != nil {
 		return fmt.Errorf("backfill: InfluxDB at %s: %w", cfg.Influx.URL, err)
