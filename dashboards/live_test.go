@@ -23,6 +23,7 @@ import (
 	"github.com/facmon/facmon/internal/service/servicetest"
 	"github.com/facmon/facmon/internal/simulator"
 	"github.com/facmon/facmon/internal/simulator/apps"
+	"github.com/facmon/facmon/internal/simulator/publisher"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -91,7 +92,7 @@ func TestEveryPanelHasData(t *testing.T) {
 		require.NoError(t, err)
 		sc.Faults = append(sc.Faults, fault)
 	}
-	sim, err := simulator.New(sc, slog.New(slog.DiscardHandler))
+	sim, err := publisher.New(sc, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	simCtx, stopSim := context.WithCancel(context.Background())
 	simDone := make(chan error, 1)

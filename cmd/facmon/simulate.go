@@ -16,6 +16,7 @@ import (
 	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/logging"
 	"github.com/facmon/facmon/internal/simulator"
+	"github.com/facmon/facmon/internal/simulator/publisher"
 )
 
 // faultList collects repeated --fault flags.
@@ -139,7 +140,7 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		cfg.TLS = tc
 	}
 	log := logging.New(stderr, *logLevel, "text")
-	sim, err := simulator.New(cfg, log)
+	sim, err := publisher.New(cfg, log)
 	if err != nil {
 		return usageError{err}
 	}
@@ -176,7 +177,7 @@ func countDevices(d map[string]int) int {
 
 // newDemoSimulator is the in-process simulator of `run --demo`: the 13
 // wards of the configuration publishing to the embedded broker.
-func newDemoSimulator(cfg config.Config, log *slog.Logger) (*simulator.Simulator, error) {
+func newDemoSimulator(cfg config.Config, log *slog.Logger) (*publisher.Simulator, error) {
 	sc := simulator.DefaultConfig()
 	sc.BrokerURL = cfg.MQTT.URL
 	sc.Wards = sc.Wards[:0]
@@ -184,5 +185,5 @@ func newDemoSimulator(cfg config.Config, log *slog.Logger) (*simulator.Simulator
 		sc.Wards = append(sc.Wards, fleet.Ward{ID: o.ID, Name: o.Name})
 	}
 	sc.Seed = time.Now().UnixNano()
-	return simulator.New(sc, log)
+	return publisher.New(sc, log)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/facmon/facmon/alerts/rule"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/simulator"
+	"github.com/facmon/facmon/internal/simulator/publisher"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -91,7 +92,7 @@ func runService(t *testing.T, cfg config.Config) (web string, stop func()) {
 	return web, stop
 }
 
-func simulate(t *testing.T, broker *testenv.Broker, d time.Duration, faults ...string) *simulator.Simulator {
+func simulate(t *testing.T, broker *testenv.Broker, d time.Duration, faults ...string) *publisher.Simulator {
 	t.Helper()
 	sc := simulator.DefaultConfig()
 	sc.BrokerURL = broker.URL
@@ -103,7 +104,7 @@ func simulate(t *testing.T, broker *testenv.Broker, d time.Duration, faults ...s
 		require.NoError(t, err)
 		sc.Faults = append(sc.Faults, ft)
 	}
-	sim, err := simulator.New(sc, slog.New(slog.DiscardHandler))
+	sim, err := publisher.New(sc, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	return sim
 }

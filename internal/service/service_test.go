@@ -19,6 +19,7 @@ import (
 
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/simulator"
+	"github.com/facmon/facmon/internal/simulator/publisher"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -257,7 +258,7 @@ func TestSimulatorFleetAllStored(t *testing.T) {
 	sc.Interval = 250 * time.Millisecond
 	sc.Duration = 3 * time.Second
 	sc.Seed = 42
-	sim, err := simulator.New(sc, slog.New(slog.DiscardHandler))
+	sim, err := publisher.New(sc, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	require.NoError(t, sim.Run(context.Background()))
 	st := sim.Stats()

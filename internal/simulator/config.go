@@ -74,8 +74,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults fills the fields whose zero value cannot be meant literally.
-func (c Config) withDefaults() Config {
+// WithDefaults fills the fields whose zero value cannot be meant literally.
+func (c Config) WithDefaults() Config {
 	d := DefaultConfig()
 	if c.BrokerURL == "" {
 		c.BrokerURL = d.BrokerURL
@@ -156,9 +156,9 @@ func (c Config) validateModel() error {
 	return errors.Join(errs...)
 }
 
-// validateTransport checks what only Run needs and returns the broker URL with its
+// ValidateTransport checks what only Run needs and returns the broker URL with its
 // default port filled in, because paho dials uri.Host verbatim.
-func (c Config) validateTransport() (*url.URL, error) {
+func (c Config) ValidateTransport() (*url.URL, error) {
 	var errs []error
 	u, err := url.Parse(c.BrokerURL)
 	if err != nil || u.Host == "" {

@@ -2,12 +2,12 @@
 // conditioners, a server with its UPS, IP cameras) publishing over MQTT, for the demo,
 // load tests, integration tests and fault drills.
 //
-// The package has two halves. Model is pure: given the Config, the start time and the
-// times at which readings are taken, it returns the same payloads byte for byte, so the
-// behaviour is tested without a broker. Simulator is the transport: it schedules
-// readings, owns the MQTT connections and injects connection faults. Who the wards and
-// devices are, their topics and the office day come from internal/fleet, which the
-// fault tests' publisher shares; simulator/apps serves the wards' one-stop apps.
+// This package is the model, and it is pure: given the Config, the start time and the
+// times at which readings are taken, Model returns the same payloads byte for byte, so
+// the behaviour is tested without a broker. simulator/publisher is the transport: it
+// schedules readings, owns the MQTT connections and injects connection faults. Who the
+// wards and devices are, their topics and the office day come from internal/fleet, which
+// the fault tests' publisher shares; simulator/apps serves the wards' one-stop apps.
 //
 // # Why the devices behave as they do
 //

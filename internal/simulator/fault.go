@@ -61,8 +61,8 @@ func (k FaultKind) class() (class string, wardLevel bool) {
 	return "", false
 }
 
-// transport reports whether the fault acts on connections rather than on payloads.
-func (k FaultKind) transport() bool { return k == FaultDeviceOffline || k == FaultWardOutage }
+// Transport reports whether the fault acts on connections rather than on payloads.
+func (k FaultKind) Transport() bool { return k == FaultDeviceOffline || k == FaultWardOutage }
 
 // App reports whether the fault kind acts on the simulated one-stop apps.
 func (k FaultKind) App() bool { return k == FaultAppDown || k == FaultQueueStuck }

@@ -25,7 +25,7 @@ type Model struct {
 // NewModel builds the model of cfg's fleet for a run that starts at start; fault timings
 // count from start. The broker settings of cfg are ignored.
 func NewModel(cfg Config, start time.Time) (*Model, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := cfg.validateModel(); err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func newModel(cfg Config, start time.Time) *Model {
 					state: newClassModel(class),
 				}
 				for _, f := range cfg.Faults {
-					if !f.Kind.transport() && f.Ward == d.Ward && f.Device == d.ID {
+					if !f.Kind.Transport() && f.Ward == d.Ward && f.Device == d.ID {
 						dm.env.faults = append(dm.env.faults, f)
 					}
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/service/servicetest"
 	"github.com/facmon/facmon/internal/simulator"
+	"github.com/facmon/facmon/internal/simulator/publisher"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/testenv"
 	"github.com/facmon/facmon/reports"
@@ -65,7 +66,7 @@ func TestReportDowntimeMatchesInjectedFaults(t *testing.T) {
 		require.NoError(t, err)
 		sc.Faults = append(sc.Faults, fault)
 	}
-	sim, err := simulator.New(sc, log)
+	sim, err := publisher.New(sc, log)
 	require.NoError(t, err)
 	simStart := time.Now()
 	simDone := make(chan error, 1)

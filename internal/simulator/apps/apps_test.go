@@ -13,6 +13,7 @@ import (
 
 	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/simulator"
+	"github.com/facmon/facmon/internal/simulator/publisher"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -246,7 +247,7 @@ func TestSimulatorRecordsAppFaults(t *testing.T) {
 	f, err := simulator.ParseFault("app-down@thanh-binh,after=50ms")
 	require.NoError(t, err)
 	cfg.Faults = []simulator.Fault{f}
-	sim, err := simulator.New(cfg, nil)
+	sim, err := publisher.New(cfg, nil)
 	require.NoError(t, err)
 	_ = sim.Run(context.Background())
 	evs := sim.FaultEvents()

@@ -1,6 +1,7 @@
-package simulator
+package publisher
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/fleet"
+	"github.com/facmon/facmon/internal/simulator"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -140,15 +142,15 @@ func telemetry(t *testing.T, r *recorder, d fleet.Device) []map[string]any {
 	return out
 }
 
-func smallFleet(url, mode string, faults ...string) Config {
-	cfg := DefaultConfig()
+func smallFleet(url, mode string, faults ...string) simulator.Config {
+	cfg := simulator.DefaultConfig()
 	cfg.BrokerURL = url
 	cfg.ClientMode = mode
 	cfg.Wards = []fleet.Ward{{ID: "thanh-binh", Name: "Thanh Bình"}, {ID: "hai-chau-1", Name: "Hải Châu I"}}
 	cfg.Devices = map[string]int{fleet.ClassDoor: 1, fleet.ClassHVAC: 1, fleet.ClassCamera: 1}
 	cfg.Interval = 100 * time.Millisecond
 	for _, s := range faults {
-		f, err := ParseFault(s)
+		f, err := simulator.ParseFault(s)
 		if err != nil {
 			panic(err)
 		}
@@ -189,13 +191,13 @@ func startRun(t *testing.T, s *Simulator) (stop func() error) {
 
 // event finds the applied fault on ward/device ("" for ward-level); faults starting at
 // the same moment may be recorded in any order.
-func event(events []FaultEvent, ward, device string) (FaultEvent, bool) {
+func event(events []simulator.FaultEvent, ward, device string) (simulator.FaultEvent, bool) {
 	for _, e := range events {
 		if e.Ward == ward && e.Device == device {
 			return e, true
 		}
 	}
-	return FaultEvent{}, false
+	return simulator.FaultEvent{}, false
 }
 
 func byDevice(devs []fleet.Device, ward string) (in, out []fleet.Device) {
@@ -214,7 +216,7 @@ func TestPerDeviceOfflineFaultsDeliverLastWills(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			url := b.start(t)
 			live := subscribe(t, url, "facmon/#", subOpts{})
-			s, err := New(smallFleet(url, ModePerDevice,
+			s, err := New(smallFleet(url, simulator.ModePerDevice,
 				"device-offline@thanh-binh/door-1,after=1s",
 				"device-offline@thanh-binh/hvac-1,after=1s,for=1s",
 				"ward-outage@hai-chau-1,after=1s",
@@ -245,12 +247,12 @@ func TestPerDeviceOfflineFaultsDeliverLastWills(t *testing.T) {
 			assert.Equal(t, "online", got[camera1])
 
 			hvacEv, _ := event(s.FaultEvents(), "thanh-binh", "hvac-1")
-			assert.Equal(t, FaultDeviceOffline, hvacEv.Kind)
+			assert.Equal(t, simulator.FaultDeviceOffline, hvacEv.Kind)
 			assert.InDelta(t, time.Second, hvacEv.End.Sub(hvacEv.Start), float64(500*time.Millisecond))
 			doorEv, _ := event(s.FaultEvents(), "thanh-binh", "door-1")
 			wardEv, ok := event(s.FaultEvents(), "hai-chau-1", "")
 			require.True(t, ok)
-			assert.Equal(t, FaultWardOutage, wardEv.Kind)
+			assert.Equal(t, simulator.FaultWardOutage, wardEv.Kind)
 			assert.True(t, doorEv.End.IsZero() && wardEv.End.IsZero(), "still active")
 
 			// Nothing was published while hvac-1 was away, and seq kept counting.
@@ -289,7 +291,7 @@ func TestGatewayWardOutage(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			url := b.start(t)
 			live := subscribe(t, url, "facmon/#", subOpts{})
-			s, err := New(smallFleet(url, ModeGateway,
+			s, err := New(smallFleet(url, simulator.ModeGateway,
 				"ward-outage@hai-chau-1,after=1s",
 				"device-offline@thanh-binh/camera-1,after=1s,for=1s",
 			), testLogger(t))
@@ -331,7 +333,7 @@ func TestGatewayWardOutage(t *testing.T) {
 func TestTelemetryOverMQTT(t *testing.T) {
 	url := startMochi(t)
 	live := subscribe(t, url, "facmon/+/+/+/telemetry", subOpts{})
-	cfg := smallFleet(url, ModePerDevice)
+	cfg := smallFleet(url, simulator.ModePerDevice)
 	cfg.Devices = map[string]int{fleet.ClassServer: 1, fleet.ClassDoor: 2}
 	cfg.Duration = 2 * time.Second
 	s, err := New(cfg, testLogger(t))
@@ -350,12 +352,19 @@ func TestTelemetryOverMQTT(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "every acknowledged message delivered", func() (bool, string) {
 		return countDoors() == st.Telemetry[fleet.ClassDoor], fmt.Sprint(countDoors(), " of ", st.Telemetry[fleet.ClassDoor])
 	})
+	// The keys each class's payloads must carry are the model's (pinned
+	// against the documentation by the simulator's own tests).
+	model, err := simulator.NewModel(cfg, time.Now())
+	require.NoError(t, err)
 	for _, d := range s.Devices() {
+		first, err := model.Next(d.Ward, d.ID, time.Now())
+		require.NoError(t, err)
+		wantKeys := slices.Collect(maps.Keys(decode(t, first)))
 		tel := telemetry(t, live, d)
 		require.NotEmpty(t, tel, d)
 		for i, p := range tel {
 			assert.Equal(t, int64(i+1), mustInt(t, p["seq"]), "%v: every message arrived, in order", d)
-			assert.ElementsMatch(t, slices.Collect(maps.Keys(wantKeys[d.Class])), slices.Collect(maps.Keys(p)))
+			assert.ElementsMatch(t, wantKeys, slices.Collect(maps.Keys(p)))
 		}
 	}
 	assert.Zero(t, st.PublishErrors)
@@ -368,7 +377,7 @@ func TestTLSAndPassword(t *testing.T) {
 	b := testenv.StartMosquitto(t, testenv.WithTLS(), testenv.WithPassword("sim", "s3cret"))
 	creds := subOpts{username: b.Username, password: b.Password}
 	live := subscribe(t, b.URL, "facmon/#", creds)
-	cfg := smallFleet(b.TLSURL, ModePerDevice)
+	cfg := smallFleet(b.TLSURL, simulator.ModePerDevice)
 	cfg.Wards = cfg.Wards[:1]
 	cfg.Devices = map[string]int{fleet.ClassCamera: 1}
 	cfg.TLS = b.ClientTLSConfig(t)
@@ -400,7 +409,7 @@ func TestRunWithoutBroker(t *testing.T) {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 
-	cfg := smallFleet("tcp://"+addr, ModePerDevice)
+	cfg := smallFleet("tcp://"+addr, simulator.ModePerDevice)
 	cfg.Duration = time.Second
 	s, err := New(cfg, nil)
 	require.NoError(t, err)
@@ -413,9 +422,24 @@ func TestRunWithoutBroker(t *testing.T) {
 
 func TestStatsJSON(t *testing.T) {
 	// The CLI prints Stats at the end of `facmon simulate`: keep it marshalable.
-	s, err := New(DefaultConfig(), nil)
+	s, err := New(simulator.DefaultConfig(), nil)
 	require.NoError(t, err)
 	b, err := json.Marshal(s.Stats())
 	require.NoError(t, err)
 	assert.True(t, strings.Contains(string(b), `"Telemetry":{"camera":0,"door":0,"hvac":0,"server":0}`), string(b))
+}
+
+func decode(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v map[string]any
+	require.NoError(t, dec.Decode(&v), string(b))
+	return v
+}
+func mustInt(t *testing.T, v any) int64 {
+	t.Helper()
+	n, err := v.(json.Number).Int64()
+	require.NoError(t, err)
+	return n
 }

@@ -1,4 +1,9 @@
-package simulator
+// Package publisher runs a simulated fleet against an MQTT broker: it takes each
+// device's readings from the simulator's Model on the simulated clock, owns the
+// connections (one per device, or one per ward in gateway mode, with their last
+// wills), retries them with backoff, and injects the connection faults
+// (device-offline, ward-outage) by cutting TCP without a DISCONNECT.
+package publisher
 
 import (
 	"context"
@@ -14,11 +19,12 @@ import (
 
 	"github.com/facmon/facmon/internal/fleet"
 	"github.com/facmon/facmon/internal/redact"
+	"github.com/facmon/facmon/internal/simulator"
 )
 
 // Simulator publishes a simulated fleet to an MQTT broker. Create it with New; Run it once.
 type Simulator struct {
-	cfg     Config
+	cfg     simulator.Config
 	broker  *url.URL
 	log     *slog.Logger
 	devices []fleet.Device
@@ -27,18 +33,19 @@ type Simulator struct {
 	stats   counters
 
 	mu      sync.Mutex
-	events  []FaultEvent
+	events  []simulator.FaultEvent
 	lastErr error // last connect error, for Run's verdict when nothing ever connected
 }
 
 // New validates cfg (after filling its zero-valued fields from DefaultConfig) and returns
 // a simulator ready to Run. log may be nil.
-func New(cfg Config, log *slog.Logger) (*Simulator, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.validateModel(); err != nil {
+func New(cfg simulator.Config, log *slog.Logger) (*Simulator, error) {
+	cfg = cfg.WithDefaults()
+	model, err := simulator.NewModel(cfg, time.Time{})
+	if err != nil {
 		return nil, err
 	}
-	broker, err := cfg.validateTransport()
+	broker, err := cfg.ValidateTransport()
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +56,7 @@ func New(cfg Config, log *slog.Logger) (*Simulator, error) {
 		cfg:     cfg,
 		broker:  broker,
 		log:     log.With("component", "simulator"),
-		devices: newModel(cfg, time.Time{}).Devices(),
+		devices: model.Devices(),
 	}, nil
 }
 
@@ -95,7 +102,7 @@ func (s *Simulator) Stats() Stats {
 // start and end exactly on their schedule; connection faults carry the moment the
 // connections were cut and the moment every affected device was back online. A fault
 // still active when Run returns ends at the end of the run.
-func (s *Simulator) FaultEvents() []FaultEvent {
+func (s *Simulator) FaultEvents() []simulator.FaultEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.events)
@@ -104,7 +111,7 @@ func (s *Simulator) FaultEvents() []FaultEvent {
 // run is the state of one Run shared by its goroutines.
 type run struct {
 	s     *Simulator
-	model *Model
+	model *simulator.Model
 	start time.Time // simulated time at the start
 	mono  time.Time // wall clock at the start, with its monotonic reading
 	units []*unit
@@ -122,7 +129,11 @@ func (s *Simulator) Run(ctx context.Context) error {
 		return errors.New("simulator: Run called twice")
 	}
 	r := &run{s: s, mono: time.Now(), start: s.cfg.Now()}
-	r.model = newModel(s.cfg, r.start)
+	model, err := simulator.NewModel(s.cfg, r.start)
+	if err != nil {
+		return err
+	}
+	r.model = model
 	if s.cfg.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.Duration)
@@ -130,7 +141,7 @@ func (s *Simulator) Run(ctx context.Context) error {
 	}
 	r.units = r.makeUnits()
 	s.log.Info("simulation starting", "broker", redact.URL(s.broker.String()), "mode", s.cfg.ClientMode,
-		"wards", len(s.cfg.Wards), "devices", len(r.model.devices), "interval", s.cfg.Interval,
+		"wards", len(s.cfg.Wards), "devices", len(r.model.Devices()), "interval", s.cfg.Interval,
 		"duration", s.cfg.Duration, "faults", len(s.cfg.Faults), "start", r.start)
 
 	var units, faults sync.WaitGroup
@@ -166,20 +177,20 @@ func (r *run) makeUnits() []*unit {
 	cfg := r.s.cfg
 	byWard := map[string]*unit{}
 	var units []*unit
-	for _, dm := range r.model.devices {
-		key := dm.dev.Ward + "/" + dm.dev.ID
-		ud := &unitDevice{dm: dm, next: time.Duration(fleet.HashUnit(cfg.Seed, "phase:"+key, 0) * float64(cfg.Interval))}
-		if cfg.ClientMode == ModeGateway {
-			u := byWard[dm.dev.Ward]
+	for _, dev := range r.model.Devices() {
+		key := dev.Ward + "/" + dev.ID
+		ud := &unitDevice{dev: dev, next: time.Duration(fleet.HashUnit(cfg.Seed, "phase:"+key, 0) * float64(cfg.Interval))}
+		if cfg.ClientMode == simulator.ModeGateway {
+			u := byWard[dev.Ward]
 			if u == nil {
-				u = r.newUnit(dm.dev.Ward, "facmon-sim-"+dm.dev.Ward, true)
-				byWard[dm.dev.Ward] = u
+				u = r.newUnit(dev.Ward, "facmon-sim-"+dev.Ward, true)
+				byWard[dev.Ward] = u
 				units = append(units, u)
 			}
 			u.devs = append(u.devs, ud)
 			continue
 		}
-		u := r.newUnit(dm.dev.Ward, "facmon-sim-"+dm.dev.Ward+"-"+dm.dev.ID, false)
+		u := r.newUnit(dev.Ward, "facmon-sim-"+dev.Ward+"-"+dev.ID, false)
 		u.devs = []*unitDevice{ud}
 		units = append(units, u)
 	}
@@ -199,14 +210,14 @@ func (r *run) newUnit(ward, clientID string, gateway bool) *unit {
 }
 
 // schedule applies one fault at its time and lifts it at its end.
-func (r *run) schedule(ctx context.Context, f Fault) {
+func (r *run) schedule(ctx context.Context, f simulator.Fault) {
 	if !sleepUntil(ctx, r.mono.Add(f.After)) {
 		return
 	}
-	ev := FaultEvent{Kind: f.Kind, Ward: f.Ward, Device: f.Device}
+	ev := simulator.FaultEvent{Kind: f.Kind, Ward: f.Ward, Device: f.Device}
 	from, to := f.Window(r.start)
 	var units []*unit
-	if f.Kind.transport() {
+	if f.Kind.Transport() {
 		units = r.unitsFor(f)
 		r.dispatch(ctx, units, f, true)
 		ev.Start = r.now()
@@ -223,7 +234,7 @@ func (r *run) schedule(ctx context.Context, f Fault) {
 		return // lasts until the end of the run
 	}
 	end := to
-	if f.Kind.transport() {
+	if f.Kind.Transport() {
 		if !r.dispatch(ctx, units, f, false) {
 			return
 		}
@@ -235,13 +246,13 @@ func (r *run) schedule(ctx context.Context, f Fault) {
 	r.s.log.Info("fault ended", "fault", f.String(), "kind", f.Kind, "ward", f.Ward, "device", f.Device, "at", end)
 }
 
-func (r *run) unitsFor(f Fault) []*unit {
+func (r *run) unitsFor(f simulator.Fault) []*unit {
 	var out []*unit
 	for _, u := range r.units {
 		if u.ward != f.Ward {
 			continue
 		}
-		if f.Device == "" || slices.ContainsFunc(u.devs, func(d *unitDevice) bool { return d.dm.dev.ID == f.Device }) {
+		if f.Device == "" || slices.ContainsFunc(u.devs, func(d *unitDevice) bool { return d.dev.ID == f.Device }) {
 			out = append(out, u)
 		}
 	}
@@ -250,7 +261,7 @@ func (r *run) unitsFor(f Fault) []*unit {
 
 // dispatch tells the units to go down or come back, and waits until all of them did or
 // ctx ends; it reports whether all did.
-func (r *run) dispatch(ctx context.Context, units []*unit, f Fault, down bool) bool {
+func (r *run) dispatch(ctx context.Context, units []*unit, f simulator.Fault, down bool) bool {
 	ack := make(chan struct{}, len(units)) // buffered: a unit never blocks on a scheduler that gave up
 	for _, u := range units {
 		select {

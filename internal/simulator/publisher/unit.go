@@ -1,14 +1,14 @@
-package simulator
+package publisher
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/facmon/facmon/internal/fleet"
+	"github.com/facmon/facmon/internal/simulator"
 )
 
 // unit owns one MQTT connection: one device in per-device mode, one ward in gateway mode.
@@ -33,13 +33,13 @@ type unit struct {
 }
 
 type unitDevice struct {
-	dm   *deviceModel
+	dev  fleet.Device
 	next time.Duration // offset from the run start of the next reading
 	down int           // active offline faults silencing this device
 }
 
 type ctrl struct {
-	fault Fault
+	fault simulator.Fault
 	down  bool
 	ack   chan<- struct{}
 }
@@ -109,7 +109,7 @@ func (u *unit) connect(ctx context.Context) {
 	s := u.run.s
 	var will string
 	if !u.gateway {
-		will = u.devs[0].dm.dev.StatusTopic(s.cfg.TopicPrefix)
+		will = u.devs[0].dev.StatusTopic(s.cfg.TopicPrefix)
 	}
 	l := newLink(ctx, linkOptions{broker: s.broker, clientID: u.clientID, username: s.cfg.Username,
 		password: s.cfg.Password, tls: s.cfg.TLS, will: will})
@@ -186,12 +186,12 @@ func (u *unit) apply(ctx context.Context, c ctrl) {
 	}
 	for _, d := range u.devs {
 		switch {
-		case c.fault.Kind == FaultWardOutage && u.gateway:
-		case c.fault.Device == "" || c.fault.Device == d.dm.dev.ID:
+		case c.fault.Kind == simulator.FaultWardOutage && u.gateway:
+		case c.fault.Device == "" || c.fault.Device == d.dev.ID:
 			d.down += delta
 		}
 	}
-	if c.fault.Kind == FaultWardOutage && u.gateway {
+	if c.fault.Kind == simulator.FaultWardOutage && u.gateway {
 		u.wardDown += delta
 	}
 	if u.cur != nil {
@@ -252,14 +252,14 @@ func (u *unit) publishDue(due time.Duration) {
 
 func (u *unit) publishTelemetry(d *unitDevice, t time.Time) {
 	s := u.run.s
-	payload, err := json.Marshal(d.dm.next(t))
-	if err != nil { // cannot happen with the fixed payload types; count it rather than crash
+	payload, err := u.run.model.Next(d.dev.Ward, d.dev.ID, t)
+	if err != nil { // a device the model does not know or time running back: count it rather than crash
 		s.stats.pubErr.Add(1)
 		return
 	}
-	class := slices.Index(fleet.Classes(), d.dm.dev.Class)
+	class := slices.Index(fleet.Classes(), d.dev.Class)
 	l := u.cur
-	l.publish(d.dm.dev.TelemetryTopic(s.cfg.TopicPrefix), s.cfg.QoS, false, payload, func(err error) {
+	l.publish(d.dev.TelemetryTopic(s.cfg.TopicPrefix), s.cfg.QoS, false, payload, func(err error) {
 		if err != nil {
 			u.publishFailed(l, err)
 			return
@@ -271,7 +271,7 @@ func (u *unit) publishTelemetry(d *unitDevice, t time.Time) {
 func (u *unit) publishStatus(d *unitDevice, status string) {
 	s := u.run.s
 	l := u.cur
-	l.publish(d.dm.dev.StatusTopic(s.cfg.TopicPrefix), 1, true, []byte(status), func(err error) {
+	l.publish(d.dev.StatusTopic(s.cfg.TopicPrefix), 1, true, []byte(status), func(err error) {
 		switch {
 		case err != nil:
 			u.publishFailed(l, err)
