@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/alertmanager"
 )
 
 // The fault-to-Alertmanager benchmark's shape. The rule's for and the
@@ -187,10 +188,10 @@ func distOf(ds []time.Duration) dist {
 
 func runFaultLatency(s *scope, bin string, set latencySettings) latencyResult {
 	nFaults := set.faults
-	receiver := testenv.WebhookReceiver(s)
+	receiver := alertmanager.WebhookReceiver(s)
 	// group_by "..." (the default): every alert is a group of its own and
 	// is notified on its own as soon as it arrives (group_wait 0s).
-	am := testenv.StartAlertmanager(s, receiver.URL, testenv.WithAMTimings(0, time.Second, time.Hour))
+	am := alertmanager.Start(s, receiver.URL, alertmanager.WithTimings(0, time.Second, time.Hour))
 	broker := testenv.StartMosquitto(s)
 	db := testenv.StartInfluxDB(s, testenv.WithoutFlux())
 	dir := s.TempDir()
@@ -390,7 +391,7 @@ func runFaultLatency(s *scope, bin string, set latencySettings) latencyResult {
 
 // notifiedFaults counts the faults with at least one firing notification
 // and returns the latest first receipt among them.
-func notifiedFaults(notes []testenv.Notification, fleet []*device, faults []*fault) (int, time.Time) {
+func notifiedFaults(notes []alertmanager.Notification, fleet []*device, faults []*fault) (int, time.Time) {
 	first := map[string]time.Time{}
 	for _, n := range notes {
 		for _, a := range n.Alerts {
@@ -420,7 +421,7 @@ func notifiedFaults(notes []testenv.Notification, fleet []*device, faults []*fau
 // breakdown fills in when facmon saw each fault start (pending_since: the
 // receive time of its first "open" reading), when it fired, and when
 // Alertmanager received it. A missing figure only shrinks the breakdown.
-func breakdown(s *scope, web string, am *testenv.Alertmanager, index map[string]*fault) {
+func breakdown(s *scope, web string, am *alertmanager.Server, index map[string]*fault) {
 	c := &http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Get(web + "/api/alerts")
 	if err == nil {

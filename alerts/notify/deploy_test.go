@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/alertmanager"
 )
 
 // deployDir holds the example Alertmanager configuration.
@@ -26,7 +27,7 @@ var haiChauWards = []string{
 }
 
 func TestDeployAlertmanagerConfigIsValid(t *testing.T) {
-	out, err := testenv.Amtool(t, "check-config", filepath.Join(deployDir, "alertmanager.yml"))
+	out, err := alertmanager.Amtool(t, "check-config", filepath.Join(deployDir, "alertmanager.yml"))
 	require.NoError(t, err, "amtool check-config:\n%s", out)
 	assert.Contains(t, out, "SUCCESS")
 	assert.Contains(t, out, "2 inhibit rules")
@@ -37,7 +38,7 @@ func TestDeployAlertmanagerRoutes(t *testing.T) {
 	route := func(labels ...string) string {
 		t.Helper()
 		args := append([]string{"config", "routes", "test", "--config.file=" + filepath.Join(deployDir, "alertmanager.yml")}, labels...)
-		out, err := testenv.Amtool(t, args...)
+		out, err := alertmanager.Amtool(t, args...)
 		require.NoError(t, err, "amtool %v:\n%s", args, out)
 		// The answer is the last line; amtool may warn before it.
 		lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -77,7 +78,7 @@ func TestDeployAlertmanagerTemplate(t *testing.T) {
  "groupLabels":{"alertname":"DoorStuckOpen","ward":"thanh-binh"},
  "commonLabels":{"alertname":"DoorStuckOpen","severity":"critical","ward":"thanh-binh","class":"door"},
  "commonAnnotations":{},"externalURL":"http://alertmanager.example"}`)
-	out, err := testenv.Amtool(t, "template", "render", "--template.glob="+filepath.Join(deployDir, "facmon.tmpl"),
+	out, err := alertmanager.Amtool(t, "template", "render", "--template.glob="+filepath.Join(deployDir, "facmon.tmpl"),
 		"--template.data="+data, "--template.text="+`{{ template "facmon.text" . }}`)
 	require.NoError(t, err, "%s", out)
 	for _, want := range []string{
@@ -105,7 +106,7 @@ func TestDeployAlertmanagerInhibition(t *testing.T) {
 	require.NoError(t, err)
 	var cfg map[string]any
 	require.NoError(t, yaml.Unmarshal(raw, &cfg))
-	rx := testenv.WebhookReceiver(t)
+	rx := alertmanager.WebhookReceiver(t)
 	var receivers []any
 	for _, r := range cfg["receivers"].([]any) {
 		name := r.(map[string]any)["name"]
@@ -121,7 +122,7 @@ func TestDeployAlertmanagerInhibition(t *testing.T) {
 	}
 	out, err := yaml.Marshal(cfg)
 	require.NoError(t, err)
-	amp := testenv.StartAlertmanager(t, rx.URL, testenv.WithAMConfig(string(out)))
+	amp := alertmanager.Start(t, rx.URL, alertmanager.WithConfig(string(out)))
 
 	am, err := NewAlertmanager(AlertmanagerConfig{URLs: []string{amp.URL}}, nil)
 	require.NoError(t, err)

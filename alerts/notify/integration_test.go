@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/alertmanager"
 )
 
 // The tests below run Debian's prometheus-alertmanager (scripts/deps.sh
@@ -55,16 +56,16 @@ func posts(t *testing.T, reg *prometheus.Registry) float64 {
 
 func TestRealAlertmanagerFiringRepostResolve(t *testing.T) {
 	t.Parallel()
-	rx := testenv.WebhookReceiver(t)
-	amp := testenv.StartAlertmanager(t, rx.URL)
+	rx := alertmanager.WebhookReceiver(t)
+	amp := alertmanager.Start(t, rx.URL)
 	d, reg, _ := newAMDispatcher(t, amp.URL)
 
 	door, ac := realDoorAlert(), acAlert("hai-chau-1")
 	doorLabels := map[string]string{"alertname": "DoorStuckOpen", "ward": "thanh-binh", "device": "door-1"}
 	acLabels := map[string]string{"alertname": "ACFailure", "ward": "hai-chau-1", "device": "ac-1"}
-	notEscalated := func(ns []testenv.Notification, status string, labels map[string]string) int {
+	notEscalated := func(ns []alertmanager.Notification, status string, labels map[string]string) int {
 		n := 0
-		for _, a := range testenv.AlertsOf(ns) {
+		for _, a := range alertmanager.AlertsOf(ns) {
 			if a.Matches(status, labels) && a.Labels["escalation"] == "" {
 				n++
 			}
@@ -74,10 +75,10 @@ func TestRealAlertmanagerFiringRepostResolve(t *testing.T) {
 
 	d.Firing(door)
 	d.Firing(ac)
-	ns := rx.WaitFor(t, 20*time.Second, func(ns []testenv.Notification) bool {
-		return testenv.CountAlerts(ns, "firing", doorLabels) == 1 && testenv.CountAlerts(ns, "firing", acLabels) == 1
+	ns := rx.WaitFor(t, 20*time.Second, func(ns []alertmanager.Notification) bool {
+		return alertmanager.CountAlerts(ns, "firing", doorLabels) == 1 && alertmanager.CountAlerts(ns, "firing", acLabels) == 1
 	})
-	for _, a := range testenv.AlertsOf(ns) {
+	for _, a := range alertmanager.AlertsOf(ns) {
 		want := door
 		if a.Labels["alertname"] == "ACFailure" {
 			want = ac
@@ -96,16 +97,16 @@ func TestRealAlertmanagerFiringRepostResolve(t *testing.T) {
 		return p >= start+6, fmt.Sprintf("%v posts", p)
 	})
 	ns = rx.Notifications()
-	assert.Equal(t, 1, notEscalated(ns, "firing", doorLabels), "re-posts make no new notification:\n%s", testenv.Describe(ns))
-	assert.Equal(t, 1, notEscalated(ns, "firing", acLabels), "re-posts make no new notification:\n%s", testenv.Describe(ns))
-	assert.Zero(t, testenv.CountAlerts(ns, "resolved", nil), "nothing resolved by itself:\n%s", testenv.Describe(ns))
+	assert.Equal(t, 1, notEscalated(ns, "firing", doorLabels), "re-posts make no new notification:\n%s", alertmanager.Describe(ns))
+	assert.Equal(t, 1, notEscalated(ns, "firing", acLabels), "re-posts make no new notification:\n%s", alertmanager.Describe(ns))
+	assert.Zero(t, alertmanager.CountAlerts(ns, "resolved", nil), "nothing resolved by itself:\n%s", alertmanager.Describe(ns))
 	assert.Len(t, amp.Alerts(t), 2)
 
 	// The door clears: its resolution arrives; the AC goes on firing.
 	door.EndsAt = time.Now()
 	d.Resolved(door)
-	rx.WaitFor(t, 20*time.Second, func(ns []testenv.Notification) bool {
-		return testenv.CountAlerts(ns, "resolved", doorLabels) == 1
+	rx.WaitFor(t, 20*time.Second, func(ns []alertmanager.Notification) bool {
+		return alertmanager.CountAlerts(ns, "resolved", doorLabels) == 1
 	})
 
 	// The AC escalates: a new notification with escalation="1".
@@ -113,19 +114,19 @@ func TestRealAlertmanagerFiringRepostResolve(t *testing.T) {
 	esc.Labels["escalation"] = "1"
 	d.Firing(esc)
 	escLabels := map[string]string{"alertname": "ACFailure", "ward": "hai-chau-1", "escalation": "1"}
-	rx.WaitFor(t, 20*time.Second, func(ns []testenv.Notification) bool {
-		return testenv.CountAlerts(ns, "firing", escLabels) == 1
+	rx.WaitFor(t, 20*time.Second, func(ns []alertmanager.Notification) bool {
+		return alertmanager.CountAlerts(ns, "firing", escLabels) == 1
 	})
 
 	// The AC clears: both its label sets are resolved.
 	esc.EndsAt = time.Now()
 	d.Resolved(esc)
-	ns = rx.WaitFor(t, 20*time.Second, func(ns []testenv.Notification) bool {
-		return notEscalated(ns, "resolved", acLabels) == 1 && testenv.CountAlerts(ns, "resolved", escLabels) == 1
+	ns = rx.WaitFor(t, 20*time.Second, func(ns []alertmanager.Notification) bool {
+		return notEscalated(ns, "resolved", acLabels) == 1 && alertmanager.CountAlerts(ns, "resolved", escLabels) == 1
 	})
-	assert.Equal(t, 1, notEscalated(ns, "firing", doorLabels), "%s", testenv.Describe(ns))
-	assert.Equal(t, 1, notEscalated(ns, "firing", acLabels), "%s", testenv.Describe(ns))
-	assert.Equal(t, 1, testenv.CountAlerts(ns, "firing", escLabels), "%s", testenv.Describe(ns))
+	assert.Equal(t, 1, notEscalated(ns, "firing", doorLabels), "%s", alertmanager.Describe(ns))
+	assert.Equal(t, 1, notEscalated(ns, "firing", acLabels), "%s", alertmanager.Describe(ns))
+	assert.Equal(t, 1, alertmanager.CountAlerts(ns, "firing", escLabels), "%s", alertmanager.Describe(ns))
 	assert.Empty(t, amp.Alerts(t), "Alertmanager holds no active alert")
 	assert.Zero(t, metric(t, reg, "facmon_notification_failures_total", nil))
 }
@@ -134,17 +135,19 @@ func TestRealAlertmanagerFiringRepostResolve(t *testing.T) {
 // the endsAt of the last post, a few re-post intervals later.
 func TestRealAlertmanagerEndsAlertsWhenFacmonStops(t *testing.T) {
 	t.Parallel()
-	rx := testenv.WebhookReceiver(t)
-	amp := testenv.StartAlertmanager(t, rx.URL)
+	rx := alertmanager.WebhookReceiver(t)
+	amp := alertmanager.Start(t, rx.URL)
 	d, _, stop := newAMDispatcher(t, amp.URL)
 	d.Firing(realDoorAlert())
 	labels := map[string]string{"alertname": "DoorStuckOpen", "device": "door-1"}
-	rx.WaitFor(t, 20*time.Second, func(ns []testenv.Notification) bool { return testenv.CountAlerts(ns, "firing", labels) == 1 })
+	rx.WaitFor(t, 20*time.Second, func(ns []alertmanager.Notification) bool { return alertmanager.CountAlerts(ns, "firing", labels) == 1 })
 	stopped := time.Now()
 	stop()
-	ns := rx.WaitFor(t, 30*time.Second, func(ns []testenv.Notification) bool { return testenv.CountAlerts(ns, "resolved", labels) == 1 })
-	var resolved testenv.ReceivedAlert
-	for _, a := range testenv.AlertsOf(ns) {
+	ns := rx.WaitFor(t, 30*time.Second, func(ns []alertmanager.Notification) bool {
+		return alertmanager.CountAlerts(ns, "resolved", labels) == 1
+	})
+	var resolved alertmanager.ReceivedAlert
+	for _, a := range alertmanager.AlertsOf(ns) {
 		if a.Status == "resolved" {
 			resolved = a
 		}
@@ -156,14 +159,14 @@ func TestRealAlertmanagerEndsAlertsWhenFacmonStops(t *testing.T) {
 // sends no second notification, and the resolution still arrives.
 func TestRealAlertmanagerRestoreAfterRestart(t *testing.T) {
 	t.Parallel()
-	rx := testenv.WebhookReceiver(t)
-	amp := testenv.StartAlertmanager(t, rx.URL)
+	rx := alertmanager.WebhookReceiver(t)
+	amp := alertmanager.Start(t, rx.URL)
 	labels := map[string]string{"alertname": "DoorStuckOpen", "device": "door-1"}
 	door := realDoorAlert()
 
 	d1, _, stop1 := newAMDispatcher(t, amp.URL)
 	d1.Firing(door)
-	rx.WaitFor(t, 20*time.Second, func(ns []testenv.Notification) bool { return testenv.CountAlerts(ns, "firing", labels) == 1 })
+	rx.WaitFor(t, 20*time.Second, func(ns []alertmanager.Notification) bool { return alertmanager.CountAlerts(ns, "firing", labels) == 1 })
 	stop1()
 
 	d2, reg2, _ := newAMDispatcher(t, amp.URL)
@@ -174,21 +177,23 @@ func TestRealAlertmanagerRestoreAfterRestart(t *testing.T) {
 	})
 	door.EndsAt = time.Now()
 	d2.Resolved(door)
-	ns := rx.WaitFor(t, 20*time.Second, func(ns []testenv.Notification) bool { return testenv.CountAlerts(ns, "resolved", labels) == 1 })
-	assert.Equal(t, 1, testenv.CountAlerts(ns, "firing", labels), "no duplicate after the restart:\n%s", testenv.Describe(ns))
+	ns := rx.WaitFor(t, 20*time.Second, func(ns []alertmanager.Notification) bool {
+		return alertmanager.CountAlerts(ns, "resolved", labels) == 1
+	})
+	assert.Equal(t, 1, alertmanager.CountAlerts(ns, "firing", labels), "no duplicate after the restart:\n%s", alertmanager.Describe(ns))
 }
 
 // An HA pair with one member down: posts still succeed, the other member
 // notifies, nothing is counted as failed.
 func TestRealAlertmanagerHAOneMemberDown(t *testing.T) {
 	t.Parallel()
-	rx1, rx2 := testenv.WebhookReceiver(t), testenv.WebhookReceiver(t)
-	am1, am2 := testenv.StartAlertmanager(t, rx1.URL), testenv.StartAlertmanager(t, rx2.URL)
+	rx1, rx2 := alertmanager.WebhookReceiver(t), alertmanager.WebhookReceiver(t)
+	am1, am2 := alertmanager.Start(t, rx1.URL), alertmanager.Start(t, rx2.URL)
 	am2.Kill()
 	d, reg, _ := newAMDispatcher(t, am1.URL, am2.URL)
 	d.Firing(acAlert("binh-hien"))
-	rx1.WaitFor(t, 20*time.Second, func(ns []testenv.Notification) bool {
-		return testenv.CountAlerts(ns, "firing", map[string]string{"alertname": "ACFailure", "ward": "binh-hien"}) == 1
+	rx1.WaitFor(t, 20*time.Second, func(ns []alertmanager.Notification) bool {
+		return alertmanager.CountAlerts(ns, "firing", map[string]string{"alertname": "ACFailure", "ward": "binh-hien"}) == 1
 	})
 	testenv.Eventually(t, 20*time.Second, "re-posts", func() (bool, string) { return posts(t, reg) >= 3, "" })
 	assert.Zero(t, metric(t, reg, "facmon_notifications_total", map[string]string{"notifier": "alertmanager", "result": "error"}))

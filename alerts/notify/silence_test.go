@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/alertmanager"
 )
 
 // fakeSilences is Alertmanager's silences API in memory; down makes every
@@ -188,8 +189,8 @@ func silenceState(t *testing.T, amURL, id string) string {
 // carries the ack, and the resolve expires the silence.
 func TestRealAlertmanagerAckSilencesUntilResolved(t *testing.T) {
 	t.Parallel()
-	rx := testenv.WebhookReceiver(t)
-	amp := testenv.StartAlertmanager(t, rx.URL, testenv.WithAMTimings(0, time.Second, 2*time.Second))
+	rx := alertmanager.WebhookReceiver(t)
+	amp := alertmanager.Start(t, rx.URL, alertmanager.WithTimings(0, time.Second, 2*time.Second))
 	// The first URL is down: the silence goes to the one that answers.
 	dead := "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	am, err := NewAlertmanager(AlertmanagerConfig{URLs: []string{dead, amp.URL}}, nil)
@@ -202,8 +203,8 @@ func TestRealAlertmanagerAckSilencesUntilResolved(t *testing.T) {
 	door := realDoorAlert()
 	labels := map[string]string{"alertname": "DoorStuckOpen", "device": "door-1"}
 	d.Firing(door)
-	rx.WaitFor(t, 20*time.Second, func(ns []testenv.Notification) bool {
-		return testenv.CountAlerts(ns, "firing", labels) >= 2
+	rx.WaitFor(t, 20*time.Second, func(ns []alertmanager.Notification) bool {
+		return alertmanager.CountAlerts(ns, "firing", labels) >= 2
 	}) // notified, and notified again at the repeat interval
 
 	door.Acknowledged, door.AckBy, door.AckComment = true, "Minh", "đang xử lý"

@@ -21,6 +21,7 @@ import (
 	"github.com/facmon/facmon/internal/simulator"
 	"github.com/facmon/facmon/internal/simulator/publisher"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/alertmanager"
 )
 
 // testRules are the built-in rules with test-sized durations and no office
@@ -114,8 +115,8 @@ func simulate(t *testing.T, broker *testenv.Broker, d time.Duration, faults ...s
 // the resolutions; a whole-ward outage yields one WardUnreachable and no
 // per-device offline notification for that ward.
 func TestAlertsThroughRealAlertmanager(t *testing.T) {
-	receiver := testenv.WebhookReceiver(t)
-	am := testenv.StartAlertmanager(t, receiver.URL, testenv.WithAMTimings(0, time.Second, time.Hour))
+	receiver := alertmanager.WebhookReceiver(t)
+	am := alertmanager.Start(t, receiver.URL, alertmanager.WithTimings(0, time.Second, time.Hour))
 	broker := testenv.StartMosquitto(t)
 	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
 	cfg := alertConfig(t, broker, db, "am", t.TempDir(), func(c *config.Config) {
@@ -132,7 +133,7 @@ func TestAlertsThroughRealAlertmanager(t *testing.T) {
 	door := map[string]string{"alertname": "DoorStuckOpen", "ward": "thanh-binh", "class": "door", "device": "door-1", "severity": "warning"}
 	ac := map[string]string{"alertname": "ACFault", "ward": "hai-chau-1", "class": "hvac", "device": "hvac-2", "severity": "critical"}
 	ward := map[string]string{"alertname": "WardUnreachable", "ward": "nam-duong", "severity": "critical"}
-	receiver.WaitFor(t, 30*time.Second, func([]testenv.Notification) bool {
+	receiver.WaitFor(t, 30*time.Second, func([]alertmanager.Notification) bool {
 		return receiver.Count("resolved", door) >= 1 && receiver.Count("resolved", ac) >= 1 && receiver.Count("resolved", ward) >= 1
 	})
 	for name, labels := range map[string]map[string]string{"door": door, "ac": ac, "ward": ward} {
@@ -178,7 +179,7 @@ func TestAlertsThroughRealAlertmanager(t *testing.T) {
 // facmon restarts while it fires: no duplicate notification, still active
 // with its acknowledgement, history intact; the fault ends: one resolution.
 func TestAlertAckAPIAndRestart(t *testing.T) {
-	receiver := testenv.WebhookReceiver(t)
+	receiver := alertmanager.WebhookReceiver(t)
 	broker := testenv.StartMosquitto(t)
 	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
 	dir := t.TempDir()
@@ -196,7 +197,7 @@ func TestAlertAckAPIAndRestart(t *testing.T) {
 	t.Cleanup(func() { <-simDone })
 
 	door := map[string]string{"alertname": "DoorStuckOpen", "device": "door-1"}
-	receiver.WaitFor(t, 20*time.Second, func([]testenv.Notification) bool { return receiver.Count("firing", door) == 1 })
+	receiver.WaitFor(t, 20*time.Second, func([]alertmanager.Notification) bool { return receiver.Count("firing", door) == 1 })
 
 	var active struct {
 		Alerts []struct {
@@ -235,7 +236,7 @@ func TestAlertAckAPIAndRestart(t *testing.T) {
 	assert.Equal(t, "Nguyễn Thị Mai", active.Alerts[0].AckBy)
 	assert.Equal(t, 1, receiver.Count("firing", door), "no duplicate notification after the restart")
 
-	receiver.WaitFor(t, 40*time.Second, func([]testenv.Notification) bool { return receiver.Count("resolved", door) == 1 })
+	receiver.WaitFor(t, 40*time.Second, func([]alertmanager.Notification) bool { return receiver.Count("resolved", door) == 1 })
 	assert.Equal(t, 1, receiver.Count("firing", door))
 	_, body = get(t, web2+"/api/alerts/history")
 	var hist struct {

@@ -139,7 +139,7 @@ func StartInfluxDB(t testing.TB, opts ...InfluxOption) *Influx {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	bin, ok := findBinary("influxd", isInfluxd183)
+	bin, ok := FindBinary("influxd", isInfluxd183)
 	if !ok {
 		t.Fatalf("testenv: influxd %s not installed: run scripts/deps.sh influxd", influxdVersion)
 	}
@@ -157,11 +157,11 @@ func StartInfluxDB(t testing.TB, opts ...InfluxOption) *Influx {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		i.Port, i.RPCPort = FreePort(t), FreePort(t)
-		i.URL = "http://" + hostPort(i.Port)
+		i.URL = "http://" + HostPort(i.Port)
 		if err = os.WriteFile(i.ConfigFile, []byte(i.config(&cfg)), 0o600); err != nil {
 			t.Fatalf("testenv: %v", err)
 		}
-		if err = i.launch(); err == nil || !errors.Is(err, errAddrInUse) {
+		if err = i.launch(); err == nil || !errors.Is(err, ErrAddrInUse) {
 			break
 		}
 	}
@@ -203,8 +203,8 @@ bind-address = %s
 
 [logging]
   level = "warn"
-`, q(hostPort(i.RPCPort)), q(filepath.Join(i.Dir, "meta")), q(filepath.Join(i.Dir, "data")),
-		q(filepath.Join(i.Dir, "wal")), q(hostPort(i.Port)), !c.noFlux)
+`, q(HostPort(i.RPCPort)), q(filepath.Join(i.Dir, "meta")), q(filepath.Join(i.Dir, "data")),
+		q(filepath.Join(i.Dir, "wal")), q(HostPort(i.Port)), !c.noFlux)
 }
 
 func (i *Influx) launch() error {

@@ -103,10 +103,10 @@ func StartMosquitto(t testing.TB, opts ...BrokerOption) *Broker {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	bin := requireBinary(t, "mosquitto", "mosquitto", nil)
+	bin := RequireBinary(t, "mosquitto", "mosquitto", nil)
 	var passwdBin string
 	if len(cfg.users) > 0 {
-		passwdBin = requireBinary(t, "mosquitto_passwd", "mosquitto", nil)
+		passwdBin = RequireBinary(t, "mosquitto_passwd", "mosquitto", nil)
 	}
 
 	dir := t.TempDir()
@@ -151,15 +151,15 @@ func StartMosquitto(t testing.TB, opts ...BrokerOption) *Broker {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		b.Port = FreePort(t)
-		b.URL = "tcp://" + hostPort(b.Port)
+		b.URL = "tcp://" + HostPort(b.Port)
 		if cfg.tls {
 			b.TLSPort = FreePort(t)
-			b.TLSURL = "ssl://" + hostPort(b.TLSPort)
+			b.TLSURL = "ssl://" + HostPort(b.TLSPort)
 		}
 		if err = os.WriteFile(b.ConfigFile, []byte(b.config(&cfg)), 0o600); err != nil {
 			t.Fatalf("testenv: %v", err)
 		}
-		if err = b.launch(); err == nil || !errors.Is(err, errAddrInUse) {
+		if err = b.launch(); err == nil || !errors.Is(err, ErrAddrInUse) {
 			break
 		}
 	}
@@ -169,7 +169,8 @@ func StartMosquitto(t testing.TB, opts ...BrokerOption) *Broker {
 	return b
 }
 
-func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+// HostPort is the loopback address of port.
+func HostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // config renders mosquitto.conf; see mosquitto.conf(5).
 func (b *Broker) config(c *brokerConfig) string {
@@ -249,18 +250,18 @@ func (b *Broker) launch() error {
 		if !mosquittoRunning.MatchString(b.p.LogSince(off)) {
 			return errors.New(`no "mosquitto version ... running" in the log yet`)
 		}
-		if err := dialOK(hostPort(b.Port)); err != nil {
+		if err := dialOK(HostPort(b.Port)); err != nil {
 			return err
 		}
 		if b.TLSPort != 0 {
-			return dialOK(hostPort(b.TLSPort))
+			return dialOK(HostPort(b.TLSPort))
 		}
 		return nil
 	})
 }
 
 // Addr is the plain listener's host:port.
-func (b *Broker) Addr() string { return hostPort(b.Port) }
+func (b *Broker) Addr() string { return HostPort(b.Port) }
 
 // Stop sends SIGTERM and waits for the broker to exit; with WithPersistence, the
 // database has been written when Stop returns. A broker that needs more than 30 s

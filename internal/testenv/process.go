@@ -41,6 +41,14 @@ func NewProcess(name, bin string, args []string, dir, logPath string) *Process {
 	return &Process{name: name, bin: bin, args: args, dir: dir, logPath: logPath}
 }
 
+// SetArgs replaces the arguments of the next Start, e.g. a new port after
+// another process took the last one.
+func (p *Process) SetArgs(args []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.args = args
+}
+
 // Start runs the process; it fails when it is already running.
 func (p *Process) Start() error {
 	p.mu.Lock()
@@ -266,9 +274,9 @@ func tailLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// errAddrInUse marks a start that failed because another process took a port
+// ErrAddrInUse marks a start that failed because another process took a port
 // between FreePort and the service's bind: the caller retries on new ports.
-var errAddrInUse = errors.New("address already in use")
+var ErrAddrInUse = errors.New("address already in use")
 
 // WaitReady waits until ready returns nil while the process stays alive. A process
 // that exits during startup ends the wait at once, with its log tail.
@@ -283,7 +291,7 @@ func (p *Process) WaitReady(timeout time.Duration, logOffset int64, ready func()
 			p.markLogShown()
 			err := fmt.Errorf("%s exited during startup (%v); log:\n%s", p.name, werr, tailLines(since, logTailLines))
 			if strings.Contains(strings.ToLower(since), "address already in use") {
-				err = fmt.Errorf("%w: %w", errAddrInUse, err)
+				err = fmt.Errorf("%w: %w", ErrAddrInUse, err)
 			}
 			return err
 		}

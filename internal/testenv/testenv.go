@@ -1,8 +1,8 @@
 // Package testenv starts the real services facmon's integration tests run against —
-// Mosquitto, InfluxDB 1.8.3 and Alertmanager — on free loopback ports, each in its own
-// temporary directory, and tears them down when the test ends. Process is the one
-// harness that starts, watches, stops and kills them, and facmon itself where a test
-// runs the binary.
+// Mosquitto and InfluxDB 1.8.3 here, Alertmanager in testenv/alertmanager — on free
+// loopback ports, each in its own temporary directory, and tears them down when the
+// test ends. Process is the one harness that starts, watches, stops and kills them,
+// and facmon itself where a test runs the binary.
 //
 // It is a normal (non-_test) package so that the tests of every other package can
 // import it. Tests that need a service fail, never skip, when its binary is missing:
@@ -124,9 +124,9 @@ func goBinDirectories() []string {
 	return goBinDirs
 }
 
-// findBinary returns the candidates for name, PATH first, then the Go bin
+// FindBinary returns the candidates for name, PATH first, then the Go bin
 // directories, keeping only executables for which accept (if non-nil) says yes.
-func findBinary(name string, accept func(path string) bool) (string, bool) {
+func FindBinary(name string, accept func(path string) bool) (string, bool) {
 	var cands []string
 	if p, err := exec.LookPath(name); err == nil {
 		cands = append(cands, p)
@@ -146,10 +146,10 @@ func findBinary(name string, accept func(path string) bool) (string, bool) {
 	return "", false
 }
 
-// requireBinary finds name or fails the test with the command that installs it.
-func requireBinary(t testing.TB, name, component string, accept func(string) bool) string {
+// RequireBinary finds name or fails the test with the command that installs it.
+func RequireBinary(t testing.TB, name, component string, accept func(string) bool) string {
 	t.Helper()
-	p, ok := findBinary(name, accept)
+	p, ok := FindBinary(name, accept)
 	if !ok {
 		t.Fatalf("testenv: %s not installed: run scripts/deps.sh %s", name, component)
 	}

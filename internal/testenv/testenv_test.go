@@ -22,7 +22,7 @@ import (
 // stdout, and an error holding stderr when the tool fails.
 func mqttClient(t *testing.T, tool string, port int, args ...string) (string, error) {
 	t.Helper()
-	bin := requireBinary(t, tool, "mosquitto", nil)
+	bin := RequireBinary(t, tool, "mosquitto", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
@@ -147,13 +147,13 @@ func TestMosquittoTLS(t *testing.T) {
 	mustRetained(t, b.Port, "facmon/tls", "secret")
 
 	// Go clients (paho) use ClientTLSConfig.
-	conn, err := tls.Dial("tcp", hostPort(b.TLSPort), b.ClientTLSConfig(t))
+	conn, err := tls.Dial("tcp", HostPort(b.TLSPort), b.ClientTLSConfig(t))
 	if err != nil {
 		t.Fatalf("Go TLS handshake: %v", err)
 	}
 	conn.Close()
 	// A client that does not trust the test CA is refused by its own verification.
-	_, err = tls.Dial("tcp", hostPort(b.TLSPort), &tls.Config{RootCAs: x509.NewCertPool()})
+	_, err = tls.Dial("tcp", HostPort(b.TLSPort), &tls.Config{RootCAs: x509.NewCertPool()})
 	if err == nil {
 		t.Fatal("TLS handshake succeeded without trusting the test CA")
 	}
@@ -287,7 +287,7 @@ func TestEventually(t *testing.T) {
 
 func TestMissingBinaryMessage(t *testing.T) {
 	f := &fakeTB{TB: t}
-	requireBinary(f, "facmon-no-such-binary", "mosquitto", nil)
+	RequireBinary(f, "facmon-no-such-binary", "mosquitto", nil)
 	if len(f.failed) != 1 || !strings.Contains(f.failed[0], "not installed: run scripts/deps.sh mosquitto") {
 		t.Fatalf("got %q", f.failed)
 	}
@@ -319,7 +319,7 @@ func TestInfluxWriteQueryRestart(t *testing.T) {
 	if in.Running() {
 		t.Fatal("influxd running after Stop")
 	}
-	if err := dialOK(hostPort(port)); err == nil {
+	if err := dialOK(HostPort(port)); err == nil {
 		t.Fatal("HTTP port still accepts connections after Stop")
 	}
 	in.Start()

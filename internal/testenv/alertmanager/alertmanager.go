@@ -1,4 +1,8 @@
-package testenv
+// Package alertmanager runs Debian's Prometheus Alertmanager for tests (Start, on a
+// free loopback port, clustering off, with a generated configuration) and the webhook
+// Receiver that stands in for the on-call technicians' notification endpoint, so
+// tests assert what Alertmanager really delivered, not what facmon posted.
+package alertmanager
 
 import (
 	"bytes"
@@ -15,12 +19,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/facmon/facmon/internal/testenv"
 )
 
-// Alertmanager is a Prometheus Alertmanager (Debian's prometheus-alertmanager)
-// started by StartAlertmanager on 127.0.0.1, alone (no HA cluster), with its own
+// Server is a Prometheus Alertmanager (Debian's prometheus-alertmanager)
+// started by Start on 127.0.0.1, alone (no HA cluster), with its own
 // data directory.
-type Alertmanager struct {
+type Server struct {
 	URL         string // http://127.0.0.1:PORT, the API root (POST URL+"/api/v2/alerts")
 	Port        int
 	ReceiverURL string // where the generated configuration sends notifications
@@ -31,12 +37,12 @@ type Alertmanager struct {
 	DataDir    string // --storage.path: notification log and silences
 
 	t      testing.TB
-	p      *Process
+	p      *testenv.Process
 	client *http.Client
 }
 
-// AlertmanagerOption configures StartAlertmanager.
-type AlertmanagerOption func(*amConfig)
+// Option configures Start.
+type Option func(*amConfig)
 
 type amConfig struct {
 	groupBy        []string
@@ -47,31 +53,31 @@ type amConfig struct {
 	raw            string
 }
 
-// WithAMGroupBy sets the route's group_by. The default, "...", groups by all
+// WithGroupBy sets the route's group_by. The default, "...", groups by all
 // labels: every alert is a group of its own and gets a notification of its own,
 // which keeps assertions simple.
-func WithAMGroupBy(labels ...string) AlertmanagerOption {
+func WithGroupBy(labels ...string) Option {
 	return func(c *amConfig) { c.groupBy = labels }
 }
 
-// WithAMTimings sets the route's group_wait, group_interval and repeat_interval
+// WithTimings sets the route's group_wait, group_interval and repeat_interval
 // (defaults 0s, 1s and 1h: a new alert is sent at once, a change within about a
 // second, and a still-firing alert is not sent again during a test).
-func WithAMTimings(groupWait, groupInterval, repeatInterval time.Duration) AlertmanagerOption {
+func WithTimings(groupWait, groupInterval, repeatInterval time.Duration) Option {
 	return func(c *amConfig) {
 		c.groupWait, c.groupInterval, c.repeatInterval = groupWait, groupInterval, repeatInterval
 	}
 }
 
-// WithAMResolveTimeout sets global.resolve_timeout (default 5m): how long an
+// WithResolveTimeout sets global.resolve_timeout (default 5m): how long an
 // alert posted without endsAt stays firing without being posted again.
-func WithAMResolveTimeout(d time.Duration) AlertmanagerOption {
+func WithResolveTimeout(d time.Duration) Option {
 	return func(c *amConfig) { c.resolveTimeout = d }
 }
 
-// WithAMConfig replaces the generated alertmanager.yml by yml; the receiverURL
-// given to StartAlertmanager is then only kept in Alertmanager.ReceiverURL.
-func WithAMConfig(yml string) AlertmanagerOption {
+// WithConfig replaces the generated alertmanager.yml by yml; the receiverURL
+// given to Start is then only kept in Server.ReceiverURL.
+func WithConfig(yml string) Option {
 	return func(c *amConfig) { c.raw = yml }
 }
 
@@ -79,18 +85,18 @@ func WithAMConfig(yml string) AlertmanagerOption {
 // release's alertmanager.
 func alertmanagerBinary(t testing.TB) string {
 	t.Helper()
-	if p, ok := findBinary("prometheus-alertmanager", nil); ok {
+	if p, ok := testenv.FindBinary("prometheus-alertmanager", nil); ok {
 		return p
 	}
-	return requireBinary(t, "alertmanager", "alertmanager", nil)
+	return testenv.RequireBinary(t, "alertmanager", "alertmanager", nil)
 }
 
-// StartAlertmanager starts Alertmanager on a free loopback port, with clustering
+// Start starts Alertmanager on a free loopback port, with clustering
 // off (--cluster.listen-address=""), a private --storage.path and a generated
 // configuration that routes every alert to one webhook receiver at receiverURL
 // (send_resolved true; see the With* options for the timings), and returns once
 // /-/ready answers. It is killed when the test ends.
-func StartAlertmanager(t testing.TB, receiverURL string, opts ...AlertmanagerOption) *Alertmanager {
+func Start(t testing.TB, receiverURL string, opts ...Option) *Server {
 	t.Helper()
 	cfg := amConfig{
 		groupBy:        []string{"..."},
@@ -103,7 +109,7 @@ func StartAlertmanager(t testing.TB, receiverURL string, opts ...AlertmanagerOpt
 	}
 	bin := alertmanagerBinary(t)
 	dir := t.TempDir()
-	am := &Alertmanager{
+	am := &Server{
 		t:           t,
 		ReceiverURL: receiverURL,
 		Dir:         dir,
@@ -122,25 +128,25 @@ func StartAlertmanager(t testing.TB, receiverURL string, opts ...AlertmanagerOpt
 	if err := os.WriteFile(am.ConfigFile, []byte(conf), 0o600); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	am.p = &Process{name: "alertmanager", bin: bin, dir: dir, logPath: am.LogFile}
+	am.p = testenv.NewProcess("alertmanager", bin, nil, dir, am.LogFile)
 	am.p.RegisterCleanup(t)
 
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		am.Port = FreePort(t)
-		am.URL = "http://" + hostPort(am.Port)
-		am.p.args = []string{
+		am.Port = testenv.FreePort(t)
+		am.URL = "http://" + testenv.HostPort(am.Port)
+		am.p.SetArgs([]string{
 			"--config.file=" + am.ConfigFile,
 			"--storage.path=" + am.DataDir,
-			"--web.listen-address=" + hostPort(am.Port),
+			"--web.listen-address=" + testenv.HostPort(am.Port),
 			// The URL Alertmanager puts in notifications (externalURL).
 			"--web.external-url=" + am.URL,
 			// Empty: no gossip listener on 0.0.0.0:9094, which parallel tests
 			// (and a system Alertmanager) would fight over.
 			"--cluster.listen-address=",
 			"--log.level=debug",
-		}
-		if err = am.launch(); err == nil || !errors.Is(err, errAddrInUse) {
+		})
+		if err = am.launch(); err == nil || !errors.Is(err, testenv.ErrAddrInUse) {
 			break
 		}
 	}
@@ -192,7 +198,7 @@ func promDuration(d time.Duration) string {
 	}
 }
 
-func (am *Alertmanager) launch() error {
+func (am *Server) launch() error {
 	off := am.p.LogSize()
 	if err := am.p.Start(); err != nil {
 		return err
@@ -202,7 +208,7 @@ func (am *Alertmanager) launch() error {
 
 // ready: /-/ready answers 200, and /api/v2/status proves it is an Alertmanager
 // (not whatever else grabbed the port) that loaded the configuration.
-func (am *Alertmanager) ready() error {
+func (am *Server) ready() error {
 	c := http.Client{Timeout: 2 * time.Second}
 	resp, err := c.Get(am.URL + "/-/ready")
 	if err != nil {
@@ -236,7 +242,7 @@ func (am *Alertmanager) ready() error {
 // Stop sends SIGTERM and waits for Alertmanager to exit; it writes its
 // notification log and silences to the data directory on the way out. One that
 // needs more than 30 s is killed and the test marked failed.
-func (am *Alertmanager) Stop() {
+func (am *Server) Stop() {
 	am.t.Helper()
 	if am.p.Stop(30 * time.Second) {
 		am.t.Errorf("testenv: alertmanager did not exit within 30s of SIGTERM and was killed")
@@ -244,12 +250,12 @@ func (am *Alertmanager) Stop() {
 }
 
 // Kill sends SIGKILL and waits until the process is gone.
-func (am *Alertmanager) Kill() { am.p.Kill() }
+func (am *Server) Kill() { am.p.Kill() }
 
 // Start restarts a stopped or killed Alertmanager on the same port, with the
 // same configuration and data directory. It forgets the alerts it held (they
 // live in memory only) but keeps the notification log that Stop saved.
-func (am *Alertmanager) Start() {
+func (am *Server) Start() {
 	am.t.Helper()
 	if err := am.launch(); err != nil {
 		am.t.Fatalf("testenv: restarting alertmanager on port %d: %v", am.Port, err)
@@ -257,16 +263,16 @@ func (am *Alertmanager) Start() {
 }
 
 // Running reports whether the Alertmanager process is alive.
-func (am *Alertmanager) Running() bool {
+func (am *Server) Running() bool {
 	alive, _ := am.p.Running()
 	return alive
 }
 
 // Log returns Alertmanager's log (all runs; debug level).
-func (am *Alertmanager) Log() string { return am.p.Log() }
+func (am *Server) Log() string { return am.p.Log() }
 
-// AMAlert is an alert as GET /api/v2/alerts returns it (gettableAlert).
-type AMAlert struct {
+// Alert is an alert as GET /api/v2/alerts returns it (gettableAlert).
+type Alert struct {
 	Labels       map[string]string `json:"labels"`
 	Annotations  map[string]string `json:"annotations"`
 	StartsAt     time.Time         `json:"startsAt"`
@@ -283,7 +289,7 @@ type AMAlert struct {
 
 // Alerts returns the alerts Alertmanager holds and has not resolved, failing the
 // test on any error.
-func (am *Alertmanager) Alerts(t testing.TB) []AMAlert {
+func (am *Server) Alerts(t testing.TB) []Alert {
 	t.Helper()
 	a, err := am.AlertsErr(context.Background())
 	if err != nil {
@@ -293,7 +299,7 @@ func (am *Alertmanager) Alerts(t testing.TB) []AMAlert {
 }
 
 // AlertsErr is Alerts without testing, for use inside Eventually conditions.
-func (am *Alertmanager) AlertsErr(ctx context.Context) ([]AMAlert, error) {
+func (am *Server) AlertsErr(ctx context.Context) ([]Alert, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, am.URL+"/api/v2/alerts", nil)
 	if err != nil {
 		return nil, err
@@ -310,7 +316,7 @@ func (am *Alertmanager) AlertsErr(ctx context.Context) ([]AMAlert, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /api/v2/alerts: %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
-	var out []AMAlert
+	var out []Alert
 	if err := json.Unmarshal(body, &out); err != nil {
 		return nil, fmt.Errorf("GET /api/v2/alerts: %v", err)
 	}
@@ -322,7 +328,7 @@ func (am *Alertmanager) AlertsErr(ctx context.Context) ([]AMAlert, error) {
 // fails when amtool is not installed.
 func Amtool(t testing.TB, args ...string) (string, error) {
 	t.Helper()
-	bin := requireBinary(t, "amtool", "alertmanager", nil)
+	bin := testenv.RequireBinary(t, "amtool", "alertmanager", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out bytes.Buffer

@@ -1,4 +1,4 @@
-package testenv
+package alertmanager
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 )
 
 // postAlerts posts a JSON array of postable alerts to Alertmanager's API v2.
-func postAlerts(t *testing.T, am *Alertmanager, body string) {
+func postAlerts(t *testing.T, am *Server, body string) {
 	t.Helper()
 	resp, err := http.Post(am.URL+"/api/v2/alerts", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -35,7 +35,7 @@ func amAlertJSON(name, ward string, startsAt, endsAt time.Time) string {
 func TestAlertmanagerFiringAndResolved(t *testing.T) {
 	t.Parallel()
 	rx := WebhookReceiver(t)
-	am := StartAlertmanager(t, rx.URL)
+	am := Start(t, rx.URL)
 
 	start := time.Now().Add(-time.Minute)
 	postAlerts(t, am, amAlertJSON("DoorStuckOpen", "thanh-binh", start, time.Now().Add(10*time.Minute)))
@@ -72,7 +72,7 @@ func TestAlertmanagerFiringAndResolved(t *testing.T) {
 func TestAlertmanagerStopStart(t *testing.T) {
 	t.Parallel()
 	rx := WebhookReceiver(t)
-	am := StartAlertmanager(t, rx.URL, WithAMTimings(0, 500*time.Millisecond, time.Hour))
+	am := Start(t, rx.URL, WithTimings(0, 500*time.Millisecond, time.Hour))
 	am.Stop()
 	if am.Running() {
 		t.Fatal("still running after Stop")

@@ -1,4 +1,4 @@
-package testenv
+package alertmanager
 
 import (
 	"encoding/json"
