@@ -27,6 +27,7 @@ import (
 
 	"github.com/facmon/facmon/internal/testenv"
 	"github.com/facmon/facmon/internal/testenv/alertmanager"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // The fault-to-Alertmanager benchmark's shape. The rule's for and the
@@ -193,7 +194,7 @@ func runFaultLatency(s *scope, bin string, set latencySettings) latencyResult {
 	// is notified on its own as soon as it arrives (group_wait 0s).
 	am := alertmanager.Start(s, receiver.URL, alertmanager.WithTimings(0, time.Second, time.Hour))
 	broker := testenv.StartMosquitto(s)
-	db := testenv.StartInfluxDB(s, testenv.WithoutFlux())
+	db := influxdb.Start(s, influxdb.WithoutFlux())
 	dir := s.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(s))
 	cfgPath := filepath.Join(dir, "facmon.yaml")

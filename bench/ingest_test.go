@@ -28,6 +28,7 @@ import (
 
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 const (
@@ -202,7 +203,7 @@ type facmonResult struct {
 // times until InfluxDB has accepted every reading.
 func runFacmon(s *scope, bin string, readings int) facmonResult {
 	broker := testenv.StartMosquitto(s)
-	db := testenv.StartInfluxDB(s, testenv.WithoutFlux())
+	db := influxdb.Start(s, influxdb.WithoutFlux())
 	dir := s.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(s))
 	// Linux hands the parent's peak RSS at fork to the child's ru_maxrss
@@ -339,14 +340,14 @@ func cpuDelta(before, after float64) float64 {
 }
 
 // countStored sums count(seq) over the four class measurements.
-func countStored(s *scope, db *testenv.Influx) int64 {
+func countStored(s *scope, db *influxdb.Server) int64 {
 	var total int64
 	for _, m := range []string{"door", "hvac", "server", "camera"} {
 		rows := db.Query(s, bucket, `SELECT count(seq) FROM "`+m+`"`)
 		if len(rows) == 0 || len(rows[0].Values) == 0 {
 			continue
 		}
-		v, ok := testenv.AsInt64(rows[0].Value(0, "count"))
+		v, ok := influxdb.AsInt64(rows[0].Value(0, "count"))
 		if !ok {
 			s.Fatalf("count(seq) FROM %s: unexpected value %v", m, rows[0].Value(0, "count"))
 		}

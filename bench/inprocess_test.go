@@ -15,6 +15,7 @@ import (
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/service"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 const inProcessEnv = "FACMON_BENCH_INPROCESS"
@@ -38,7 +39,7 @@ func BenchmarkIngestInProcess(b *testing.B) {
 	for range b.N {
 		runScoped(b, func(s *scope) struct{} {
 			broker := testenv.StartMosquitto(s)
-			db := testenv.StartInfluxDB(s, testenv.WithoutFlux())
+			db := influxdb.Start(s, influxdb.WithoutFlux())
 			dir := s.TempDir()
 			cfg, err := config.Load("", config.Overrides{
 				MQTTURL: broker.URL, InfluxURL: db.URL, InfluxBucket: bucket,

@@ -25,6 +25,7 @@ import (
 	"github.com/facmon/facmon/internal/simulator/apps"
 	"github.com/facmon/facmon/internal/simulator/publisher"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // liveWard is the ward that $ward stands for: it has an AC failure, so an
@@ -44,7 +45,7 @@ const liveWard = "thanh-binh"
 // the failure says which measurements are missing from the database.
 func TestEveryPanelHasData(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	cfg, err := config.Load("", config.Overrides{
 		MQTTURL: broker.URL, InfluxURL: db.URL, InfluxBucket: "facmon", Listen: "127.0.0.1:0",
 	})
@@ -192,18 +193,18 @@ func get(t *testing.T, url string) string {
 	return string(b)
 }
 
-func count(t *testing.T, db *testenv.Influx, q string) int64 {
+func count(t *testing.T, db *influxdb.Server, q string) int64 {
 	series, err := db.QueryErr(t.Context(), "facmon", q)
 	if err != nil || len(series) == 0 || len(series[0].Values) == 0 {
 		return 0
 	}
-	n, _ := testenv.AsInt64(series[0].Values[0][1])
+	n, _ := influxdb.AsInt64(series[0].Values[0][1])
 	return n
 }
 
 // firingClasses are the device classes with an alert firing or
 // acknowledged.
-func firingClasses(t *testing.T, db *testenv.Influx) []string {
+func firingClasses(t *testing.T, db *influxdb.Server) []string {
 	series, err := db.QueryErr(t.Context(), "facmon", `SELECT count("state") FROM (SELECT last("state") AS "state" FROM "alert_event" WHERE time > now() - 1h GROUP BY "alertname", "ward", "class", "device") WHERE "state" = 'firing' OR "state" = 'acknowledged' GROUP BY "class"`)
 	if err != nil {
 		return nil

@@ -11,7 +11,7 @@ import (
 
 	"github.com/facmon/facmon/dashboards"
 	"github.com/facmon/facmon/internal/config"
-	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // schemaFixture writes points of every measurement the dashboards read, in
@@ -80,7 +80,7 @@ func schemaFixture(now time.Time) string {
 // error and at least one series each, whatever facmon's writers are wired
 // yet; and the computed states are the right ones.
 func TestQueriesOnSchemaFixture(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	db.Exec(t, `CREATE DATABASE "fixture"`)
 	db.Write(t, "fixture", schemaFixture(time.Now()))
 
@@ -112,7 +112,7 @@ func TestQueriesOnSchemaFixture(t *testing.T) {
 				best := -1.0
 				for _, s := range db.Query(t, "fixture", q.query) {
 					for row := range s.Values {
-						v, ok := testenv.AsFloat64(s.Value(row, "max"))
+						v, ok := influxdb.AsFloat64(s.Value(row, "max"))
 						require.True(t, ok, "%v", s)
 						best = max(best, v)
 					}

@@ -8,14 +8,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // The backfill as a user runs it, into the real InfluxDB: the history is
 // there, a second run with --if-no-history leaves it alone, and the uptime
 // report over it names every ward with an availability.
 func TestBackfillGivesTheReportAMonthToShow(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	// After closing time, so the history ends when nobody counts.
 	until := "2026-11-30T20:00:00+07:00"
 	args := []string{"simulate", "--backfill", "8d", "--until", until, "--influx-url", db.URL, "--influx-bucket", "bf"}

@@ -36,6 +36,7 @@ import (
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/service/servicecheck"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // ----------------------------------------------------------------- facmon process
@@ -189,7 +190,7 @@ func wardIDs() []string {
 // stored, the second restart replays the spool, duplicates collapse.
 func TestFaultKillAndRestartLosesNothing(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	setup := newFacmonSetup(t, broker, db.URL, "kill", "")
 	p := setup.start(t)
 	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 100 * time.Millisecond})
@@ -243,7 +244,7 @@ func TestFaultKillAndRestartLosesNothing(t *testing.T) {
 // any per-message copy of them would blow far past the bound.
 func TestFaultFloodOfMalformedMessages(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	setup := newFacmonSetup(t, broker, db.URL, "flood", "")
 	p := setup.start(t)
 
@@ -463,7 +464,7 @@ func queuedForSession(t *testing.T, b *testenv.Broker, clientID string) map[stri
 // InfluxDB or still held by the broker for facmon's persistent session.
 func TestFaultTermFlushesSpoolAndExits0(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	gate, srv := newInfluxGate(t, db.URL)
 	setup := newFacmonSetup(t, broker, srv.URL, "term", "spool:\n  shutdown_drain: 10s\n")
 	p := setup.start(t)
@@ -522,7 +523,7 @@ func TestFaultTermFlushesSpoolAndExits0(t *testing.T) {
 // stores everything.
 func TestFaultTermWhileSpoolFullAndInfluxDown(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	setup := newFacmonSetup(t, broker, db.URL, "termfull", "spool:\n  max_bytes: 1MiB\n  shutdown_drain: 2s\n")
 	p := setup.start(t)
 	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 50, Interval: 50 * time.Millisecond, Pad: 240})

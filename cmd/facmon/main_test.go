@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 func runCLI(args ...string) (int, string, string) {
@@ -135,7 +136,7 @@ func httpGet(url string) (int, string) {
 // test InfluxDB and free ports, and checks all 13 wards arrive, health is
 // green, and SIGTERM ends it cleanly with every device recorded offline.
 func TestDemoStoresAllWards(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	bin := buildFacmon(t)
 	mqttPort := testenv.FreePort(t)
 	webPort := testenv.FreePort(t)
@@ -200,7 +201,7 @@ func TestDemoStoresAllWards(t *testing.T) {
 	rows := db.Query(t, "demo", `SELECT last(up) FROM device_status GROUP BY ward, device`)
 	offline := 0
 	for _, s := range rows {
-		if v, _ := testenv.AsInt64(s.Values[0][1]); v == 0 {
+		if v, _ := influxdb.AsInt64(s.Values[0][1]); v == 0 {
 			offline++
 		}
 	}

@@ -8,11 +8,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 func TestQuarantineListAndReplay(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	db.Exec(t, `CREATE DATABASE q`)
 	db.Write(t, "q", "door,class=door,device=door-1,ward=thanh-binh cycles=1i 1795400000000000000\n")
 	spool := t.TempDir()

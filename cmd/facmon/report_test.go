@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
 
-	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // reportCLI runs cmdReport as `facmon report …` would, with the exit code
@@ -38,7 +38,7 @@ func reportCLI(args ...string) (int, string, string) {
 // minute, facmon's heartbeat every 30 s, and one outage of door-2 on
 // Tuesday 3 March 2026: no reading from 09:00 to 10:00, so it is down
 // from its last reading at 08:59 (61 minutes).
-func writeWeek(t *testing.T, db *testenv.Influx, name string) {
+func writeWeek(t *testing.T, db *influxdb.Server, name string) {
 	t.Helper()
 	db.Exec(t, "CREATE DATABASE "+name)
 	// the data runs a day past the week, as it would in production
@@ -67,7 +67,7 @@ func writeWeek(t *testing.T, db *testenv.Influx, name string) {
 }
 
 func TestReportUptimeCommand(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	writeWeek(t, db, "facmon_report")
 	dir := t.TempDir()
 	common := []string{"--influx-url", db.URL, "--influx-bucket", "facmon_report", "--from", "2026-03-02", "--to", "2026-03-08"}

@@ -27,6 +27,7 @@ import (
 	"github.com/facmon/facmon/internal/simulator/apps"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 	"github.com/facmon/facmon/internal/web"
 )
 
@@ -230,7 +231,7 @@ func (q *quarantined) Poison([]byte, int, string) error { q.n++; return nil }
 // Node exporter, facmon's own /metrics and the simulated apps, scraped
 // through the storage batcher into a real InfluxDB 1.8.
 func TestScrapeIntoInfluxDB(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	nodeURL := startNodeExporter(t)
 	sim, appsURL := startApps(t)
 
@@ -265,7 +266,7 @@ func TestScrapeIntoInfluxDB(t *testing.T) {
 	collectorDone := make(chan error, 1)
 	go func() { collectorDone <- c.Run(ctx) }()
 
-	query := func(q string) []testenv.Series {
+	query := func(q string) []influxdb.Series {
 		rows, err := db.QueryErr(context.Background(), bucket, q)
 		if err != nil {
 			return nil
@@ -275,7 +276,7 @@ func TestScrapeIntoInfluxDB(t *testing.T) {
 	lastUp := func() map[string]int64 {
 		out := map[string]int64{}
 		for _, s := range query(`SELECT last("up") FROM "scrape" GROUP BY "ward", "device"`) {
-			v, _ := testenv.AsInt64(s.Value(0, "last"))
+			v, _ := influxdb.AsInt64(s.Value(0, "last"))
 			out[s.Tags["ward"]+"/"+s.Tags["device"]] = v
 		}
 		return out
@@ -293,27 +294,27 @@ func TestScrapeIntoInfluxDB(t *testing.T) {
 	// app-down: the first scrapes of thanh-binh's app said up=0.
 	rows := query(`SELECT min("up") FROM "scrape" WHERE "ward" = 'thanh-binh'`)
 	require.NotEmpty(t, rows)
-	minUp, _ := testenv.AsInt64(rows[0].Value(0, "min"))
+	minUp, _ := influxdb.AsInt64(rows[0].Value(0, "min"))
 	assert.Equal(t, int64(0), minUp)
 
 	// queue-stuck: thuan-phuoc's queue stays at its stuck level, its tickets do not move.
 	rows = query(`SELECT min("gauge"), max("gauge") FROM "onestop_queue_length" WHERE "ward" = 'thuan-phuoc'`)
 	require.NotEmpty(t, rows)
-	lo, _ := testenv.AsFloat64(rows[0].Value(0, "min"))
-	hi, _ := testenv.AsFloat64(rows[0].Value(0, "max"))
+	lo, _ := influxdb.AsFloat64(rows[0].Value(0, "min"))
+	hi, _ := influxdb.AsFloat64(rows[0].Value(0, "max"))
 	assert.GreaterOrEqual(t, lo, 30.0)
 	assert.Equal(t, lo, hi)
 	rows = query(`SELECT spread("counter"), count("counter") FROM "onestop_tickets_issued_total" WHERE "ward" = 'thuan-phuoc'`)
 	require.NotEmpty(t, rows)
-	spread, _ := testenv.AsFloat64(rows[0].Value(0, "spread"))
+	spread, _ := influxdb.AsFloat64(rows[0].Value(0, "spread"))
 	assert.Zero(t, spread)
 
 	// The histogram's fields, the node's labels as tags, facmon's own
 	// metrics with their ward label renamed.
 	rows = query(`SELECT last("sum"), last("count"), last("+Inf"), last("60") FROM "onestop_wait_seconds" WHERE "ward" = 'thach-thang'`)
 	require.NotEmpty(t, rows)
-	count, _ := testenv.AsFloat64(rows[0].Value(0, "last_1"))
-	inf, _ := testenv.AsFloat64(rows[0].Value(0, "last_2"))
+	count, _ := influxdb.AsFloat64(rows[0].Value(0, "last_1"))
+	inf, _ := influxdb.AsFloat64(rows[0].Value(0, "last_2"))
 	assert.Equal(t, count, inf)
 	rows = query(`SHOW TAG VALUES FROM "node_cpu_seconds_total" WITH KEY = "mode"`)
 	require.NotEmpty(t, rows)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/internal/storage"
-	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // BenchmarkLoadSeeds: the start-up query over a day of 20 doors reporting
@@ -17,7 +17,7 @@ import (
 // reads the newest block of each series: four days of the same fleet took
 // no longer (37 ms against 52 ms) on InfluxDB 1.8.3.
 func BenchmarkLoadSeeds(b *testing.B) {
-	db := testenv.StartInfluxDB(b, testenv.WithoutFlux())
+	db := influxdb.Start(b, influxdb.WithoutFlux())
 	db.Exec(b, "CREATE DATABASE facmon_bench")
 	now := time.Now().Truncate(time.Second)
 	t0 := now.Add(-24 * time.Hour)

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/storage"
-	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // A device silent since before facmon stopped is down from its last
@@ -68,7 +68,7 @@ func TestSeedKeepsNewerObservations(t *testing.T) {
 // LoadSeeds against a real InfluxDB 1.8: the last reading, status and
 // transition of each device within the lookback.
 func TestLoadSeedsFromInfluxDB(t *testing.T) {
-	db := testenv.StartInfluxDB(t)
+	db := influxdb.Start(t)
 	now := time.Now().Truncate(time.Second)
 	ns := func(d time.Duration) int64 { return now.Add(-d).UnixNano() }
 	lines := []string{

@@ -22,6 +22,7 @@ import (
 	"github.com/facmon/facmon/internal/simulator/publisher"
 	"github.com/facmon/facmon/internal/testenv"
 	"github.com/facmon/facmon/internal/testenv/alertmanager"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // testRules are the built-in rules with test-sized durations and no office
@@ -44,7 +45,7 @@ func testRules() []rule.Rule {
 	}
 }
 
-func alertConfig(t *testing.T, broker *testenv.Broker, db *testenv.Influx, bucket string, stateDir string, mutate func(*config.Config)) config.Config {
+func alertConfig(t *testing.T, broker *testenv.Broker, db *influxdb.Server, bucket string, stateDir string, mutate func(*config.Config)) config.Config {
 	t.Helper()
 	cfg, err := config.Load("", config.Overrides{MQTTURL: broker.URL, InfluxURL: db.URL, InfluxBucket: bucket, Listen: "127.0.0.1:0"})
 	require.NoError(t, err)
@@ -118,7 +119,7 @@ func TestAlertsThroughRealAlertmanager(t *testing.T) {
 	receiver := alertmanager.WebhookReceiver(t)
 	am := alertmanager.Start(t, receiver.URL, alertmanager.WithTimings(0, time.Second, time.Hour))
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	cfg := alertConfig(t, broker, db, "am", t.TempDir(), func(c *config.Config) {
 		c.Alerts.Notifiers.Alertmanager.URLs = []string{am.URL}
 	})
@@ -181,7 +182,7 @@ func TestAlertsThroughRealAlertmanager(t *testing.T) {
 func TestAlertAckAPIAndRestart(t *testing.T) {
 	receiver := alertmanager.WebhookReceiver(t)
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "api-token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte("tok-123\n"), 0o600))

@@ -11,6 +11,7 @@ import (
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/service/servicecheck"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // TestConservedWhileStalled: InfluxDB down and the spool full, so acks
@@ -23,7 +24,7 @@ import (
 // stored and it still holds.
 func TestConservedWhileStalled(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	const maxInflight = 300
 	r := startService(t, broker, db, func(c *config.Config) {
 		c.Spool.MaxBytes = 1 << 20

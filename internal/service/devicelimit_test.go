@@ -10,6 +10,7 @@ import (
 
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // A flood of new ids at an office without an inventory is refused past
@@ -19,7 +20,7 @@ import (
 // could take it.
 func TestDeviceLimitRefusesAFloodAndKeepsStoredDevicesAcrossARestart(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	limit := func(c *config.Config) { c.Ingest.MaxDevicesPerOffice = 1 }
 	first := startService(t, broker, db, limit)
 	mosquittoPub(t, broker, "facmon/thanh-binh/door/door-1/telemetry", false, `{"state":"closed","cycles":12}`)

@@ -16,6 +16,7 @@ import (
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/service/servicecheck"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // pagePoller asks for every page facmon serves to people, without pause,
@@ -96,7 +97,7 @@ func (p *pagePoller) finish() (polls int, failed []string, slowest time.Duration
 // on the full disk, so intake never resumed without a restart.
 func TestFaultFullDiskRecoversWithoutRestart(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	mnt := testenv.TinyFS(t, 2<<20)
 	f := func(v float64) *float64 { return &v }
 	r := startService(t, broker, db, func(c *config.Config) {

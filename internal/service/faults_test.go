@@ -35,6 +35,7 @@ import (
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/service/servicecheck"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // outageDuration is how long TestFaultInfluxOutageLosesNothing keeps
@@ -65,7 +66,7 @@ func wardIDs() []string {
 // into its spool during the outage, and afterwards every seq is stored.
 func TestFaultInfluxOutageLosesNothing(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	r := startService(t, broker, db, func(c *config.Config) {
 		// Once InfluxDB is back, the next retry comes within a second
 		// instead of the default 30 s cap of the backoff.
@@ -119,7 +120,7 @@ func TestFaultInfluxOutageLosesNothing(t *testing.T) {
 // store every reading rather than retry the 404 forever.
 func TestFaultInfluxDownBeforeFirstWrite(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	r := startService(t, broker, db, func(c *config.Config) {
 		c.Influx.MaxRetryInterval = config.Duration(time.Second)
 	})
@@ -140,7 +141,7 @@ func TestFaultInfluxDownBeforeFirstWrite(t *testing.T) {
 // survive in its database, those facmon had taken are in facmon's spool.
 func TestFaultMosquittoRestartKeepsBrokerAcked(t *testing.T) {
 	broker := testenv.StartMosquitto(t, testenv.WithPersistence())
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	r := startService(t, broker, db, func(c *config.Config) {
 		c.MQTT.MaxReconnectInterval = config.Duration(time.Second)
 	})
@@ -292,7 +293,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 // facmon waited the 2 s the header asked for before each retry.
 func TestFaultPoisonQuarantinedAndRetryAfterHonoured(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	// Only the door point is poison: facmon's own points about the device
 	// (liveness transitions) are good and must land.
 	script, srv := newScriptedInflux(t, db.URL, 3, "2", "door,class=door,device=poison,")
@@ -365,7 +366,7 @@ func TestFaultPoisonQuarantinedAndRetryAfterHonoured(t *testing.T) {
 // back the flow resumes and every seq is stored.
 func TestFaultSpoolFullStopsAcks(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	const maxBytes = 2 << 20
 	r := startService(t, broker, db, func(c *config.Config) {
 		c.Spool.MaxBytes = maxBytes

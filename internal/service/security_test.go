@@ -17,6 +17,7 @@ import (
 	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 func writeSecret(t *testing.T, name, value string) string {
@@ -50,7 +51,7 @@ func TestTLSWithClientCertAndPassword(t *testing.T) {
 	const mqttPassword = "mqtt-pw-7Hq2-do-not-log"
 	const influxToken = "facmon:influx-token-Zx91-do-not-log"
 	broker := testenv.StartMosquitto(t, testenv.WithTLS(), testenv.WithTLSClientCert(), testenv.WithPassword("facmon", mqttPassword))
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	cfg, err := config.Load("", config.Overrides{
 		MQTTURL: broker.TLSURL, InfluxURL: db.URL, InfluxBucket: "tls",
 		InfluxTokenFile: writeSecret(t, "influx-token", influxToken), Listen: "127.0.0.1:0",
@@ -99,7 +100,7 @@ func TestTLSWithClientCertAndPassword(t *testing.T) {
 func TestWrongPasswordFailsClearlyWithoutLeaking(t *testing.T) {
 	const wrong = "wrong-pw-Kk31-do-not-log"
 	broker := testenv.StartMosquitto(t, testenv.WithPassword("facmon", "right-password"))
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	cfg, err := config.Load("", config.Overrides{MQTTURL: broker.URL, InfluxURL: db.URL, InfluxBucket: "pw", Listen: "127.0.0.1:0"})
 	require.NoError(t, err)
 	cfg.MQTT.Username = "facmon"

@@ -15,6 +15,7 @@ import (
 	"github.com/facmon/facmon/internal/duration"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 	"github.com/facmon/facmon/reports"
 	"github.com/facmon/facmon/reports/loader"
 )
@@ -40,7 +41,7 @@ func TestSilenceAcrossARestartIsRecordedFromTheLastReading(t *testing.T) {
 
 func testSilenceAcrossARestart(t *testing.T, stopAfter bool) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	const hb = 10 * time.Second
 	withHB := func(c *config.Config) { c.Liveness.Heartbeat["door"] = duration.Duration(hb) }
 	first := startService(t, broker, db, withHB)
@@ -56,7 +57,7 @@ func testSilenceAcrossARestart(t *testing.T, stopAfter bool) {
 	first.stop()
 	rows := db.Query(t, first.bucket, `SELECT last(cycles) FROM door WHERE device = 'door-1'`)
 	require.Len(t, rows, 1)
-	lastNs, _ := testenv.AsInt64(rows[0].Values[0][0])
+	lastNs, _ := influxdb.AsInt64(rows[0].Values[0][0])
 	last := time.Unix(0, lastNs)
 	require.Equal(t, want, count(t, db, first.bucket, `SELECT count(up) FROM device_liveness WHERE device = 'door-1'`),
 		"what the old process recorded before the stop")
@@ -72,7 +73,7 @@ func testSilenceAcrossARestart(t *testing.T, stopAfter bool) {
 		if err != nil || len(rows) == 0 || len(rows[0].Values) == 0 {
 			return false, fmt.Sprintf("no down transition (%v)", err)
 		}
-		ns, _ := testenv.AsInt64(rows[0].Values[0][0])
+		ns, _ := influxdb.AsInt64(rows[0].Values[0][0])
 		downAt = time.Unix(0, ns)
 		return true, ""
 	})
@@ -115,7 +116,7 @@ func testSilenceAcrossARestart(t *testing.T, stopAfter bool) {
 // its older seed.
 func TestSeedWaitsForInfluxDBWithoutHoldingIngest(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	const hb = 10 * time.Second
 	withHB := func(c *config.Config) { c.Liveness.Heartbeat["door"] = duration.Duration(hb) }
 	first := startService(t, broker, db, withHB)
@@ -128,7 +129,7 @@ func TestSeedWaitsForInfluxDBWithoutHoldingIngest(t *testing.T) {
 	first.stop()
 	rows := db.Query(t, first.bucket, `SELECT last(cycles) FROM door WHERE device = 'door-1'`)
 	require.Len(t, rows, 1)
-	lastNs, _ := testenv.AsInt64(rows[0].Values[0][0])
+	lastNs, _ := influxdb.AsInt64(rows[0].Values[0][0])
 	last := time.Unix(0, lastNs)
 
 	db.Stop()
@@ -164,7 +165,7 @@ func TestSeedWaitsForInfluxDBWithoutHoldingIngest(t *testing.T) {
 		if err != nil || len(rows) == 0 || len(rows[0].Values) == 0 {
 			return false, fmt.Sprintf("no down transition (%v)", err)
 		}
-		ns, _ := testenv.AsInt64(rows[0].Values[0][0])
+		ns, _ := influxdb.AsInt64(rows[0].Values[0][0])
 		return time.Unix(0, ns).Equal(last.Add(time.Nanosecond)), fmt.Sprintf("down at %s, want just after its last reading %s", time.Unix(0, ns), last)
 	})
 	assert.Zero(t, count(t, db, second.bucket, `SELECT count(up) FROM device_liveness WHERE device = 'door-2' AND up = 0`),

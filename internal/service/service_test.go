@@ -21,6 +21,7 @@ import (
 	"github.com/facmon/facmon/internal/simulator"
 	"github.com/facmon/facmon/internal/simulator/publisher"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 type running struct {
@@ -36,14 +37,14 @@ type running struct {
 
 // startService runs facmon in-process against the given broker and
 // database, as `facmon run --mqtt-url --influx-url --influx-bucket --listen` would.
-func startService(t *testing.T, broker *testenv.Broker, db *testenv.Influx, mutate func(*config.Config)) *running {
+func startService(t *testing.T, broker *testenv.Broker, db *influxdb.Server, mutate func(*config.Config)) *running {
 	t.Helper()
 	return launchService(t, broker, db, mutate, true)
 }
 
 // launchService is startService, waiting for /healthz only when told:
 // with InfluxDB down facmon runs but is not healthy.
-func launchService(t *testing.T, broker *testenv.Broker, db *testenv.Influx, mutate func(*config.Config), waitHealthy bool) *running {
+func launchService(t *testing.T, broker *testenv.Broker, db *influxdb.Server, mutate func(*config.Config), waitHealthy bool) *running {
 	t.Helper()
 	bucket := "facmon_" + strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name()))
 	cfg, err := config.Load("", config.Overrides{
@@ -121,18 +122,18 @@ func mosquittoPub(t *testing.T, b *testenv.Broker, topic string, retain bool, pa
 	require.NoError(t, err, "mosquitto_pub: %s", out)
 }
 
-func count(t *testing.T, db *testenv.Influx, bucket, q string) int64 {
+func count(t *testing.T, db *influxdb.Server, bucket, q string) int64 {
 	rows, err := db.QueryErr(context.Background(), bucket, q)
 	if err != nil || len(rows) == 0 || len(rows[0].Values) == 0 {
 		return 0
 	}
-	n, _ := testenv.AsInt64(rows[0].Values[0][1])
+	n, _ := influxdb.AsInt64(rows[0].Values[0][1])
 	return n
 }
 
 func TestMosquittoPubReadingsStoredWithTagsFieldsAndTypes(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	r := startService(t, broker, db, nil)
 
 	now := time.Now()
@@ -159,9 +160,9 @@ func TestMosquittoPubReadingsStoredWithTagsFieldsAndTypes(t *testing.T) {
 	first := rows[0]
 	assert.Equal(t, "thanh-binh", first.Value(0, "ward"))
 	assert.Equal(t, "door", first.Value(0, "class"))
-	seq, _ := testenv.AsInt64(first.Value(0, "seq"))
+	seq, _ := influxdb.AsInt64(first.Value(0, "seq"))
 	assert.EqualValues(t, 1, seq)
-	tsNs, _ := testenv.AsInt64(first.Value(0, "time"))
+	tsNs, _ := influxdb.AsInt64(first.Value(0, "time"))
 	wantTs, _ := strconv.ParseInt(ts(0), 10, 64)
 	assert.Equal(t, wantTs*int64(time.Millisecond), tsNs, "the payload ts is the point's timestamp")
 
@@ -198,7 +199,7 @@ func TestMosquittoPubReadingsStoredWithTagsFieldsAndTypes(t *testing.T) {
 
 func TestBadInputIsCountedAndGoodKeepsFlowing(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	r := startService(t, broker, db, func(c *config.Config) { c.MQTT.MaxPayloadBytes = 1024 })
 
 	old := strconv.FormatInt(time.Now().Add(-8*24*time.Hour).UnixMilli(), 10)
@@ -250,7 +251,7 @@ func TestBadInputIsCountedAndGoodKeepsFlowing(t *testing.T) {
 
 func TestSimulatorFleetAllStored(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	r := startService(t, broker, db, nil)
 
 	sc := simulator.DefaultConfig()
@@ -288,7 +289,7 @@ func TestSimulatorFleetAllStored(t *testing.T) {
 
 func TestHealthzNamesWhatIsDown(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	r := startService(t, broker, db, nil)
 	code, body := get(t, r.web+"/healthz")
 	assert.Equal(t, 200, code)

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // Commit lends its batch buffer to the InfluxDB client as a string without
@@ -20,7 +20,7 @@ import (
 // was sent. A client that kept the string (an async queue, a retry
 // buffer) would store the later bytes.
 func TestInfluxClientDoesNotKeepTheLentBatch(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	w := NewInflux(InfluxOptions{URL: db.URL, Bucket: "facmon_pin", Timeout: 5 * time.Second, MaxRetryInterval: time.Second, CreateDatabase: true},
 		nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	defer w.Close()
@@ -38,7 +38,7 @@ func TestInfluxClientDoesNotKeepTheLentBatch(t *testing.T) {
 	require.Len(t, rows, 1)
 	require.Len(t, rows[0].Values, 3, "one point per commit")
 	for i, want := range []int64{111, 222, 333} {
-		n, _ := testenv.AsInt64(rows[0].Values[i][1])
+		n, _ := influxdb.AsInt64(rows[0].Values[i][1])
 		assert.Equal(t, want, n, "point %d stored as sent", i)
 	}
 }

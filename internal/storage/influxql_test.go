@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // A fake /query that answers as InfluxDB 2.x does (DBRP), to check what
@@ -94,7 +94,7 @@ func TestQuoting(t *testing.T) {
 // Against the real InfluxDB 1.8.3: statements, chunks beyond one chunk,
 // and an unknown measurement.
 func TestInfluxQLAgainstInfluxDB(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	db.Exec(t, "CREATE DATABASE q")
 	var lines []byte
 	for i := range 25000 {
@@ -115,7 +115,7 @@ func TestInfluxQLAgainstInfluxDB(t *testing.T) {
 // A database not created yet (a new installation before its first write)
 // is told apart from a failing InfluxDB, against the real one.
 func TestIsDatabaseNotFound(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	_, err := NewInfluxQL(InfluxOptions{URL: db.URL, Bucket: "not_created", Timeout: 10 * time.Second}).Query(context.Background(), "SELECT last(x) FROM m")
 	require.Error(t, err)
 	assert.True(t, IsDatabaseNotFound(err), "%v", err)

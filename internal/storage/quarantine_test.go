@@ -17,6 +17,7 @@ import (
 
 	"github.com/facmon/facmon/internal/spool"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // A point InfluxDB refuses for good leaves the spool only once it is in
@@ -26,7 +27,7 @@ import (
 // stored. Before, Poison dropped its own write error after the point had
 // been counted as quarantined and the batch had left the spool: lost.
 func TestQuarantineThatCannotBeWrittenKeepsThePointInTheSpool(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	db.Exec(t, `CREATE DATABASE quarantine`)
 	db.Write(t, "quarantine", "door,class=door,device=door-0,ward=thanh-binh cycles=1i 1795400000000000000\n")
 	mnt := testenv.TinyFS(t, 128<<10)
@@ -82,6 +83,6 @@ func TestQuarantineThatCannotBeWrittenKeepsThePointInTheSpool(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(string(b), "\n"), "one comment line and the point")
 	assert.Equal(t, 1.0, testutil.ToFloat64(w.metrics.poisonedBy.WithLabelValues("400")))
 	rows := db.Query(t, "quarantine", `SELECT count(cycles) FROM door WHERE time > 1795400050000000000`)
-	n, _ := testenv.AsInt64(rows[0].Value(0, "count"))
+	n, _ := influxdb.AsInt64(rows[0].Value(0, "count"))
 	assert.EqualValues(t, 8, n, "every good point landed")
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 var t0 = time.Date(2026, 11, 23, 2, 15, 0, 123456789, time.UTC)
@@ -215,7 +216,7 @@ func (p *poisonRecorder) Poison(line []byte, status int, _ string) error {
 }
 
 func TestInfluxCommitCreatesDatabaseAndWrites(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	reg := prometheus.NewRegistry()
 	w := NewInflux(InfluxOptions{URL: db.URL, Bucket: "facmon_t", Timeout: 5 * time.Second, MaxRetryInterval: time.Second, CreateDatabase: true}, nil, slog.New(slog.DiscardHandler), reg)
 	defer w.Close()
@@ -234,13 +235,13 @@ func TestInfluxCommitCreatesDatabaseAndWrites(t *testing.T) {
 	rows := db.Query(t, "facmon_t", `SELECT cycles, state FROM door GROUP BY device`)
 	require.Len(t, rows, 3)
 	assert.Equal(t, "door-1", rows[0].Tags["device"])
-	n, _ := testenv.AsInt64(rows[0].Value(0, "cycles"))
+	n, _ := influxdb.AsInt64(rows[0].Value(0, "cycles"))
 	assert.EqualValues(t, 100, n)
 	assert.Equal(t, 3.0, testutil.ToFloat64(w.metrics.written))
 }
 
 func TestInfluxPoisonPointIsSetAsideOthersLand(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	db.Exec(t, `CREATE DATABASE poison`)
 	db.Write(t, "poison", "door,class=door,device=door-0,ward=thanh-binh cycles=1i 1795400000000000000\n")
 	p := &poisonRecorder{}
@@ -260,13 +261,13 @@ func TestInfluxPoisonPointIsSetAsideOthersLand(t *testing.T) {
 	assert.Contains(t, p.lines[0], "door-bad")
 	assert.Equal(t, 400, p.codes[0])
 	rows := db.Query(t, "poison", `SELECT count(cycles) FROM door WHERE time > 1795400050000000000`)
-	n, _ := testenv.AsInt64(rows[0].Value(0, "count"))
+	n, _ := influxdb.AsInt64(rows[0].Value(0, "count"))
 	assert.EqualValues(t, 8, n, "every good point landed")
 	assert.Equal(t, 1.0, testutil.ToFloat64(w.metrics.poisonedBy.WithLabelValues("400")))
 }
 
 func TestInfluxRetriesHonourRetryAfter(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	db.Exec(t, `CREATE DATABASE retry`)
 	target, _ := url.Parse(db.URL)
 	proxy := httputil.NewSingleHostReverseProxy(target)

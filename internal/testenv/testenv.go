@@ -1,8 +1,9 @@
 // Package testenv starts the real services facmon's integration tests run against —
-// Mosquitto and InfluxDB 1.8.3 here, Alertmanager in testenv/alertmanager — on free
-// loopback ports, each in its own temporary directory, and tears them down when the
-// test ends. Process is the one harness that starts, watches, stops and kills them,
-// and facmon itself where a test runs the binary.
+// Mosquitto here, InfluxDB 1.8.3 in testenv/influxdb and Alertmanager in
+// testenv/alertmanager — on free loopback ports, each in its own temporary
+// directory, and tears them down when the test ends. Process is the one harness
+// that starts, watches, stops and kills them, and facmon itself where a test runs
+// the binary.
 //
 // It is a normal (non-_test) package so that the tests of every other package can
 // import it. Tests that need a service fail, never skip, when its binary is missing:

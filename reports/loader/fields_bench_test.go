@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/internal/storage"
-	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // BenchmarkLoaderFields: what asking for every field of the profile costs
@@ -16,7 +16,7 @@ import (
 // with all five door fields and seq, read by scanning the readings in
 // hourly chunks (data without liveness transitions) and with transitions.
 func BenchmarkLoaderFields(b *testing.B) {
-	db := testenv.StartInfluxDB(b, testenv.WithoutFlux())
+	db := influxdb.Start(b, influxdb.WithoutFlux())
 	db.Exec(b, "CREATE DATABASE facmon_bench")
 	db.Exec(b, "CREATE DATABASE facmon_bench_tr")
 	t0 := at("2026-03-02 00:00")

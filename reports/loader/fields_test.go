@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/storage"
-	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 	"github.com/facmon/facmon/reports"
 )
 
@@ -55,7 +55,7 @@ func TestCombineFields(t *testing.T) {
 // edges and silences come from whichever field each reading has. Read with
 // seq only, this device was absent from the report.
 func TestLoaderCountsReadingsWithoutSeq(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	db.Exec(t, "CREATE DATABASE facmon_noseq")
 	t0 := at("2026-03-02 08:00")
 	var b strings.Builder

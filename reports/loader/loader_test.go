@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/storage"
-	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 	"github.com/facmon/facmon/reports"
 )
 
@@ -71,7 +71,7 @@ func fixtureLines(t0 time.Time) string {
 }
 
 func TestLoaderAgainstInfluxDB(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	db.Exec(t, "CREATE DATABASE facmon_loader")
 	t0 := at("2026-03-02 08:00")
 	db.Write(t, "facmon_loader", fixtureLines(t0))
@@ -243,7 +243,7 @@ func TestUnknownFromBeats(t *testing.T) {
 // scan of every reading. The telemetry here is continuous on purpose, so
 // only the transitions can produce the gap the test expects.
 func TestLoaderReadsLivenessTransitions(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	db.Exec(t, "CREATE DATABASE facmon_trans")
 	t0 := at("2026-03-02 08:00")
 	var b strings.Builder
@@ -283,7 +283,7 @@ func TestLoaderReadsLivenessTransitions(t *testing.T) {
 // a month facmon did not watch): the loader reads them instead of scanning
 // every reading, which for a month of a district took minutes.
 func TestLoaderTransitionsCoverFromTheFirstHeartbeat(t *testing.T) {
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	db.Exec(t, "CREATE DATABASE facmon_new")
 	t0 := at("2026-03-02 08:00")
 	var b strings.Builder

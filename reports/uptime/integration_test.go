@@ -18,6 +18,7 @@ import (
 	"github.com/facmon/facmon/internal/simulator/publisher"
 	"github.com/facmon/facmon/internal/storage"
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 	"github.com/facmon/facmon/reports"
 	"github.com/facmon/facmon/reports/i18n"
 	"github.com/facmon/facmon/reports/uptime"
@@ -35,7 +36,7 @@ func TestReportDowntimeMatchesInjectedFaults(t *testing.T) {
 	}
 	const heartbeat = 5 * time.Second
 	broker := testenv.StartMosquitto(t)
-	db := testenv.StartInfluxDB(t, testenv.WithoutFlux())
+	db := influxdb.Start(t, influxdb.WithoutFlux())
 	cfg, err := config.Load("", config.Overrides{MQTTURL: broker.URL, InfluxURL: db.URL, InfluxBucket: "facmon_uptime_it", Listen: "127.0.0.1:0"})
 	require.NoError(t, err)
 	cfg.MQTT.ClientID = "facmon-uptime-it"

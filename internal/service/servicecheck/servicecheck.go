@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/internal/testenv"
+	"github.com/facmon/facmon/internal/testenv/influxdb"
 )
 
 // ScrapeMetrics reads every sample of web's /metrics (Prometheus text
@@ -117,18 +118,18 @@ func WaitConserved(t testing.TB, web string) {
 
 // StoredSeqTotal is how many door readings with a seq database bucket holds
 // (0 when it cannot be asked).
-func StoredSeqTotal(db *testenv.Influx, bucket string) int64 {
+func StoredSeqTotal(db *influxdb.Server, bucket string) int64 {
 	return db.Count(bucket, `SELECT count(seq) FROM door`)
 }
 
 // StoredSeqs returns, per device, the seq of every stored door point.
-func StoredSeqs(t testing.TB, db *testenv.Influx, bucket string) map[string][]int64 {
+func StoredSeqs(t testing.TB, db *influxdb.Server, bucket string) map[string][]int64 {
 	t.Helper()
 	out := map[string][]int64{}
 	for _, s := range db.Query(t, bucket, `SELECT seq FROM door GROUP BY device`) {
 		dev := s.Tags["device"]
 		for _, v := range s.Values {
-			n, ok := testenv.AsInt64(v[1])
+			n, ok := influxdb.AsInt64(v[1])
 			require.True(t, ok, "seq %v", v[1])
 			out[dev] = append(out[dev], n)
 		}
@@ -169,7 +170,7 @@ func MissingSeqs(stored map[string][]int64, want map[string]int64, elsewhere map
 // adds up to, then checks that every device stored exactly its readings
 // 1..want[device], each once: no gap, no duplicate, nothing outside the
 // range. It reports the problems per device if not.
-func WaitAllStored(t testing.TB, db *testenv.Influx, bucket string, want map[string]int64, timeout time.Duration) {
+func WaitAllStored(t testing.TB, db *influxdb.Server, bucket string, want map[string]int64, timeout time.Duration) {
 	t.Helper()
 	var total int64
 	for _, n := range want {
@@ -202,7 +203,7 @@ func WaitAllStored(t testing.TB, db *testenv.Influx, bucket string, want map[str
 // publisher (Stream.AckedSeqs) is stored, with no reading stored twice, and
 // fails the test with the problems per device if that does not come about
 // within timeout.
-func WaitAckedStored(t testing.TB, db *testenv.Influx, bucket string, acked map[string]map[int64]bool, timeout time.Duration) {
+func WaitAckedStored(t testing.TB, db *influxdb.Server, bucket string, acked map[string]map[int64]bool, timeout time.Duration) {
 	t.Helper()
 	var total int64
 	for _, m := range acked {
