@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/facmon/facmon/alerts/engine/outbox"
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/alerts/rule"
@@ -213,8 +214,8 @@ type Engine struct {
 
 	// What the engine records goes out through these, never from under
 	// mu straight to a sink that can block.
-	events  *outbox[eventRecord]
-	history *outbox[HistoryEvent]
+	events  *outbox.Outbox[eventRecord]
+	history *outbox.Outbox[HistoryEvent]
 
 	m engineMetrics
 }
@@ -225,7 +226,7 @@ type engineMetrics struct {
 	transitions *prometheus.CounterVec
 	firing      prometheus.GaugeFunc
 	saveErrors  prometheus.Counter
-	outboxes    *outboxMetrics
+	outboxes    *outbox.Metrics
 }
 
 // New builds an engine and restores the state of the last run.
@@ -283,9 +284,9 @@ func New(opts Options) (*Engine, error) {
 	e.m.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "facmon_alert_transitions_total", Help: "Alert state changes by rule and new state."}, []string{"rule", "state"})
 	e.m.firing = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "facmon_alerts_firing", Help: "Alerts firing now."}, func() float64 { return float64(e.firingCount()) })
 	e.m.saveErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "facmon_alert_state_save_errors_total", Help: "Failed saves of the alert state (alerts.state_dir); each is retried at the next tick."})
-	e.m.outboxes = newOutboxMetrics()
-	e.events = newOutbox("events", opts.OutboxSize, opts.RetryInterval, e.log, e.deliverEvents, e.m.outboxes)
-	e.history = newOutbox("history", opts.OutboxSize, opts.RetryInterval, e.log, e.writeHistory, e.m.outboxes)
+	e.m.outboxes = outbox.NewMetrics()
+	e.events = outbox.New("events", opts.OutboxSize, opts.RetryInterval, e.log, e.deliverEvents, e.m.outboxes)
+	e.history = outbox.New("history", opts.OutboxSize, opts.RetryInterval, e.log, e.writeHistory, e.m.outboxes)
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(e.m.evaluated, e.m.dropped, e.m.transitions, e.m.firing, e.m.saveErrors, e.m.outboxes)
 	}

@@ -50,8 +50,8 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
 	due := time.NewTimer(time.Hour)
 	defer due.Stop()
 	var sinks sync.WaitGroup
-	sinks.Go(func() { e.events.run(ctx) })
-	sinks.Go(func() { e.history.run(ctx) })
+	sinks.Go(func() { e.events.Run(ctx) })
+	sinks.Go(func() { e.history.Run(ctx) })
 	for {
 		select {
 		case <-ctx.Done():
@@ -64,8 +64,8 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
 			// and said.
 			sinks.Wait()
 			e.flushOutboxes()
-			for _, q := range e.m.outboxes.queues {
-				if what, n := q(); n > 0 {
+			for what, n := range e.m.outboxes.Waiting() {
+				if n > 0 {
 					e.log.Warn("shutdown: alert records not written", "what", what, "records", n)
 				}
 			}

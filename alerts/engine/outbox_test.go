@@ -99,18 +99,17 @@ func TestStuckEventSinkBlocksNeitherEvaluationNorPages(t *testing.T) {
 
 	// Five firings and an acknowledgement: three wait (one of them being
 	// handed over), three did not fit and are counted.
-	assert.Equal(t, 3.0, testutil.ToFloat64(fx.e.m.outboxes.dropped.WithLabelValues("events")))
-	assert.Equal(t, 3, func() int { _, n := fx.e.events.len(); return n }())
+	assert.Equal(t, 3.0, testutil.ToFloat64(fx.e.m.outboxes.Dropped("events")))
+	assert.Equal(t, 3, fx.e.events.Len())
 	h, err := fx.e.History(monday(0, 0), monday(23, 0))
 	require.NoError(t, err)
-	assert.Equal(t, 6.0, float64(len(h))+testutil.ToFloat64(fx.e.m.outboxes.dropped.WithLabelValues("history")),
+	assert.Equal(t, 6.0, float64(len(h))+testutil.ToFloat64(fx.e.m.outboxes.Dropped("history")),
 		"the history does not wait for storage either (its queue holds 3 too: what did not fit is counted)")
 
 	close(sink.release)
 	released = true
 	testenv.Eventually(t, 10*time.Second, "queued events delivered", func() (bool, string) {
-		_, n := fx.e.events.len()
-		return sink.n() == 3 && n == 0, ""
+		return sink.n() == 3 && fx.e.events.Len() == 0, ""
 	})
 	var states []string
 	for _, r := range sink.got {
@@ -146,7 +145,7 @@ func TestStateAndHistoryWrittenOnceTheDiskHasRoom(t *testing.T) {
 	require.Len(t, h, 1, "the waiting history line is served")
 	fx.at(monday(8, 37))
 	assert.GreaterOrEqual(t, testutil.ToFloat64(fx.e.m.saveErrors), 2.0, "the state save is retried at each tick")
-	assert.GreaterOrEqual(t, testutil.ToFloat64(fx.e.m.outboxes.errors.WithLabelValues("history")), 2.0)
+	assert.GreaterOrEqual(t, testutil.ToFloat64(fx.e.m.outboxes.Errors("history")), 2.0)
 	assert.Equal(t, 1, strings.Count(logs.String(), "could not save state"), "logged once, not at every tick")
 
 	filler.Free(t)

@@ -22,7 +22,7 @@ func (e *Engine) event(in *instance, state string, now time.Time) {
 	if e.opts.Events == nil {
 		return
 	}
-	e.events.push(eventRecord{
+	e.events.Push(eventRecord{
 		id: in.ID, rule: in.Rule, severity: in.Severity, ward: in.Ward, class: in.Class, device: in.Device,
 		summaryVI: in.SummaryVI, summaryEN: in.SummaryEN, suppressed: in.Suppressed, state: state,
 		value: in.Value, at: now,
@@ -71,8 +71,8 @@ func (e *Engine) Flush() { e.flushOutboxes() }
 // flushOutboxes hands over what is queued, once, on the caller's
 // goroutine: at shutdown, and in tests that drive the engine without Run.
 func (e *Engine) flushOutboxes() {
-	e.events.flush()
-	e.history.flush()
+	e.events.Flush()
+	e.history.Flush()
 }
 
 func trim(s string) string {

@@ -234,7 +234,7 @@ func (e *Engine) writeState(snap *stateSnapshot) error {
 // recordHistory queues an incident history line for the store.
 func (e *Engine) recordHistory(ev HistoryEvent) {
 	if e.opts.Store != nil {
-		e.history.push(ev)
+		e.history.Push(ev)
 	}
 }
 
@@ -243,13 +243,15 @@ func (e *Engine) recordHistory(ev HistoryEvent) {
 func (e *Engine) History(from, to time.Time) ([]HistoryEvent, error) {
 	// Between reading the file and the queue, no line may move from one
 	// to the other.
-	e.history.sending.Lock()
-	defer e.history.sending.Unlock()
-	out, err := e.opts.Store.History(from, to)
-	for _, ev := range e.history.queued() {
-		if !ev.Time.Before(from) && ev.Time.Before(to) {
-			out = append(out, ev)
+	var out []HistoryEvent
+	var err error
+	e.history.Settled(func(queued []HistoryEvent) {
+		out, err = e.opts.Store.History(from, to)
+		for _, ev := range queued {
+			if !ev.Time.Before(from) && ev.Time.Before(to) {
+				out = append(out, ev)
+			}
 		}
-	}
+	})
 	return out, err
 }

@@ -1,4 +1,9 @@
-package engine
+// Package outbox hands what the alert engine records (alert_event points for
+// storage, incident history lines for the state directory) to a sink that may be
+// stuck for minutes, without ever making the engine wait: a bounded, ordered queue
+// per sink, one goroutine that hands it over and retries, and the newest record
+// dropped and counted when the queue is full.
+package outbox
 
 import (
 	"context"
@@ -9,9 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// outbox hands what the engine records (alert_event points for storage,
-// incident history lines for the store) to a sink that may be stuck for
-// minutes, without ever making the engine wait. The engine records under
+// Outbox is one sink's queue. The engine records under
 // its lock, which evaluation, ingest's Observe and every page need; a
 // sink is stuck exactly when things go wrong (the storage pipeline blocks
 // while a full spool cannot take its batch, a full disk refuses the
@@ -19,7 +22,7 @@ import (
 // order, in a bounded queue; one goroutine hands them over and retries
 // what failed; when the queue is full the newest record is dropped and
 // counted.
-type outbox[T any] struct {
+type Outbox[T any] struct {
 	name  string
 	limit int
 	retry time.Duration
@@ -40,8 +43,10 @@ type outbox[T any] struct {
 	errors  prometheus.Counter
 }
 
-func newOutbox[T any](name string, limit int, retry time.Duration, log *slog.Logger, send func([]T) (int, error), m *outboxMetrics) *outbox[T] {
-	o := &outbox[T]{
+// New makes the outbox called name (its label in m's metrics) of at most limit
+// records, which send hands over; a refused send is retried every retry.
+func New[T any](name string, limit int, retry time.Duration, log *slog.Logger, send func([]T) (int, error), m *Metrics) *Outbox[T] {
+	o := &Outbox[T]{
 		name: name, limit: limit, retry: retry, log: log, send: send,
 		kick:    make(chan struct{}, 1),
 		dropped: m.dropped.WithLabelValues(name),
@@ -51,8 +56,8 @@ func newOutbox[T any](name string, limit int, retry time.Duration, log *slog.Log
 	return o
 }
 
-// push queues v; it never blocks.
-func (o *outbox[T]) push(v T) {
+// Push queues v; it never blocks.
+func (o *Outbox[T]) Push(v T) {
 	o.mu.Lock()
 	if len(o.items) >= o.limit {
 		o.mu.Unlock()
@@ -67,26 +72,41 @@ func (o *outbox[T]) push(v T) {
 	}
 }
 
-func (o *outbox[T]) len() (string, int) {
+func (o *Outbox[T]) len() (string, int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.name, len(o.items)
 }
 
-// queued returns a copy of what waits.
-func (o *outbox[T]) queued() []T {
+// Queued returns a copy of what waits.
+func (o *Outbox[T]) Queued() []T {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]T(nil), o.items...)
 }
 
-// run hands records over until ctx ends, retrying failures every retry.
-func (o *outbox[T]) run(ctx context.Context) {
+// Len is how many records wait.
+func (o *Outbox[T]) Len() int {
+	_, n := o.len()
+	return n
+}
+
+// Settled calls read with what waits while no send runs, so that nothing moves
+// from the queue to the sink while read looks at both (the history API reads
+// the file and then the queue).
+func (o *Outbox[T]) Settled(read func(queued []T)) {
+	o.sending.Lock()
+	defer o.sending.Unlock()
+	read(o.Queued())
+}
+
+// Run hands records over until ctx ends, retrying failures every retry.
+func (o *Outbox[T]) Run(ctx context.Context) {
 	wait := time.NewTimer(time.Hour)
 	wait.Stop()
 	defer wait.Stop()
 	for {
-		if !o.flush() {
+		if !o.Flush() {
 			wait.Reset(o.retry)
 			select {
 			case <-ctx.Done():
@@ -103,22 +123,22 @@ func (o *outbox[T]) run(ctx context.Context) {
 	}
 }
 
-// outboxBatch is the most records handed over at once.
-const outboxBatch = 1024
+// batch is the most records handed over at once.
+const batch = 1024
 
-// flush hands over what is queued now; false when the sink refused some
-// of it, which stays queued.
-func (o *outbox[T]) flush() bool {
+// Flush hands over what is queued now, on the caller's goroutine; false when
+// the sink refused some of it, which stays queued.
+func (o *Outbox[T]) Flush() bool {
 	o.sending.Lock()
 	defer o.sending.Unlock()
 	for {
 		o.mu.Lock()
-		batch := append([]T(nil), o.items[:min(len(o.items), outboxBatch)]...)
+		items := append([]T(nil), o.items[:min(len(o.items), batch)]...)
 		o.mu.Unlock()
-		if len(batch) == 0 {
+		if len(items) == 0 {
 			return true
 		}
-		n, err := o.send(batch)
+		n, err := o.send(items)
 		o.mu.Lock()
 		// Only a sender removes items, one at a time, and push only
 		// appends: the first n are still the ones sent.
@@ -140,15 +160,18 @@ func (o *outbox[T]) flush() bool {
 	}
 }
 
-type outboxMetrics struct {
+// Metrics are the counters and queue lengths of a set of outboxes, one
+// Prometheus collector labelled by queue.
+type Metrics struct {
 	dropped *prometheus.CounterVec
 	errors  *prometheus.CounterVec
 	queued  *prometheus.Desc
 	queues  []func() (string, int)
 }
 
-func newOutboxMetrics() *outboxMetrics {
-	return &outboxMetrics{
+// NewMetrics makes the collector; register it once.
+func NewMetrics() *Metrics {
+	return &Metrics{
 		queued: prometheus.NewDesc("facmon_alert_records_queued", "Alert events and history lines waiting for their sink.", []string{"queue"}, nil),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "facmon_alert_records_dropped_total",
@@ -163,13 +186,13 @@ func newOutboxMetrics() *outboxMetrics {
 
 // Describe and Collect make the counters and the queue lengths one
 // collector, so the lengths are read at scrape time.
-func (m *outboxMetrics) Describe(ch chan<- *prometheus.Desc) {
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.dropped.Describe(ch)
 	m.errors.Describe(ch)
 	ch <- m.queued
 }
 
-func (m *outboxMetrics) Collect(ch chan<- prometheus.Metric) {
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.dropped.Collect(ch)
 	m.errors.Collect(ch)
 	for _, q := range m.queues {
@@ -177,3 +200,19 @@ func (m *outboxMetrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.queued, prometheus.GaugeValue, float64(n), name)
 	}
 }
+
+// Waiting is each outbox's name and queue length now.
+func (m *Metrics) Waiting() map[string]int {
+	w := make(map[string]int, len(m.queues))
+	for _, q := range m.queues {
+		name, n := q()
+		w[name] = n
+	}
+	return w
+}
+
+// Dropped is the count of records of queue dropped because it was full.
+func (m *Metrics) Dropped(queue string) prometheus.Counter { return m.dropped.WithLabelValues(queue) }
+
+// Errors is the count of queue's refused sends.
+func (m *Metrics) Errors(queue string) prometheus.Counter { return m.errors.WithLabelValues(queue) }
