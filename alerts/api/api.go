@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
+
 	"github.com/facmon/facmon/alerts/engine"
 )
 
@@ -86,8 +88,8 @@ func (h *Handler) active(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = n
 	}
-	switch s := engine.State(qs.Get("state")); s {
-	case "", engine.StateFiring, engine.StatePending:
+	switch s := lifecycle.State(qs.Get("state")); s {
+	case "", lifecycle.StateFiring, lifecycle.StatePending:
 		q.State = s
 	default:
 		writeJSON(w, http.StatusBadRequest, apiError{fmt.Sprintf("state: want firing or pending, got %q", s)})

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -159,10 +161,10 @@ func fleetAlerts(n int) []engine.Alert {
 			sev, rule = "critical", "ACRoomTooHot"
 		}
 		out[i] = engine.Alert{ID: fmt.Sprintf("a%05d", i), Rule: rule, Severity: sev, Ward: fmt.Sprintf("ward-%d", i%13),
-			Class: "camera", Device: fmt.Sprintf("camera-%d", i), State: engine.StateFiring, FiringSince: time.Now(),
+			Class: "camera", Device: fmt.Sprintf("camera-%d", i), State: lifecycle.StateFiring, FiringSince: time.Now(),
 			SummaryVI: "Thiết bị mất kết nối", SummaryEN: "Device offline"}
 		if i%7 == 0 {
-			out[i].State = engine.StatePending
+			out[i].State = lifecycle.StatePending
 		}
 	}
 	return out
@@ -229,9 +231,9 @@ func TestAlertsPages(t *testing.T) {
 		keep  func(engine.Alert) bool
 	}{
 		{"rule=ACRoomTooHot", func(a engine.Alert) bool { return a.Rule == "ACRoomTooHot" }},
-		{"state=pending", func(a engine.Alert) bool { return a.State == engine.StatePending }},
+		{"state=pending", func(a engine.Alert) bool { return a.State == lifecycle.StatePending }},
 		{"state=firing&rule=DeviceOffline&ward=ward-0", func(a engine.Alert) bool {
-			return a.State == engine.StateFiring && a.Rule == "DeviceOffline" && a.Ward == "ward-0"
+			return a.State == lifecycle.StateFiring && a.Rule == "DeviceOffline" && a.Ward == "ward-0"
 		}},
 	} {
 		code, p, _ := getPage(t, srv.URL+"/api/alerts?limit=1&"+c.query)

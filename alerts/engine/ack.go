@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 )
 
 // Ack acknowledges a firing alert: Alertmanager gets the annotated alert
@@ -14,7 +16,7 @@ func (e *Engine) Ack(id, by, comment string) (Alert, error) {
 
 func (e *Engine) ackLocked(id, by, comment string) (Alert, *stateSnapshot, error) {
 	in, ok := e.byID[id]
-	if !ok || in.State != StateFiring {
+	if !ok || in.State != lifecycle.StateFiring {
 		return Alert{}, nil, ErrNotFiring
 	}
 	now := e.opts.Now()
@@ -37,7 +39,7 @@ func (e *Engine) Unack(id, by string) (Alert, error) {
 
 func (e *Engine) unackLocked(id, by string) (Alert, *stateSnapshot, error) {
 	in, ok := e.byID[id]
-	if !ok || in.State != StateFiring {
+	if !ok || in.State != lifecycle.StateFiring {
 		return Alert{}, nil, ErrNotFiring
 	}
 	if !in.Acked {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/alerts/engine/outbox"
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/alerts/notify"
@@ -94,15 +95,6 @@ type Options struct {
 	RetryInterval time.Duration
 }
 
-// State of an alert instance.
-type State string
-
-const (
-	StateInactive State = "inactive"
-	StatePending  State = "pending"
-	StateFiring   State = "firing"
-)
-
 // Alert is what the API and the pages show of one alert: a rule applied
 // to one device (or ward).
 type Alert struct {
@@ -113,7 +105,7 @@ type Alert struct {
 	Class    string            `json:"class,omitempty"`
 	Device   string            `json:"device,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
-	State    State             `json:"state"`
+	State    lifecycle.State   `json:"state"`
 	// PendingSince / FiringSince: when the condition started to hold and
 	// when the alert fired.
 	PendingSince time.Time `json:"pending_since,omitzero"`
@@ -202,7 +194,7 @@ type Engine struct {
 	wardOutage *wardOutageMuter
 	lastAny    time.Time
 	dirty      bool
-	firing     atomic.Int64 // alerts in StateFiring
+	firing     atomic.Int64 // alerts in lifecycle.StateFiring
 	// saveGen numbers the state snapshots; saveMu serialises their
 	// writes, savedGen is the last one on disk and saveFailing is set
 	// while the state cannot be saved, so it is
@@ -299,10 +291,10 @@ func New(opts Options) (*Engine, error) {
 			in := &instance{record: *rec}
 			e.instances[instKey{in.Rule, in.Ward, in.Class, in.Device}] = in
 			e.byID[in.ID] = in
-			if in.State == StateFiring {
+			if in.State == lifecycle.StateFiring {
 				e.firing.Add(1)
 			}
-			if in.State == StateFiring && in.Notified && opts.Notifier != nil {
+			if in.State == lifecycle.StateFiring && in.Notified && opts.Notifier != nil {
 				if r, ok := opts.Notifier.(Restorer); ok {
 					r.Restore(e.toNotify(in, false))
 				}
@@ -386,11 +378,11 @@ func (e *Engine) register(c *rule.Compiled, k instKey, dormant *instance) *insta
 	var in *instance
 	if dormant != nil && dormant.dormant {
 		*dormant = instance{record: record{Alert: Alert{ID: dormant.ID, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device,
-			Labels: c.Labels, State: StateInactive}}, cal: dormant.cal, calSet: dormant.calSet}
+			Labels: c.Labels, State: lifecycle.StateInactive}}, cal: dormant.cal, calSet: dormant.calSet}
 		in = dormant
 	} else {
 		id := alertID(c.Name, k.ward, k.class, k.device)
-		in = &instance{record: record{Alert: Alert{ID: id, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device, Labels: c.Labels, State: StateInactive}}}
+		in = &instance{record: record{Alert: Alert{ID: id, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device, Labels: c.Labels, State: lifecycle.StateInactive}}}
 	}
 	e.instances[k] = in
 	e.byID[in.ID] = in

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/alerts/rule"
@@ -196,9 +197,9 @@ func TestThresholdWithForAndHysteresis(t *testing.T) {
 	hot(monday(9, 5), 31.5)
 	assert.Empty(t, fx.n.firing, "pending for 10m first")
 	require.Len(t, fx.e.Active(), 1)
-	assert.Equal(t, StatePending, fx.e.Active()[0].State)
+	assert.Equal(t, lifecycle.StatePending, fx.e.Active()[0].State)
 	hot(monday(9, 10), 32)
-	require.Len(t, fx.n.firing, 1, "fires once the condition held for 10m")
+	require.Len(t, fx.n.firing, 1, "fires once the lifecycle.Condition held for 10m")
 	a := fx.n.firing[0]
 	assert.Equal(t, map[string]string{"alertname": "ACRoomTooHot", "severity": "critical", "ward": "thanh-binh", "class": "hvac", "device": "hvac-1"}, a.Labels)
 	assert.Equal(t, "Phòng của máy lạnh hvac-1 tại Thanh Bình nóng 32 °C (ngưỡng 30 °C)", a.Annotations["summary_vi"])
@@ -467,7 +468,7 @@ func TestRestartKeepsAlertsWithoutRenotifying(t *testing.T) {
 	fx2 := newFixture(t, monday(9, 7), byName("DoorStuckOpen", "DeviceOffline"), func(o *Options) { o.Store = store })
 	require.Len(t, fx2.e.Active(), 1, "the firing alert is remembered")
 	assert.Equal(t, 1, fx2.e.firingCount(), "facmon_alerts_firing counts restored alerts")
-	assert.Equal(t, StateFiring, fx2.e.Active()[0].State)
+	assert.Equal(t, lifecycle.StateFiring, fx2.e.Active()[0].State)
 	assert.Len(t, fx2.n.restored, 1, "re-registered for Alertmanager re-posts")
 	fx2.send(monday(9, 8), "door", "thanh-binh", "door-1", st("state", "open"))
 	fx2.at(monday(9, 9).Add(30 * time.Second))
@@ -564,7 +565,7 @@ func TestObserveInlineOrQueuedInOrder(t *testing.T) {
 	}
 	fx.e.Observe(hvac(monday(9, 0), 31))
 	require.Len(t, fx.e.Active(), 1, "evaluated on the caller's goroutine: no Run needed")
-	assert.Equal(t, StatePending, fx.e.Active()[0].State)
+	assert.Equal(t, lifecycle.StatePending, fx.e.Active()[0].State)
 
 	fx.e.mu.Lock() // a tick in progress
 	fx.e.Observe(hvac(monday(9, 1), 24))

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/alerts/rule"
 	"github.com/facmon/facmon/internal/liveness"
 	"github.com/facmon/facmon/internal/reading"
@@ -162,7 +163,7 @@ func (e *Engine) processLocked(r *reading.Reading) {
 			e.evalAbsence(c, liveness.Key{Ward: r.Ward, Class: r.Class, Device: r.Device}, now)
 			continue
 		}
-		var cond condition
+		var cond lifecycle.Condition
 		var ok bool
 		switch c.Kind {
 		case rule.KindThreshold:
@@ -179,11 +180,11 @@ func (e *Engine) processLocked(r *reading.Reading) {
 		// Most readings are fine: an alert is only materialised when its
 		// condition holds or it already exists, which keeps the hot path
 		// free of allocations and memory flat for a large fleet.
-		in := e.slotAlert(sl, i, r, cond.active)
+		in := e.slotAlert(sl, i, r, cond.Active)
 		if in == nil {
 			continue
 		}
-		in.Value, in.active, in.clear, in.known = cond.value, cond.active, cond.clear, true
+		in.Value, in.active, in.clear, in.known = cond.Value, cond.Active, cond.Clear, true
 		e.step(c, in, now)
 	}
 }

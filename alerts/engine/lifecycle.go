@@ -4,96 +4,18 @@ import (
 	"math"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/alerts/rule"
 )
 
-// phase is where an alert is in its lifecycle: all that advance reads
-// and writes.
-type phase struct {
-	state        State
-	pendingSince time.Time
-	firingSince  time.Time
-	clearSince   time.Time // when a firing alert's condition last began to clear
-	quietSince   time.Time // when it last went back from pending to inactive
+// phase and setPhase carry an instance's lifecycle fields to and from
+// lifecycle.Advance, which keeps none of its own.
+func (in *instance) phase() lifecycle.Phase {
+	return lifecycle.Phase{State: in.State, PendingSince: in.PendingSince, FiringSince: in.FiringSince, ClearSince: in.clearSince, QuietSince: in.quietSince}
 }
 
-// timing is what a rule says of its lifecycle.
-type timing struct {
-	forDur, clearFor time.Duration
-	// givenStart: the evaluation sets when the condition began (a
-	// pipeline rule's silence), and pending keeps that time.
-	givenStart bool
-}
-
-func timingOf(c *rule.Compiled) timing {
-	return timing{forDur: c.For.D(), clearFor: c.ClearFor.D(), givenStart: c.Kind == rule.KindPipeline}
-}
-
-// transitions is the set of changes one advance made.
-type transitions uint8
-
-const (
-	toPending   transitions = 1 << iota
-	toFiring                // from pending, possibly in the same advance
-	toInactive              // a pending alert whose condition did not last
-	toResolved              // a firing alert cleared for clear_for, or its office closed
-	stillFiring             // firing and not clearing: its value (and summary) moved
-)
-
-// advance is the alert lifecycle, inactive → pending → firing → resolved,
-// as a pure function of the phase, the rule's timing, the condition and
-// the time. closed says an office-hours rule's office is closed now: its
-// condition counts as clear and a firing alert resolves at once. due is
-// when a pending for or a firing clear_for runs out, if one is running;
-// zero otherwise.
-func advance(p phase, t timing, cond condition, closed bool, now time.Time) (next phase, tr transitions, due time.Time) {
-	active, clear := cond.active, cond.clear
-	if closed {
-		active, clear = false, true
-	}
-	switch p.state {
-	case StateInactive:
-		if !active {
-			return p, 0, time.Time{}
-		}
-		p.state, tr = StatePending, toPending
-		if p.pendingSince.IsZero() || !t.givenStart {
-			p.pendingSince = now
-		}
-		fallthrough
-	case StatePending:
-		switch {
-		case !active:
-			p.state, p.pendingSince, p.quietSince = StateInactive, time.Time{}, now
-			return p, tr | toInactive, time.Time{}
-		case now.Sub(p.pendingSince) >= t.forDur:
-			p.state, p.firingSince, p.clearSince = StateFiring, now, time.Time{}
-			return p, tr | toFiring, time.Time{}
-		}
-		return p, tr, p.pendingSince.Add(t.forDur)
-	case StateFiring:
-		if !clear {
-			p.clearSince = time.Time{}
-			return p, stillFiring, time.Time{}
-		}
-		if p.clearSince.IsZero() {
-			p.clearSince = now
-		}
-		if now.Sub(p.clearSince) >= t.clearFor || closed {
-			p.state, p.pendingSince, p.clearSince = StateInactive, time.Time{}, time.Time{}
-			return p, toResolved, time.Time{}
-		}
-		return p, 0, p.clearSince.Add(t.clearFor)
-	}
-	return p, 0, time.Time{}
-}
-
-func (in *instance) phase() phase {
-	return phase{state: in.State, pendingSince: in.PendingSince, firingSince: in.FiringSince, clearSince: in.clearSince, quietSince: in.quietSince}
-}
-
-func (in *instance) setPhase(p phase) {
-	in.State, in.PendingSince, in.FiringSince, in.clearSince, in.quietSince = p.state, p.pendingSince, p.firingSince, p.clearSince, p.quietSince
+func (in *instance) setPhase(p lifecycle.Phase) {
+	in.State, in.PendingSince, in.FiringSince, in.clearSince, in.quietSince = p.State, p.PendingSince, p.FiringSince, p.ClearSince, p.QuietSince
 }
 
 // step advances an instance with its current condition at now and
@@ -107,23 +29,23 @@ func (e *Engine) step(c *rule.Compiled, in *instance, now time.Time) {
 		cal := e.calendarOf(in)
 		closed = cal != nil && !cal.Open(now)
 	}
-	next, tr, due := advance(in.phase(), timingOf(c), condition{active: in.active, clear: in.clear}, closed, now)
+	next, tr, due := lifecycle.Advance(in.phase(), lifecycle.TimingOf(c), lifecycle.Condition{Active: in.active, Clear: in.clear}, closed, now)
 	in.setPhase(next)
 	if !due.IsZero() {
 		e.noteDue(due)
 	}
-	if tr&(toPending|toInactive) != 0 {
+	if tr&(lifecycle.ToPending|lifecycle.ToInactive) != 0 {
 		e.dirty = true
 	}
-	if tr&toPending != 0 {
-		e.m.transitions.WithLabelValues(c.Name, string(StatePending)).Inc()
+	if tr&lifecycle.ToPending != 0 {
+		e.m.transitions.WithLabelValues(c.Name, string(lifecycle.StatePending)).Inc()
 	}
 	switch {
-	case tr&toFiring != 0:
+	case tr&lifecycle.ToFiring != 0:
 		e.fired(c, in, now)
-	case tr&stillFiring != 0:
+	case tr&lifecycle.StillFiring != 0:
 		e.refresh(c, in)
-	case tr&toResolved != 0:
+	case tr&lifecycle.ToResolved != 0:
 		e.resolved(c, in, now)
 	}
 }
@@ -152,7 +74,7 @@ func (e *Engine) fired(c *rule.Compiled, in *instance, now time.Time) {
 	in.Escalated = false
 	e.refresh(c, in)
 	e.dirty = true
-	e.m.transitions.WithLabelValues(c.Name, string(StateFiring)).Inc()
+	e.m.transitions.WithLabelValues(c.Name, string(lifecycle.StateFiring)).Inc()
 	e.noteTransition(in, now)
 	in.Suppressed = e.suppression(c, in, now)
 	e.event(in, "firing", now)

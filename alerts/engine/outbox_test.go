@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/testenv"
 )
@@ -157,7 +158,7 @@ func TestStateAndHistoryWrittenOnceTheDiskHasRoom(t *testing.T) {
 	saved, err := again.Load()
 	require.NoError(t, err)
 	require.Len(t, saved, 1, "the alert that fired on the full disk is in the state")
-	assert.Equal(t, StateFiring, saved[0].State)
+	assert.Equal(t, lifecycle.StateFiring, saved[0].State)
 	onDisk, err := again.History(monday(0, 0), monday(23, 0))
 	require.NoError(t, err)
 	require.Len(t, onDisk, 1, "the history line is written, once")
@@ -194,7 +195,7 @@ func TestStateWriteHoldsUpNeitherEvaluationNorPages(t *testing.T) {
 	go func() {
 		defer close(answered)
 		for {
-			p, err := fx.e.Alerts(Query{State: StateFiring, Limit: 10})
+			p, err := fx.e.Alerts(Query{State: lifecycle.StateFiring, Limit: 10})
 			if err == nil && p.Total == 1 {
 				break
 			}
@@ -218,5 +219,5 @@ func TestStateWriteHoldsUpNeitherEvaluationNorPages(t *testing.T) {
 	restored, err := fx.store.Load()
 	require.NoError(t, err)
 	require.Len(t, restored, 1, "the state written once the disk answered")
-	assert.Equal(t, StateFiring, restored[0].State)
+	assert.Equal(t, lifecycle.StateFiring, restored[0].State)
 }

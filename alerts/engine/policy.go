@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/alerts/rule"
 )
@@ -141,7 +142,7 @@ func (e *Engine) noteTransition(in *instance, now time.Time) {
 // housekeep handles what changes with time for an existing alert:
 // suppression ending, escalation, flapping settling.
 func (e *Engine) housekeep(c *rule.Compiled, in *instance, now time.Time) {
-	if in.State == StateFiring {
+	if in.State == lifecycle.StateFiring {
 		if s := e.suppression(c, in, now); s != in.Suppressed {
 			if in.Suppressed == "" && s != "" {
 				e.log.Debug("alert suppressed", "rule", in.Rule, "ward", in.Ward, "device", in.Device, "why", s)
@@ -164,14 +165,14 @@ func (e *Engine) housekeep(c *rule.Compiled, in *instance, now time.Time) {
 		if in.heldResolve {
 			e.tell(in, noticeResolved, now)
 		}
-		if in.State == StateFiring {
+		if in.State == lifecycle.StateFiring {
 			e.tell(in, noticeFiring, now)
 		}
 	}
 	if len(in.Transitions) > 0 && !in.Flapping && now.Sub(in.Transitions[len(in.Transitions)-1]) >= e.opts.FlapWindow {
 		in.Transitions = nil
 	}
-	if in.State == StateInactive && !in.Flapping && !in.heldResolve && !in.Notified && len(in.samples) == 0 && len(in.Transitions) == 0 &&
+	if in.State == lifecycle.StateInactive && !in.Flapping && !in.heldResolve && !in.Notified && len(in.samples) == 0 && len(in.Transitions) == 0 &&
 		now.Sub(in.quietSince) >= e.opts.FlapWindow {
 		// Nothing to remember: keep the map small for large fleets. Not
 		// before it has been quiet for a flap window, though: a door that

@@ -3,19 +3,20 @@ package engine
 import (
 	"fmt"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/alerts/rule"
 	"github.com/facmon/facmon/internal/reading"
 )
 
 // stateCondition is active while the reading's field has one of the
 // rule's values; false when the reading lacks the field.
-func stateCondition(c *rule.Compiled, r *reading.Reading) (condition, bool) {
+func stateCondition(c *rule.Compiled, r *reading.Reading) (lifecycle.Condition, bool) {
 	f, ok := r.Field(c.Field)
 	if !ok {
-		return condition{}, false
+		return lifecycle.Condition{}, false
 	}
 	active := c.StateActive(fieldText(f))
-	return condition{value: boolFloat(active), active: active, clear: !active}, true
+	return lifecycle.Condition{Value: boolFloat(active), Active: active, Clear: !active}, true
 }
 
 // fieldText is a field's value as a state rule's values are written.

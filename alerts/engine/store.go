@@ -10,6 +10,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 )
 
 // HistoryEvent is one line of the incident history.
@@ -187,7 +189,7 @@ func (e *Engine) snapshotLocked() *stateSnapshot {
 	}
 	var keep []*record
 	for _, in := range e.instances {
-		if in.State != StateInactive || in.Notified || in.Flapping {
+		if in.State != lifecycle.StateInactive || in.Notified || in.Flapping {
 			cp := in.record
 			cp.Transitions = append([]time.Time(nil), in.Transitions...)
 			keep = append(keep, &cp)

@@ -3,6 +3,7 @@ package engine
 import (
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/alerts/rule"
 )
@@ -84,7 +85,7 @@ func (e *Engine) groupFiring(ward string) bool {
 		if c.Kind != rule.KindGroup {
 			continue
 		}
-		if in, ok := e.instances[instKey{c.Name, ward, "", ""}]; ok && in.State == StateFiring {
+		if in, ok := e.instances[instKey{c.Name, ward, "", ""}]; ok && in.State == lifecycle.StateFiring {
 			return true
 		}
 	}

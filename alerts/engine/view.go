@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 )
 
 // The views the web pages take of the alerts. Each is one pass over the
@@ -20,7 +22,7 @@ type Query struct {
 	// Ward and Rule, when set, keep only the alerts of that ward or rule.
 	Ward, Rule string
 	// State is StateFiring or StatePending; "" keeps both.
-	State State
+	State lifecycle.State
 	// Limit is the most alerts in the page (at least 1).
 	Limit int
 	// After is the previous page's Next; "" starts from the beginning.
@@ -157,7 +159,7 @@ func selectPage(all iter.Seq[*Alert], q Query) (Page, error) {
 
 func (q Query) matches(in *Alert) bool {
 	if q.State == "" {
-		if in.State != StateFiring && in.State != StatePending {
+		if in.State != lifecycle.StateFiring && in.State != lifecycle.StatePending {
 			return false
 		}
 	} else if in.State != q.State {
@@ -186,7 +188,7 @@ func (e *Engine) Overview(maxGroups, perGroup int) []Group {
 	type gk struct{ ward, rule string }
 	byKey := map[gk]*Group{}
 	for _, in := range e.instances {
-		if in.State != StateFiring {
+		if in.State != lifecycle.StateFiring {
 			continue
 		}
 		g := byKey[gk{in.Ward, in.Rule}]
@@ -213,7 +215,7 @@ func (e *Engine) Overview(maxGroups, perGroup int) []Group {
 	}
 	for _, in := range e.instances {
 		list, ok := full[gk{in.Ward, in.Rule}]
-		if !ok || in.State != StateFiring || perGroup <= 0 {
+		if !ok || in.State != lifecycle.StateFiring || perGroup <= 0 {
 			continue
 		}
 		a := &in.Alert
@@ -264,15 +266,15 @@ func (e *Engine) Active() []Alert {
 	defer e.mu.Unlock()
 	var out []Alert
 	for _, in := range e.instances {
-		if in.State == StateFiring || in.State == StatePending {
+		if in.State == lifecycle.StateFiring || in.State == lifecycle.StatePending {
 			out = append(out, in.public())
 		}
 	}
 	rank := map[string]int{"critical": 0, "warning": 1, "info": 2}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
-		if (a.State == StateFiring) != (b.State == StateFiring) {
-			return a.State == StateFiring
+		if (a.State == lifecycle.StateFiring) != (b.State == lifecycle.StateFiring) {
+			return a.State == lifecycle.StateFiring
 		}
 		if rank[a.Severity] != rank[b.Severity] {
 			return rank[a.Severity] < rank[b.Severity]

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -36,10 +37,10 @@ func manyAlerts(n int, seed uint64) []Alert {
 	for i := range n {
 		r := rules[rng.IntN(len(rules))]
 		in := Alert{ID: fmt.Sprintf("id-%d-%d", seed, i), Rule: r.name, Severity: r.sev, Ward: fmt.Sprintf("ward-%d", rng.IntN(13)),
-			Class: "camera", Device: fmt.Sprintf("camera-%d-%d", seed, i), State: StateFiring,
+			Class: "camera", Device: fmt.Sprintf("camera-%d-%d", seed, i), State: lifecycle.StateFiring,
 			FiringSince: monday(8, 0).Add(time.Duration(rng.IntN(3600)) * time.Second), Acked: rng.IntN(5) == 0}
 		if rng.IntN(10) == 0 {
-			in.State, in.FiringSince, in.Acked = StatePending, time.Time{}, false
+			in.State, in.FiringSince, in.Acked = lifecycle.StatePending, time.Time{}, false
 		}
 		out = append(out, in)
 	}
@@ -140,9 +141,9 @@ func TestPagingFilters(t *testing.T) {
 	}{
 		{Query{Ward: "ward-3"}, func(in Alert) bool { return in.Ward == "ward-3" }},
 		{Query{Rule: "ACRoomTooHot"}, func(in Alert) bool { return in.Rule == "ACRoomTooHot" }},
-		{Query{State: StatePending}, func(in Alert) bool { return in.State == StatePending }},
-		{Query{Ward: "ward-3", Rule: "DeviceOffline", State: StateFiring}, func(in Alert) bool {
-			return in.Ward == "ward-3" && in.Rule == "DeviceOffline" && in.State == StateFiring
+		{Query{State: lifecycle.StatePending}, func(in Alert) bool { return in.State == lifecycle.StatePending }},
+		{Query{Ward: "ward-3", Rule: "DeviceOffline", State: lifecycle.StateFiring}, func(in Alert) bool {
+			return in.Ward == "ward-3" && in.Rule == "DeviceOffline" && in.State == lifecycle.StateFiring
 		}},
 		{Query{Ward: "nowhere"}, func(Alert) bool { return false }},
 	}
@@ -171,7 +172,7 @@ func TestOverviewGroupsPerWardAndRule(t *testing.T) {
 	groups := fx.e.Overview(5, 3)
 	firing := 0
 	for _, in := range all {
-		if in.State == StateFiring {
+		if in.State == lifecycle.StateFiring {
 			firing++
 		}
 	}
@@ -199,7 +200,7 @@ func TestOverviewGroupsPerWardAndRule(t *testing.T) {
 	// The group's first alerts are its unacknowledged ones, oldest first.
 	var want []Alert
 	for _, in := range all {
-		if in.State == StateFiring && in.Ward == groups[0].Ward && in.Rule == groups[0].Rule {
+		if in.State == lifecycle.StateFiring && in.Ward == groups[0].Ward && in.Rule == groups[0].Rule {
 			want = append(want, in)
 		}
 	}
@@ -216,7 +217,7 @@ func TestViewsOfARealAlert(t *testing.T) {
 		fx.send(monday(9, m), "hvac", "thanh-binh", "hvac-1", fl("temp_c", 32), fl("setpoint_c", 25))
 		fx.send(monday(9, m), "hvac", "thanh-binh", "hvac-2", fl("temp_c", 32), fl("setpoint_c", 25))
 	}
-	p, err := fx.e.Alerts(Query{Limit: 1, State: StateFiring})
+	p, err := fx.e.Alerts(Query{Limit: 1, State: lifecycle.StateFiring})
 	require.NoError(t, err)
 	assert.Equal(t, 2, p.Total)
 	require.Len(t, p.Alerts, 1)

@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
+
 	"github.com/facmon/facmon/alerts/api"
 	"github.com/facmon/facmon/alerts/engine"
 	"github.com/facmon/facmon/internal/clientauth"
@@ -89,7 +91,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tALERT\tWARD\tDEVICE\tSINCE\tACK\tSUMMARY")
 		for _, a := range out.Alerts {
 			since := a.FiringSince
-			if a.State != engine.StateFiring {
+			if a.State != lifecycle.StateFiring {
 				since = a.PendingSince
 			}
 			ack := "-"

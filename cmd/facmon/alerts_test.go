@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/lifecycle"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -53,7 +55,7 @@ func (f *fakeEngine) Unack(id, by string) (engine.Alert, error) {
 }
 
 func TestAlertsCommand(t *testing.T) {
-	eng := &fakeEngine{active: []engine.Alert{{ID: "a1", Rule: "DoorStuckOpen", Severity: "warning", Ward: "thanh-binh", Device: "door-1", State: engine.StateFiring, FiringSince: time.Now(), SummaryVI: "Cửa tự động door-1 mở"}}}
+	eng := &fakeEngine{active: []engine.Alert{{ID: "a1", Rule: "DoorStuckOpen", Severity: "warning", Ward: "thanh-binh", Device: "door-1", State: lifecycle.StateFiring, FiringSince: time.Now(), SummaryVI: "Cửa tự động door-1 mở"}}}
 	mux := http.NewServeMux()
 	api.New(eng, "s3cret").Register(mux)
 	srv := httptest.NewServer(mux)
@@ -117,7 +119,7 @@ func TestAlertsListWalksThePages(t *testing.T) {
 			ward = "nam-duong"
 		}
 		eng.active = append(eng.active, engine.Alert{ID: fmt.Sprintf("a%04d", i), Rule: "DeviceOffline", Severity: "warning", Ward: ward,
-			Class: "camera", Device: fmt.Sprintf("camera-%04d", i), State: engine.StateFiring, FiringSince: time.Now()})
+			Class: "camera", Device: fmt.Sprintf("camera-%04d", i), State: lifecycle.StateFiring, FiringSince: time.Now()})
 	}
 	var queries []string
 	mux := http.NewServeMux()
