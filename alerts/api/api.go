@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/facmon/facmon/alerts/view"
+
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
 
 	"github.com/facmon/facmon/alerts/engine"
@@ -19,10 +21,10 @@ import (
 
 // Engine is what the API needs of the alert engine.
 type Engine interface {
-	Alerts(q engine.Query) (engine.Page, error)
+	Alerts(q view.Query) (view.Page, error)
 	History(from, to time.Time) ([]engine.HistoryEvent, error)
-	Ack(id, by, comment string) (engine.Alert, error)
-	Unack(id, by string) (engine.Alert, error)
+	Ack(id, by, comment string) (view.Alert, error)
+	Unack(id, by string) (view.Alert, error)
 }
 
 // Handler serves /api/alerts.
@@ -67,7 +69,7 @@ const (
 
 // AlertsPage is the answer of GET /api/alerts.
 type AlertsPage struct {
-	Alerts []engine.Alert `json:"alerts"`
+	Alerts []view.Alert `json:"alerts"`
 	// Total is how many alerts match the filters, over all pages.
 	Total int `json:"total"`
 	// NextCursor, passed as cursor, gives the next page; absent on the last.
@@ -79,7 +81,7 @@ type AlertsPage struct {
 // state.
 func (h *Handler) active(w http.ResponseWriter, r *http.Request) {
 	qs := r.URL.Query()
-	q := engine.Query{Ward: qs.Get("ward"), Rule: qs.Get("rule"), Limit: DefaultLimit, After: qs.Get("cursor")}
+	q := view.Query{Ward: qs.Get("ward"), Rule: qs.Get("rule"), Limit: DefaultLimit, After: qs.Get("cursor")}
 	if s := qs.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxLimit {
@@ -96,7 +98,7 @@ func (h *Handler) active(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, err := h.eng.Alerts(q)
-	if errors.Is(err, engine.ErrBadCursor) {
+	if errors.Is(err, view.ErrBadCursor) {
 		writeJSON(w, http.StatusBadRequest, apiError{"cursor: " + err.Error() + " (pass next_cursor of the previous page)"})
 		return
 	}
@@ -105,7 +107,7 @@ func (h *Handler) active(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if page.Alerts == nil {
-		page.Alerts = []engine.Alert{}
+		page.Alerts = []view.Alert{}
 	}
 	writeJSON(w, http.StatusOK, AlertsPage{Alerts: page.Alerts, Total: page.Total, NextCursor: page.Next})
 }

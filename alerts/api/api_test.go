@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/alerts/view"
+
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
 
 	"github.com/stretchr/testify/assert"
@@ -22,34 +24,34 @@ type fake struct {
 	from, to time.Time
 	acked    []string
 	unacked  []string
-	alerts   []engine.Alert
+	alerts   []view.Alert
 }
 
-func (f *fake) Alerts(q engine.Query) (engine.Page, error) { return engine.PageOf(f.alerts, q) }
+func (f *fake) Alerts(q view.Query) (view.Page, error) { return view.PageOf(f.alerts, q) }
 func (f *fake) History(from, to time.Time) ([]engine.HistoryEvent, error) {
 	f.from, f.to = from, to
 	return nil, nil
 }
-func (f *fake) Ack(id, by, comment string) (engine.Alert, error) {
+func (f *fake) Ack(id, by, comment string) (view.Alert, error) {
 	if id != "a1" {
-		return engine.Alert{}, engine.ErrNotFiring
+		return view.Alert{}, engine.ErrNotFiring
 	}
 	f.acked = append(f.acked, by)
-	return engine.Alert{ID: id, Acked: true, AckBy: by}, nil
+	return view.Alert{ID: id, Acked: true, AckBy: by}, nil
 }
 
-func (f *fake) Unack(id, by string) (engine.Alert, error) {
+func (f *fake) Unack(id, by string) (view.Alert, error) {
 	switch id {
 	case "a1":
 		f.unacked = append(f.unacked, by)
-		return engine.Alert{ID: id}, nil
+		return view.Alert{ID: id}, nil
 	case "a2":
-		return engine.Alert{}, engine.ErrNotAcked
+		return view.Alert{}, engine.ErrNotAcked
 	}
-	return engine.Alert{}, engine.ErrNotFiring
+	return view.Alert{}, engine.ErrNotFiring
 }
 
-func serve(t *testing.T, token string, alerts ...engine.Alert) (*fake, *httptest.Server) {
+func serve(t *testing.T, token string, alerts ...view.Alert) (*fake, *httptest.Server) {
 	f := &fake{alerts: alerts}
 	mux := http.NewServeMux()
 	New(f, token).Register(mux)
@@ -153,14 +155,14 @@ func TestAckBodyTooLarge(t *testing.T) {
 	assert.Equal(t, "request body too large: at most 16384 bytes", out["error"])
 }
 
-func fleetAlerts(n int) []engine.Alert {
-	out := make([]engine.Alert, n)
+func fleetAlerts(n int) []view.Alert {
+	out := make([]view.Alert, n)
 	for i := range out {
 		sev, rule := "warning", "DeviceOffline"
 		if i%10 == 0 {
 			sev, rule = "critical", "ACRoomTooHot"
 		}
-		out[i] = engine.Alert{ID: fmt.Sprintf("a%05d", i), Rule: rule, Severity: sev, Ward: fmt.Sprintf("ward-%d", i%13),
+		out[i] = view.Alert{ID: fmt.Sprintf("a%05d", i), Rule: rule, Severity: sev, Ward: fmt.Sprintf("ward-%d", i%13),
 			Class: "camera", Device: fmt.Sprintf("camera-%d", i), State: lifecycle.StateFiring, FiringSince: time.Now(),
 			SummaryVI: "Thiết bị mất kết nối", SummaryEN: "Device offline"}
 		if i%7 == 0 {
@@ -228,11 +230,11 @@ func TestAlertsPages(t *testing.T) {
 
 	for _, c := range []struct {
 		query string
-		keep  func(engine.Alert) bool
+		keep  func(view.Alert) bool
 	}{
-		{"rule=ACRoomTooHot", func(a engine.Alert) bool { return a.Rule == "ACRoomTooHot" }},
-		{"state=pending", func(a engine.Alert) bool { return a.State == lifecycle.StatePending }},
-		{"state=firing&rule=DeviceOffline&ward=ward-0", func(a engine.Alert) bool {
+		{"rule=ACRoomTooHot", func(a view.Alert) bool { return a.Rule == "ACRoomTooHot" }},
+		{"state=pending", func(a view.Alert) bool { return a.State == lifecycle.StatePending }},
+		{"state=firing&rule=DeviceOffline&ward=ward-0", func(a view.Alert) bool {
 			return a.State == lifecycle.StateFiring && a.Rule == "DeviceOffline" && a.Ward == "ward-0"
 		}},
 	} {

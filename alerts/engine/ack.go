@@ -6,18 +6,19 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
+	"github.com/facmon/facmon/alerts/view"
 )
 
 // Ack acknowledges a firing alert: Alertmanager gets the annotated alert
 // at once and a silence of it, so it stops notifying the on-call person.
-func (e *Engine) Ack(id, by, comment string) (Alert, error) {
-	return e.saved(func() (Alert, *stateSnapshot, error) { return e.ackLocked(id, by, comment) })
+func (e *Engine) Ack(id, by, comment string) (view.Alert, error) {
+	return e.saved(func() (view.Alert, *stateSnapshot, error) { return e.ackLocked(id, by, comment) })
 }
 
-func (e *Engine) ackLocked(id, by, comment string) (Alert, *stateSnapshot, error) {
+func (e *Engine) ackLocked(id, by, comment string) (view.Alert, *stateSnapshot, error) {
 	in, ok := e.byID[id]
 	if !ok || in.State != lifecycle.StateFiring {
-		return Alert{}, nil, ErrNotFiring
+		return view.Alert{}, nil, ErrNotFiring
 	}
 	now := e.opts.Now()
 	in.Acked, in.AckBy, in.AckComment, in.AckAt = true, by, comment, now
@@ -33,17 +34,17 @@ func (e *Engine) ackLocked(id, by, comment string) (Alert, *stateSnapshot, error
 
 // Unack withdraws an acknowledgement: the silence is expired and the alert
 // posted again without its acknowledgement.
-func (e *Engine) Unack(id, by string) (Alert, error) {
-	return e.saved(func() (Alert, *stateSnapshot, error) { return e.unackLocked(id, by) })
+func (e *Engine) Unack(id, by string) (view.Alert, error) {
+	return e.saved(func() (view.Alert, *stateSnapshot, error) { return e.unackLocked(id, by) })
 }
 
-func (e *Engine) unackLocked(id, by string) (Alert, *stateSnapshot, error) {
+func (e *Engine) unackLocked(id, by string) (view.Alert, *stateSnapshot, error) {
 	in, ok := e.byID[id]
 	if !ok || in.State != lifecycle.StateFiring {
-		return Alert{}, nil, ErrNotFiring
+		return view.Alert{}, nil, ErrNotFiring
 	}
 	if !in.Acked {
-		return Alert{}, nil, ErrNotAcked
+		return view.Alert{}, nil, ErrNotAcked
 	}
 	now := e.opts.Now()
 	in.Acked, in.AckBy, in.AckComment, in.AckAt, in.SilenceID = false, "", "", time.Time{}, ""
@@ -58,12 +59,12 @@ func (e *Engine) unackLocked(id, by string) (Alert, *stateSnapshot, error) {
 
 // saved runs an acknowledgement change under e.mu, then writes the state
 // it left outside the lock, so the acknowledgement survives a restart.
-func (e *Engine) saved(change func() (Alert, *stateSnapshot, error)) (Alert, error) {
+func (e *Engine) saved(change func() (view.Alert, *stateSnapshot, error)) (view.Alert, error) {
 	e.mu.Lock()
 	a, snap, err := change()
 	e.mu.Unlock()
 	if err != nil {
-		return Alert{}, err
+		return view.Alert{}, err
 	}
 	_ = e.writeState(snap) // counted and logged; retried at the next tick
 	return a, nil

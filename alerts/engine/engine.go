@@ -22,6 +22,7 @@ import (
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/alerts/rule"
+	"github.com/facmon/facmon/alerts/view"
 	"github.com/facmon/facmon/internal/calendar"
 	"github.com/facmon/facmon/internal/liveness"
 	"github.com/facmon/facmon/internal/reading"
@@ -95,47 +96,10 @@ type Options struct {
 	RetryInterval time.Duration
 }
 
-// Alert is what the API and the pages show of one alert: a rule applied
-// to one device (or ward).
-type Alert struct {
-	ID       string            `json:"id"`
-	Rule     string            `json:"rule"`
-	Severity string            `json:"severity"`
-	Ward     string            `json:"ward,omitempty"`
-	Class    string            `json:"class,omitempty"`
-	Device   string            `json:"device,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	State    lifecycle.State   `json:"state"`
-	// PendingSince / FiringSince: when the condition started to hold and
-	// when the alert fired.
-	PendingSince time.Time `json:"pending_since,omitzero"`
-	FiringSince  time.Time `json:"firing_since,omitzero"`
-	Value        float64   `json:"value"`
-	SummaryVI    string    `json:"summary_vi,omitempty"`
-	SummaryEN    string    `json:"summary_en,omitempty"`
-	// Acknowledgement.
-	Acked      bool      `json:"acked"`
-	AckBy      string    `json:"ack_by,omitempty"`
-	AckComment string    `json:"ack_comment,omitempty"`
-	AckAt      time.Time `json:"ack_at,omitzero"`
-	// SilenceID is the Alertmanager silence of the acknowledgement, once
-	// Alertmanager has it.
-	SilenceID string `json:"silence_id,omitempty"`
-	// Notified is true once the firing notification went out; a restart
-	// keeps it so nobody is notified twice.
-	Notified  bool `json:"notified"`
-	Escalated bool `json:"escalated"`
-	// Suppressed says why a firing alert is not notified: "maintenance"
-	// or "ward_unreachable".
-	Suppressed string `json:"suppressed,omitempty"`
-	// Flapping alerts hold their notifications.
-	Flapping bool `json:"flapping"`
-}
-
 // record is an alert as the state file keeps it across a restart: what
 // is shown, and the recent transitions that tell whether it flaps.
 type record struct {
-	Alert
+	view.Alert
 	Transitions []time.Time `json:"transitions,omitempty"`
 }
 
@@ -377,12 +341,12 @@ func (e *Engine) instance(c *rule.Compiled, ward, class, device string) *instanc
 func (e *Engine) register(c *rule.Compiled, k instKey, dormant *instance) *instance {
 	var in *instance
 	if dormant != nil && dormant.dormant {
-		*dormant = instance{record: record{Alert: Alert{ID: dormant.ID, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device,
+		*dormant = instance{record: record{Alert: view.Alert{ID: dormant.ID, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device,
 			Labels: c.Labels, State: lifecycle.StateInactive}}, cal: dormant.cal, calSet: dormant.calSet}
 		in = dormant
 	} else {
 		id := alertID(c.Name, k.ward, k.class, k.device)
-		in = &instance{record: record{Alert: Alert{ID: id, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device, Labels: c.Labels, State: lifecycle.StateInactive}}}
+		in = &instance{record: record{Alert: view.Alert{ID: id, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device, Labels: c.Labels, State: lifecycle.StateInactive}}}
 	}
 	e.instances[k] = in
 	e.byID[in.ID] = in

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
+	"github.com/facmon/facmon/alerts/view"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/testenv"
 )
@@ -89,7 +90,7 @@ func TestStuckEventSinkBlocksNeitherEvaluationNorPages(t *testing.T) {
 		fx.now = monday(8, 36)
 		fx.e.Tick(fx.now)
 	})
-	var active []Alert
+	var active []view.Alert
 	within(t, "Active (the status page and /api/alerts)", func() { active = fx.e.Active() })
 	require.Len(t, active, 5)
 	within(t, "Ack", func() {
@@ -195,7 +196,7 @@ func TestStateWriteHoldsUpNeitherEvaluationNorPages(t *testing.T) {
 	go func() {
 		defer close(answered)
 		for {
-			p, err := fx.e.Alerts(Query{State: lifecycle.StateFiring, Limit: 10})
+			p, err := fx.e.Alerts(view.Query{State: lifecycle.StateFiring, Limit: 10})
 			if err == nil && p.Total == 1 {
 				break
 			}

@@ -3,6 +3,7 @@ package engine
 import (
 	"testing"
 
+	"github.com/facmon/facmon/alerts/view"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -15,19 +16,19 @@ func TestNotificationPolicy(t *testing.T) {
 		pass      bool
 		heldAfter bool
 	}{
-		{"a new firing alert is told", asInstance(Alert{}), noticeFiring, true, false},
-		{"told once", asInstance(Alert{Notified: true}), noticeFiring, false, false},
-		{"a suppressed alert is not told", asInstance(Alert{Suppressed: "maintenance"}), noticeFiring, false, false},
-		{"a flapping alert is not told", asInstance(Alert{Flapping: true}), noticeFiring, false, false},
-		{"a resolution of a told alert goes out", asInstance(Alert{Notified: true}), noticeResolved, true, false},
-		{"nobody to tell of an untold alert's resolution", asInstance(Alert{}), noticeResolved, false, false},
-		{"a flapping alert's resolution is held", asInstance(Alert{Notified: true, Flapping: true}), noticeResolved, false, true},
-		{"a told alert escalates", asInstance(Alert{Notified: true}), noticeEscalation, true, false},
-		{"an acknowledged alert does not escalate", asInstance(Alert{Notified: true, Acked: true}), noticeEscalation, false, false},
-		{"an untold alert does not escalate", asInstance(Alert{}), noticeEscalation, false, false},
-		{"a suppressed told alert still escalates", asInstance(Alert{Notified: true, Suppressed: "maintenance"}), noticeEscalation, true, false},
-		{"an ack change is re-posted to the receivers that know the alert", asInstance(Alert{Notified: true, Acked: true}), noticeRepost, true, false},
-		{"nothing to re-post of an untold alert", asInstance(Alert{Acked: true}), noticeRepost, false, false},
+		{"a new firing alert is told", asInstance(view.Alert{}), noticeFiring, true, false},
+		{"told once", asInstance(view.Alert{Notified: true}), noticeFiring, false, false},
+		{"a suppressed alert is not told", asInstance(view.Alert{Suppressed: "maintenance"}), noticeFiring, false, false},
+		{"a flapping alert is not told", asInstance(view.Alert{Flapping: true}), noticeFiring, false, false},
+		{"a resolution of a told alert goes out", asInstance(view.Alert{Notified: true}), noticeResolved, true, false},
+		{"nobody to tell of an untold alert's resolution", asInstance(view.Alert{}), noticeResolved, false, false},
+		{"a flapping alert's resolution is held", asInstance(view.Alert{Notified: true, Flapping: true}), noticeResolved, false, true},
+		{"a told alert escalates", asInstance(view.Alert{Notified: true}), noticeEscalation, true, false},
+		{"an acknowledged alert does not escalate", asInstance(view.Alert{Notified: true, Acked: true}), noticeEscalation, false, false},
+		{"an untold alert does not escalate", asInstance(view.Alert{}), noticeEscalation, false, false},
+		{"a suppressed told alert still escalates", asInstance(view.Alert{Notified: true, Suppressed: "maintenance"}), noticeEscalation, true, false},
+		{"an ack change is re-posted to the receivers that know the alert", asInstance(view.Alert{Notified: true, Acked: true}), noticeRepost, true, false},
+		{"nothing to re-post of an untold alert", asInstance(view.Alert{Acked: true}), noticeRepost, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -38,4 +39,4 @@ func TestNotificationPolicy(t *testing.T) {
 	}
 }
 
-func asInstance(a Alert) instance { return instance{record: record{Alert: a}} }
+func asInstance(a view.Alert) instance { return instance{record: record{Alert: a}} }

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
+	"github.com/facmon/facmon/alerts/view"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // put registers alerts directly, as the engine's lifecycle would leave
 // them: the views are what is tested here.
-func put(e *Engine, ins ...Alert) {
+func put(e *Engine, ins ...view.Alert) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, in := range ins {
@@ -22,7 +23,7 @@ func put(e *Engine, ins ...Alert) {
 	}
 }
 
-func drop(e *Engine, in Alert) {
+func drop(e *Engine, in view.Alert) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.instances, instKey{in.Rule, in.Ward, in.Class, in.Device})
@@ -30,13 +31,13 @@ func drop(e *Engine, in Alert) {
 
 // manyAlerts is n alerts over 13 wards, three rules of three severities,
 // firing or pending, some acknowledged.
-func manyAlerts(n int, seed uint64) []Alert {
+func manyAlerts(n int, seed uint64) []view.Alert {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	rules := []struct{ name, sev string }{{"DeviceOffline", "warning"}, {"ACRoomTooHot", "critical"}, {"DiskFilling", "info"}}
-	out := make([]Alert, 0, n)
+	out := make([]view.Alert, 0, n)
 	for i := range n {
 		r := rules[rng.IntN(len(rules))]
-		in := Alert{ID: fmt.Sprintf("id-%d-%d", seed, i), Rule: r.name, Severity: r.sev, Ward: fmt.Sprintf("ward-%d", rng.IntN(13)),
+		in := view.Alert{ID: fmt.Sprintf("id-%d-%d", seed, i), Rule: r.name, Severity: r.sev, Ward: fmt.Sprintf("ward-%d", rng.IntN(13)),
 			Class: "camera", Device: fmt.Sprintf("camera-%d-%d", seed, i), State: lifecycle.StateFiring,
 			FiringSince: monday(8, 0).Add(time.Duration(rng.IntN(3600)) * time.Second), Acked: rng.IntN(5) == 0}
 		if rng.IntN(10) == 0 {
@@ -47,7 +48,7 @@ func manyAlerts(n int, seed uint64) []Alert {
 	return out
 }
 
-func walk(t *testing.T, e *Engine, q Query, between func(page int)) (ids []string, pages int) {
+func walk(t *testing.T, e *Engine, q view.Query, between func(page int)) (ids []string, pages int) {
 	t.Helper()
 	for {
 		p, err := e.Alerts(q)
@@ -72,7 +73,7 @@ func TestPagingWalksEveryAlertOnce(t *testing.T) {
 	all := manyAlerts(2500, 1)
 	put(fx.e, all...)
 	for _, limit := range []int{1, 7, 100, 2499, 2500, 5000} {
-		ids, pages := walk(t, fx.e, Query{Limit: limit}, nil)
+		ids, pages := walk(t, fx.e, view.Query{Limit: limit}, nil)
 		assert.Len(t, ids, len(all), "limit %d", limit)
 		seen := map[string]bool{}
 		for _, id := range ids {
@@ -82,7 +83,7 @@ func TestPagingWalksEveryAlertOnce(t *testing.T) {
 		assert.Equal(t, (len(all)+limit-1)/limit, pages, "limit %d", limit)
 	}
 	// Most severe first.
-	p, err := fx.e.Alerts(Query{Limit: 5000})
+	p, err := fx.e.Alerts(view.Query{Limit: 5000})
 	require.NoError(t, err)
 	assert.Equal(t, len(all), p.Total)
 	assert.Equal(t, "critical", p.Alerts[0].Severity)
@@ -98,7 +99,7 @@ func TestPagingIsStableUnderChanges(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	gone := map[string]bool{}
 	added := manyAlerts(1000, 2)
-	ids, _ := walk(t, fx.e, Query{Limit: 50}, func(page int) {
+	ids, _ := walk(t, fx.e, view.Query{Limit: 50}, func(page int) {
 		// Between pages: 25 alerts resolve, 25 new ones fire, anywhere
 		// in the order, ahead of the cursor or behind it.
 		for range 25 {
@@ -126,7 +127,7 @@ func TestPagingFilters(t *testing.T) {
 	fx := newFixture(t, monday(8, 0), nil, nil)
 	all := manyAlerts(3000, 1)
 	put(fx.e, all...)
-	count := func(keep func(Alert) bool) int {
+	count := func(keep func(view.Alert) bool) int {
 		n := 0
 		for _, in := range all {
 			if keep(in) {
@@ -136,16 +137,16 @@ func TestPagingFilters(t *testing.T) {
 		return n
 	}
 	cases := []struct {
-		q    Query
-		keep func(Alert) bool
+		q    view.Query
+		keep func(view.Alert) bool
 	}{
-		{Query{Ward: "ward-3"}, func(in Alert) bool { return in.Ward == "ward-3" }},
-		{Query{Rule: "ACRoomTooHot"}, func(in Alert) bool { return in.Rule == "ACRoomTooHot" }},
-		{Query{State: lifecycle.StatePending}, func(in Alert) bool { return in.State == lifecycle.StatePending }},
-		{Query{Ward: "ward-3", Rule: "DeviceOffline", State: lifecycle.StateFiring}, func(in Alert) bool {
+		{view.Query{Ward: "ward-3"}, func(in view.Alert) bool { return in.Ward == "ward-3" }},
+		{view.Query{Rule: "ACRoomTooHot"}, func(in view.Alert) bool { return in.Rule == "ACRoomTooHot" }},
+		{view.Query{State: lifecycle.StatePending}, func(in view.Alert) bool { return in.State == lifecycle.StatePending }},
+		{view.Query{Ward: "ward-3", Rule: "DeviceOffline", State: lifecycle.StateFiring}, func(in view.Alert) bool {
 			return in.Ward == "ward-3" && in.Rule == "DeviceOffline" && in.State == lifecycle.StateFiring
 		}},
-		{Query{Ward: "nowhere"}, func(Alert) bool { return false }},
+		{view.Query{Ward: "nowhere"}, func(view.Alert) bool { return false }},
 	}
 	for _, c := range cases {
 		c.q.Limit = 40
@@ -160,8 +161,8 @@ func TestPagingFilters(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"!!", "bm90IGpzb24", "WzEsImEiXQ"} {
-		_, err := fx.e.Alerts(Query{Limit: 10, After: bad})
-		assert.ErrorIs(t, err, ErrBadCursor, bad)
+		_, err := fx.e.Alerts(view.Query{Limit: 10, After: bad})
+		assert.ErrorIs(t, err, view.ErrBadCursor, bad)
 	}
 }
 
@@ -180,7 +181,7 @@ func TestOverviewGroupsPerWardAndRule(t *testing.T) {
 	for i, g := range groups {
 		sum += g.Firing
 		if i > 0 {
-			assert.LessOrEqual(t, GroupOrder(groups[i-1], g), 0, "in order")
+			assert.LessOrEqual(t, view.GroupOrder(groups[i-1], g), 0, "in order")
 		}
 		if i < 5 {
 			require.Len(t, g.Alerts, 3, "the first groups carry their first alerts")
@@ -188,7 +189,7 @@ func TestOverviewGroupsPerWardAndRule(t *testing.T) {
 				assert.Equal(t, g.Ward, a.Ward)
 				assert.Equal(t, g.Rule, a.Rule)
 			}
-			assert.LessOrEqual(t, AlertOrder(g.Alerts[0], g.Alerts[1]), 0)
+			assert.LessOrEqual(t, view.AlertOrder(g.Alerts[0], g.Alerts[1]), 0)
 		} else {
 			assert.Empty(t, g.Alerts, "the others only their counts")
 		}
@@ -198,13 +199,13 @@ func TestOverviewGroupsPerWardAndRule(t *testing.T) {
 	assert.Equal(t, "critical", groups[0].Severity)
 
 	// The group's first alerts are its unacknowledged ones, oldest first.
-	var want []Alert
+	var want []view.Alert
 	for _, in := range all {
 		if in.State == lifecycle.StateFiring && in.Ward == groups[0].Ward && in.Rule == groups[0].Rule {
 			want = append(want, in)
 		}
 	}
-	slices.SortFunc(want, AlertOrder)
+	slices.SortFunc(want, view.AlertOrder)
 	for i := range 3 {
 		assert.Equal(t, want[i].ID, groups[0].Alerts[i].ID)
 	}
@@ -217,18 +218,18 @@ func TestViewsOfARealAlert(t *testing.T) {
 		fx.send(monday(9, m), "hvac", "thanh-binh", "hvac-1", fl("temp_c", 32), fl("setpoint_c", 25))
 		fx.send(monday(9, m), "hvac", "thanh-binh", "hvac-2", fl("temp_c", 32), fl("setpoint_c", 25))
 	}
-	p, err := fx.e.Alerts(Query{Limit: 1, State: lifecycle.StateFiring})
+	p, err := fx.e.Alerts(view.Query{Limit: 1, State: lifecycle.StateFiring})
 	require.NoError(t, err)
 	assert.Equal(t, 2, p.Total)
 	require.Len(t, p.Alerts, 1)
 	assert.Equal(t, "hvac-1", p.Alerts[0].Device)
-	p, err = fx.e.Alerts(Query{Limit: 1, After: p.Next})
+	p, err = fx.e.Alerts(view.Query{Limit: 1, After: p.Next})
 	require.NoError(t, err)
 	assert.Equal(t, "hvac-2", p.Alerts[0].Device)
 	assert.Empty(t, p.Next)
 
 	g := fx.e.Overview(10, 10)
 	require.Len(t, g, 1)
-	assert.Equal(t, Group{Ward: "thanh-binh", Rule: "ACRoomTooHot", Severity: "critical", Firing: 2, Since: monday(9, 10), Alerts: g[0].Alerts}, g[0])
+	assert.Equal(t, view.Group{Ward: "thanh-binh", Rule: "ACRoomTooHot", Severity: "critical", Firing: 2, Since: monday(9, 10), Alerts: g[0].Alerts}, g[0])
 	assert.Len(t, g[0].Alerts, 2)
 }

@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/facmon/facmon/alerts/view"
+
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
 
 	"github.com/facmon/facmon/alerts/api"
@@ -64,7 +66,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	switch sub {
 	case "list":
 		var out struct {
-			Alerts []engine.Alert `json:"alerts"`
+			Alerts []view.Alert `json:"alerts"`
 		}
 		// Page by page: the server answers at most api.MaxLimit at a time.
 		q := url.Values{"limit": {strconv.Itoa(api.MaxLimit)}}
@@ -173,7 +175,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("%s: %s", sub, apiMessage(resp))
 		}
-		var in engine.Alert
+		var in view.Alert
 		_ = json.NewDecoder(resp.Body).Decode(&in)
 		if sub == "ack" {
 			fmt.Fprintf(stdout, "%s %s (%s %s/%s) by %s; Alertmanager is silenced for it\n", verb, in.ID, in.Rule, in.Ward, in.Device, in.AckBy)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/alerts/view"
+
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
 
 	"github.com/stretchr/testify/assert"
@@ -21,15 +23,15 @@ import (
 )
 
 type fakeEngine struct {
-	active []engine.Alert
+	active []view.Alert
 	acks   []string
 }
 
-func (f *fakeEngine) Alerts(q engine.Query) (engine.Page, error) { return engine.PageOf(f.active, q) }
+func (f *fakeEngine) Alerts(q view.Query) (view.Page, error) { return view.PageOf(f.active, q) }
 func (f *fakeEngine) History(from, to time.Time) ([]engine.HistoryEvent, error) {
 	return []engine.HistoryEvent{{Time: from.Add(time.Hour), ID: "a1", Rule: "DoorStuckOpen", Ward: "thanh-binh", Device: "door-1", State: "firing", SummaryVI: "Cửa mở"}}, nil
 }
-func (f *fakeEngine) Ack(id, by, comment string) (engine.Alert, error) {
+func (f *fakeEngine) Ack(id, by, comment string) (view.Alert, error) {
 	for i := range f.active {
 		if f.active[i].ID == id {
 			f.acks = append(f.acks, by+": "+comment)
@@ -37,25 +39,25 @@ func (f *fakeEngine) Ack(id, by, comment string) (engine.Alert, error) {
 			return f.active[i], nil
 		}
 	}
-	return engine.Alert{}, engine.ErrNotFiring
+	return view.Alert{}, engine.ErrNotFiring
 }
 
-func (f *fakeEngine) Unack(id, by string) (engine.Alert, error) {
+func (f *fakeEngine) Unack(id, by string) (view.Alert, error) {
 	for i := range f.active {
 		if f.active[i].ID == id {
 			if !f.active[i].Acked {
-				return engine.Alert{}, engine.ErrNotAcked
+				return view.Alert{}, engine.ErrNotAcked
 			}
 			f.acks = append(f.acks, "unack by "+by)
 			f.active[i].Acked, f.active[i].AckBy, f.active[i].SilenceID = false, "", ""
 			return f.active[i], nil
 		}
 	}
-	return engine.Alert{}, engine.ErrNotFiring
+	return view.Alert{}, engine.ErrNotFiring
 }
 
 func TestAlertsCommand(t *testing.T) {
-	eng := &fakeEngine{active: []engine.Alert{{ID: "a1", Rule: "DoorStuckOpen", Severity: "warning", Ward: "thanh-binh", Device: "door-1", State: lifecycle.StateFiring, FiringSince: time.Now(), SummaryVI: "Cửa tự động door-1 mở"}}}
+	eng := &fakeEngine{active: []view.Alert{{ID: "a1", Rule: "DoorStuckOpen", Severity: "warning", Ward: "thanh-binh", Device: "door-1", State: lifecycle.StateFiring, FiringSince: time.Now(), SummaryVI: "Cửa tự động door-1 mở"}}}
 	mux := http.NewServeMux()
 	api.New(eng, "s3cret").Register(mux)
 	srv := httptest.NewServer(mux)
@@ -118,7 +120,7 @@ func TestAlertsListWalksThePages(t *testing.T) {
 		if i%2 == 1 {
 			ward = "nam-duong"
 		}
-		eng.active = append(eng.active, engine.Alert{ID: fmt.Sprintf("a%04d", i), Rule: "DeviceOffline", Severity: "warning", Ward: ward,
+		eng.active = append(eng.active, view.Alert{ID: fmt.Sprintf("a%04d", i), Rule: "DeviceOffline", Severity: "warning", Ward: ward,
 			Class: "camera", Device: fmt.Sprintf("camera-%04d", i), State: lifecycle.StateFiring, FiringSince: time.Now()})
 	}
 	var queries []string
@@ -132,7 +134,7 @@ func TestAlertsListWalksThePages(t *testing.T) {
 
 	code, out, errs := runCLI("alerts", "list", "--url", srv.URL, "--json")
 	require.Equal(t, 0, code, errs)
-	var got struct{ Alerts []engine.Alert }
+	var got struct{ Alerts []view.Alert }
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	ids := map[string]bool{}
 	for _, a := range got.Alerts {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/alerts/view"
+
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
 
 	"github.com/stretchr/testify/require"
@@ -73,7 +75,7 @@ func flooded(b *testing.B, devices int) (config.Config, *liveness.Tracker, *engi
 		clock = t0.Add(m * time.Minute)
 		eng.Tick(clock)
 	}
-	p, err := eng.Alerts(engine.Query{Rule: "DeviceOffline", State: lifecycle.StateFiring, Limit: 1})
+	p, err := eng.Alerts(view.Query{Rule: "DeviceOffline", State: lifecycle.StateFiring, Limit: 1})
 	require.NoError(b, err)
 	require.Equal(b, devices, p.Total, "every silent camera's alert fires")
 	return cfg, tracker, eng
