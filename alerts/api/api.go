@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/store"
+
 	"github.com/facmon/facmon/alerts/view"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
@@ -22,7 +24,7 @@ import (
 // Engine is what the API needs of the alert engine.
 type Engine interface {
 	Alerts(q view.Query) (view.Page, error)
-	History(from, to time.Time) ([]engine.HistoryEvent, error)
+	History(from, to time.Time) ([]store.HistoryEvent, error)
 	Ack(id, by, comment string) (view.Alert, error)
 	Unack(id, by string) (view.Alert, error)
 }
@@ -139,7 +141,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if events == nil {
-		events = []engine.HistoryEvent{}
+		events = []store.HistoryEvent{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "events": events})
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/store"
+
 	"github.com/facmon/facmon/alerts/view"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
@@ -28,7 +30,7 @@ type fake struct {
 }
 
 func (f *fake) Alerts(q view.Query) (view.Page, error) { return view.PageOf(f.alerts, q) }
-func (f *fake) History(from, to time.Time) ([]engine.HistoryEvent, error) {
+func (f *fake) History(from, to time.Time) ([]store.HistoryEvent, error) {
 	f.from, f.to = from, to
 	return nil, nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
+	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/alerts/view"
 )
 
@@ -24,7 +25,7 @@ func (e *Engine) ackLocked(id, by, comment string) (view.Alert, *stateSnapshot, 
 	in.Acked, in.AckBy, in.AckComment, in.AckAt = true, by, comment, now
 	e.dirty = true
 	e.event(in, "acknowledged", now)
-	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "acknowledged", AckBy: by, AckComment: comment})
+	e.recordHistory(store.HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "acknowledged", AckBy: by, AckComment: comment})
 	if e.opts.Silencer != nil {
 		e.opts.Silencer.Silence(e.toNotify(in, false), by, comment)
 	}
@@ -49,7 +50,7 @@ func (e *Engine) unackLocked(id, by string) (view.Alert, *stateSnapshot, error) 
 	now := e.opts.Now()
 	in.Acked, in.AckBy, in.AckComment, in.AckAt, in.SilenceID = false, "", "", time.Time{}, ""
 	e.dirty = true
-	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "unacknowledged", AckBy: by})
+	e.recordHistory(store.HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "unacknowledged", AckBy: by})
 	if e.opts.Silencer != nil {
 		e.opts.Silencer.Expire(in.ID)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/alerts/engine/outbox"
+	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/alerts/rule"
@@ -74,7 +75,7 @@ type Options struct {
 	Silencer Silencer
 	Events   EventSink
 	Pipeline Pipeline
-	Store    *Store
+	Store    Store
 	// FlapCount transitions within FlapWindow mark an alert as flapping;
 	// its notifications are held until it has been stable for FlapWindow.
 	FlapCount  int
@@ -96,17 +97,10 @@ type Options struct {
 	RetryInterval time.Duration
 }
 
-// record is an alert as the state file keeps it across a restart: what
-// is shown, and the recent transitions that tell whether it flaps.
-type record struct {
-	view.Alert
-	Transitions []time.Time `json:"transitions,omitempty"`
-}
-
 // instance is an alert under evaluation: its record and the engine's
 // scratch, which is neither saved nor shown.
 type instance struct {
-	record
+	store.Record
 	active, clear bool
 	known         bool
 	clearSince    time.Time
@@ -171,7 +165,7 @@ type Engine struct {
 	// What the engine records goes out through these, never from under
 	// mu straight to a sink that can block.
 	events  *outbox.Outbox[eventRecord]
-	history *outbox.Outbox[HistoryEvent]
+	history *outbox.Outbox[store.HistoryEvent]
 
 	m engineMetrics
 }
@@ -252,7 +246,7 @@ func New(opts Options) (*Engine, error) {
 			return nil, err
 		}
 		for _, rec := range restored {
-			in := &instance{record: *rec}
+			in := &instance{Record: *rec}
 			e.instances[instKey{in.Rule, in.Ward, in.Class, in.Device}] = in
 			e.byID[in.ID] = in
 			if in.State == lifecycle.StateFiring {
@@ -341,12 +335,12 @@ func (e *Engine) instance(c *rule.Compiled, ward, class, device string) *instanc
 func (e *Engine) register(c *rule.Compiled, k instKey, dormant *instance) *instance {
 	var in *instance
 	if dormant != nil && dormant.dormant {
-		*dormant = instance{record: record{Alert: view.Alert{ID: dormant.ID, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device,
+		*dormant = instance{Record: store.Record{Alert: view.Alert{ID: dormant.ID, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device,
 			Labels: c.Labels, State: lifecycle.StateInactive}}, cal: dormant.cal, calSet: dormant.calSet}
 		in = dormant
 	} else {
 		id := alertID(c.Name, k.ward, k.class, k.device)
-		in = &instance{record: record{Alert: view.Alert{ID: id, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device, Labels: c.Labels, State: lifecycle.StateInactive}}}
+		in = &instance{Record: store.Record{Alert: view.Alert{ID: id, Rule: c.Name, Severity: c.Severity, Ward: k.ward, Class: k.class, Device: k.device, Labels: c.Labels, State: lifecycle.StateInactive}}}
 	}
 	e.instances[k] = in
 	e.byID[in.ID] = in

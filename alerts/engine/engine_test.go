@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
+	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/alerts/rule"
@@ -98,7 +99,7 @@ type fixture struct {
 	ev    *events
 	now   time.Time
 	pipe  *pipe
-	store *Store
+	store *gatedStore
 	opts  Options
 	start time.Time
 }
@@ -128,12 +129,37 @@ func byName(names ...string) []rule.Rule {
 	return out
 }
 
+// gatedStore is the real store behind a gate: a test holding gate is a disk
+// that does not answer.
+type gatedStore struct {
+	*store.Store
+	gate sync.Mutex
+}
+
+func (g *gatedStore) Save(records []*store.Record) error {
+	g.gate.Lock()
+	defer g.gate.Unlock()
+	return g.Store.Save(records)
+}
+
+func (g *gatedStore) AppendHistory(evs ...store.HistoryEvent) error {
+	g.gate.Lock()
+	defer g.gate.Unlock()
+	return g.Store.AppendHistory(evs...)
+}
+
+func (g *gatedStore) History(from, to time.Time) ([]store.HistoryEvent, error) {
+	g.gate.Lock()
+	defer g.gate.Unlock()
+	return g.Store.History(from, to)
+}
+
 func newFixture(t *testing.T, start time.Time, rules []rule.Rule, mutate func(*Options)) *fixture {
 	t.Helper()
 	fx := &fixture{n: &recorder{}, ev: &events{}, now: start, pipe: &pipe{connected: true}, start: start}
-	store, err := OpenStore(t.TempDir())
+	st, err := store.Open(t.TempDir())
 	require.NoError(t, err)
-	fx.store = store
+	fx.store = &gatedStore{Store: st}
 	cal := calendar.Default()
 	cals := map[string]*calendar.Calendar{}
 	for _, w := range []string{"thanh-binh", "nam-duong", "binh-hien"} {
@@ -147,7 +173,7 @@ func newFixture(t *testing.T, start time.Time, rules []rule.Rule, mutate func(*O
 		Notifier:  fx.n,
 		Events:    fx.ev,
 		Pipeline:  fx.pipe,
-		Store:     store,
+		Store:     fx.store,
 		Now:       func() time.Time { return fx.now },
 		FlapCount: 4, FlapWindow: 10 * time.Minute,
 	}
@@ -427,7 +453,7 @@ func TestEscalationAndAck(t *testing.T) {
 	assert.Len(t, fx.n.firing, 3, "escalated once")
 	h, err := fx.e.History(monday(0, 0), monday(23, 0))
 	require.NoError(t, err)
-	var ack *HistoryEvent
+	var ack *store.HistoryEvent
 	for i := range h {
 		if h[i].State == "acknowledged" {
 			ack = &h[i]
@@ -456,16 +482,16 @@ func TestMaintenanceSuppressesThenNotifies(t *testing.T) {
 
 func TestRestartKeepsAlertsWithoutRenotifying(t *testing.T) {
 	dir := t.TempDir()
-	store, err := OpenStore(dir)
+	saved, err := store.Open(dir)
 	require.NoError(t, err)
-	fx := newFixture(t, monday(8, 0), byName("DoorStuckOpen"), func(o *Options) { o.Store = store })
+	fx := newFixture(t, monday(8, 0), byName("DoorStuckOpen"), func(o *Options) { o.Store = saved })
 	fx.send(monday(9, 0), "door", "thanh-binh", "door-1", st("state", "open"))
 	fx.at(monday(9, 6))
 	require.Len(t, fx.n.firing, 1)
 	assert.Equal(t, 1, fx.e.firingCount(), "facmon_alerts_firing")
 
 	// A new engine on the same store, as after a restart.
-	fx2 := newFixture(t, monday(9, 7), byName("DoorStuckOpen", "DeviceOffline"), func(o *Options) { o.Store = store })
+	fx2 := newFixture(t, monday(9, 7), byName("DoorStuckOpen", "DeviceOffline"), func(o *Options) { o.Store = saved })
 	require.Len(t, fx2.e.Active(), 1, "the firing alert is remembered")
 	assert.Equal(t, 1, fx2.e.firingCount(), "facmon_alerts_firing counts restored alerts")
 	assert.Equal(t, lifecycle.StateFiring, fx2.e.Active()[0].State)

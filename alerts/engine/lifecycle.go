@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
+	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/alerts/rule"
 )
 
@@ -78,7 +79,7 @@ func (e *Engine) fired(c *rule.Compiled, in *instance, now time.Time) {
 	e.noteTransition(in, now)
 	in.Suppressed = e.suppression(c, in, now)
 	e.event(in, "firing", now)
-	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "firing", Value: in.Value, SummaryVI: in.SummaryVI, SummaryEN: in.SummaryEN, Suppressed: in.Suppressed})
+	e.recordHistory(store.HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "firing", Value: in.Value, SummaryVI: in.SummaryVI, SummaryEN: in.SummaryEN, Suppressed: in.Suppressed})
 	if in.heldResolve {
 		// A flapping alert fired again before its held resolution went
 		// out: the receivers still think it fires; nothing to send.
@@ -98,7 +99,7 @@ func (e *Engine) resolved(c *rule.Compiled, in *instance, now time.Time) {
 	e.m.transitions.WithLabelValues(c.Name, "resolved").Inc()
 	e.noteTransition(in, now)
 	e.event(in, "resolved", now)
-	e.recordHistory(HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "resolved", Value: in.Value, Since: in.FiringSince, AckBy: in.AckBy, Suppressed: in.Suppressed})
+	e.recordHistory(store.HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "resolved", Value: in.Value, Since: in.FiringSince, AckBy: in.AckBy, Suppressed: in.Suppressed})
 	if in.Acked && e.opts.Silencer != nil {
 		e.opts.Silencer.Expire(in.ID)
 	}

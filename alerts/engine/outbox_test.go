@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
+	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/alerts/view"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/testenv"
@@ -128,11 +129,11 @@ func TestStuckEventSinkBlocksNeitherEvaluationNorPages(t *testing.T) {
 // saved although the save had failed, so nothing retried it.
 func TestStateAndHistoryWrittenOnceTheDiskHasRoom(t *testing.T) {
 	mnt := testenv.TinyFS(t, 256<<10)
-	store, err := OpenStore(filepath.Join(mnt, "alerts"))
+	saved, err := store.Open(filepath.Join(mnt, "alerts"))
 	require.NoError(t, err)
 	logs := &testenv.LogBuffer{}
 	fx := newFixture(t, monday(8, 0), byName("DoorStuckOpen"), func(o *Options) {
-		o.Store = store
+		o.Store = saved
 		o.Registerer = prometheus.NewRegistry()
 		o.Log = slogTo(logs)
 	})
@@ -154,12 +155,12 @@ func TestStateAndHistoryWrittenOnceTheDiskHasRoom(t *testing.T) {
 	fx.at(monday(8, 38))
 	assert.Contains(t, logs.String(), "state saved again")
 
-	again, err := OpenStore(filepath.Join(mnt, "alerts"))
+	again, err := store.Open(filepath.Join(mnt, "alerts"))
 	require.NoError(t, err)
-	saved, err := again.Load()
+	records, err := again.Load()
 	require.NoError(t, err)
-	require.Len(t, saved, 1, "the alert that fired on the full disk is in the state")
-	assert.Equal(t, lifecycle.StateFiring, saved[0].State)
+	require.Len(t, records, 1, "the alert that fired on the full disk is in the state")
+	assert.Equal(t, lifecycle.StateFiring, records[0].State)
 	onDisk, err := again.History(monday(0, 0), monday(23, 0))
 	require.NoError(t, err)
 	require.Len(t, onDisk, 1, "the history line is written, once")
@@ -176,12 +177,12 @@ func TestStateAndHistoryWrittenOnceTheDiskHasRoom(t *testing.T) {
 func slogTo(w *testenv.LogBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
 // The state file is written outside the evaluation lock: while its write
-// hangs (the store's lock held here stands for a disk that does not
+// hangs (the store's gate held here stands for a disk that does not
 // answer), readings are still evaluated and the pages still answer.
 func TestStateWriteHoldsUpNeitherEvaluationNorPages(t *testing.T) {
 	fx := newFixture(t, monday(8, 0), byName("DoorStuckOpen"), nil)
-	fx.store.mu.Lock()
-	release := sync.OnceFunc(fx.store.mu.Unlock)
+	fx.store.gate.Lock()
+	release := sync.OnceFunc(fx.store.gate.Unlock)
 	t.Cleanup(release)
 	door := func(at time.Time, state string) *reading.Reading {
 		return &reading.Reading{Measurement: "door", Ward: "thanh-binh", Class: "door", Device: "door-1",

@@ -3,6 +3,7 @@ package engine
 import (
 	"testing"
 
+	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/alerts/view"
 	"github.com/stretchr/testify/assert"
 )
@@ -39,4 +40,4 @@ func TestNotificationPolicy(t *testing.T) {
 	}
 }
 
-func asInstance(a view.Alert) instance { return instance{record: record{Alert: a}} }
+func asInstance(a view.Alert) instance { return instance{Record: store.Record{Alert: a}} }

@@ -3,6 +3,7 @@ package engine
 import (
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/internal/reading"
 )
 
@@ -55,7 +56,7 @@ func (e *Engine) deliverEvents(recs []eventRecord) (int, error) {
 }
 
 // writeHistory appends history lines to the store, all or none.
-func (e *Engine) writeHistory(evs []HistoryEvent) (int, error) {
+func (e *Engine) writeHistory(evs []store.HistoryEvent) (int, error) {
 	if err := e.opts.Store.AppendHistory(evs...); err != nil {
 		return 0, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
+	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/alerts/view"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,7 +20,7 @@ func put(e *Engine, ins ...view.Alert) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, in := range ins {
-		e.instances[instKey{in.Rule, in.Ward, in.Class, in.Device}] = &instance{record: record{Alert: in}}
+		e.instances[instKey{in.Rule, in.Ward, in.Class, in.Device}] = &instance{Record: store.Record{Alert: in}}
 	}
 }
 

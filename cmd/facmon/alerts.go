@@ -14,12 +14,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/store"
+
 	"github.com/facmon/facmon/alerts/view"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
 
 	"github.com/facmon/facmon/alerts/api"
-	"github.com/facmon/facmon/alerts/engine"
 	"github.com/facmon/facmon/internal/clientauth"
 	"github.com/facmon/facmon/internal/config"
 )
@@ -120,7 +121,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			q.Set("to", *to)
 		}
 		var out struct {
-			Events []engine.HistoryEvent `json:"events"`
+			Events []store.HistoryEvent `json:"events"`
 		}
 		if err := getJSON(ctx, client, *base+"/api/alerts/history?"+q.Encode(), &out); err != nil {
 			return err

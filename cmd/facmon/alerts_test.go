@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/store"
+
 	"github.com/facmon/facmon/alerts/view"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
@@ -28,8 +30,8 @@ type fakeEngine struct {
 }
 
 func (f *fakeEngine) Alerts(q view.Query) (view.Page, error) { return view.PageOf(f.active, q) }
-func (f *fakeEngine) History(from, to time.Time) ([]engine.HistoryEvent, error) {
-	return []engine.HistoryEvent{{Time: from.Add(time.Hour), ID: "a1", Rule: "DoorStuckOpen", Ward: "thanh-binh", Device: "door-1", State: "firing", SummaryVI: "Cửa mở"}}, nil
+func (f *fakeEngine) History(from, to time.Time) ([]store.HistoryEvent, error) {
+	return []store.HistoryEvent{{Time: from.Add(time.Hour), ID: "a1", Rule: "DoorStuckOpen", Ward: "thanh-binh", Device: "door-1", State: "firing", SummaryVI: "Cửa mở"}}, nil
 }
 func (f *fakeEngine) Ack(id, by, comment string) (view.Alert, error) {
 	for i := range f.active {

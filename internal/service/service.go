@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/store"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
@@ -303,7 +305,7 @@ func (s *Service) newAlerts(cfg config.Config, log *slog.Logger, reg *prometheus
 		return fmt.Errorf("alerts.notifiers: %w", err)
 	}
 	s.dispatcher = notify.NewDispatcher(notifiers, cfg.Alerts.Notifiers.DispatcherOptions(), log.With("component", "notify"), reg)
-	store, err := engine.OpenStore(cfg.AlertStateDir())
+	alertStore, err := store.Open(cfg.AlertStateDir())
 	if err != nil {
 		return err
 	}
@@ -337,7 +339,7 @@ func (s *Service) newAlerts(cfg config.Config, log *slog.Logger, reg *prometheus
 		Silencer:     silencer,
 		Events:       countingSink{s.batcher, s.internal["alert_event"]},
 		Pipeline:     pipelineState{s},
-		Store:        store,
+		Store:        alertStore,
 		FlapCount:    cfg.Alerts.FlapCount,
 		FlapWindow:   cfg.Alerts.FlapWindow.D(),
 		GeneratorURL: external,
