@@ -20,6 +20,7 @@ import (
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/alerts/engine/outbox"
 	"github.com/facmon/facmon/alerts/engine/store"
+	"github.com/facmon/facmon/alerts/engine/suppress"
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/alerts/rule"
@@ -147,9 +148,9 @@ type Engine struct {
 	// the next tick, so an alert fires on time whatever eval_interval is.
 	nextDue time.Time
 	// muters hold notifications (maintenance, then the ward outage).
-	muters     []muter
+	muters     suppress.Chain
 	policy     multiStage // when to tell the receivers
-	wardOutage *wardOutageMuter
+	wardOutage *suppress.WardOutage
 	lastAny    time.Time
 	dirty      bool
 	firing     atomic.Int64 // alerts in lifecycle.StateFiring
@@ -216,9 +217,9 @@ func New(opts Options) (*Engine, error) {
 		byMeasurement: map[string][]*rule.Compiled{},
 		byName:        map[string]*rule.Compiled{},
 	}
-	e.wardOutage = &wardOutageMuter{groupFiring: e.groupFiring, back: map[string]time.Time{}}
+	e.wardOutage = suppress.NewWardOutage(e.groupFiring)
 	e.policy = notificationPolicy()
-	e.muters = []muter{maintenanceMuter{opts.Maintenance}, e.wardOutage}
+	e.muters = suppress.Chain{suppress.Maintenance{Schedule: opts.Maintenance}, e.wardOutage}
 	for _, c := range opts.Rules {
 		e.byName[c.Name] = c
 		switch c.Kind {

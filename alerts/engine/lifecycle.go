@@ -94,7 +94,7 @@ func (e *Engine) fired(c *rule.Compiled, in *instance, now time.Time) {
 // flaps, told once it settles).
 func (e *Engine) resolved(c *rule.Compiled, in *instance, now time.Time) {
 	if c.Kind == rule.KindGroup {
-		e.wardOutage.wardBack(in.Ward, now)
+		e.wardOutage.WardBack(in.Ward, now)
 	}
 	e.m.transitions.WithLabelValues(c.Name, "resolved").Inc()
 	e.noteTransition(in, now)
