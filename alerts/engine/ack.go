@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
+	"github.com/facmon/facmon/alerts/engine/policy"
 	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/alerts/view"
 )
@@ -29,7 +30,7 @@ func (e *Engine) ackLocked(id, by, comment string) (view.Alert, *stateSnapshot, 
 	if e.opts.Silencer != nil {
 		e.opts.Silencer.Silence(e.toNotify(in, false), by, comment)
 	}
-	e.tell(in, noticeRepost, now)
+	e.tell(in, policy.Repost, now)
 	return in.public(), e.snapshotLocked(), nil
 }
 
@@ -54,7 +55,7 @@ func (e *Engine) unackLocked(id, by string) (view.Alert, *stateSnapshot, error) 
 	if e.opts.Silencer != nil {
 		e.opts.Silencer.Expire(in.ID)
 	}
-	e.tell(in, noticeRepost, now)
+	e.tell(in, policy.Repost, now)
 	return in.public(), e.snapshotLocked(), nil
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/alerts/engine/outbox"
+	"github.com/facmon/facmon/alerts/engine/policy"
 	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/alerts/engine/suppress"
 	"github.com/facmon/facmon/alerts/maintenance"
@@ -149,7 +150,7 @@ type Engine struct {
 	nextDue time.Time
 	// muters hold notifications (maintenance, then the ward outage).
 	muters     suppress.Chain
-	policy     multiStage // when to tell the receivers
+	policy     policy.MultiStage // when to tell the receivers
 	wardOutage *suppress.WardOutage
 	lastAny    time.Time
 	dirty      bool
@@ -218,7 +219,7 @@ func New(opts Options) (*Engine, error) {
 		byName:        map[string]*rule.Compiled{},
 	}
 	e.wardOutage = suppress.NewWardOutage(e.groupFiring)
-	e.policy = notificationPolicy()
+	e.policy = policy.Notification()
 	e.muters = suppress.Chain{suppress.Maintenance{Schedule: opts.Maintenance}, e.wardOutage}
 	for _, c := range opts.Rules {
 		e.byName[c.Name] = c

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
+	"github.com/facmon/facmon/alerts/engine/policy"
 	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/alerts/rule"
 )
@@ -86,7 +87,7 @@ func (e *Engine) fired(c *rule.Compiled, in *instance, now time.Time) {
 		in.heldResolve = false
 		return
 	}
-	e.tell(in, noticeFiring, now)
+	e.tell(in, policy.Firing, now)
 }
 
 // resolved does what an alert's resolution entails: recorded, its
@@ -103,7 +104,7 @@ func (e *Engine) resolved(c *rule.Compiled, in *instance, now time.Time) {
 	if in.Acked && e.opts.Silencer != nil {
 		e.opts.Silencer.Expire(in.ID)
 	}
-	e.tell(in, noticeResolved, now)
+	e.tell(in, policy.Resolved, now)
 	e.firing.Add(-1)
 	in.Suppressed = ""
 	e.dirty = true

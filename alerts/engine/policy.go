@@ -5,103 +5,38 @@ import (
 	"time"
 
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
+	"github.com/facmon/facmon/alerts/engine/policy"
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/alerts/rule"
 )
 
-// notice is a message the engine may send the receivers about an alert.
-type notice uint8
-
-const (
-	noticeFiring     notice = iota // the alert fires (or may be told now: its mute ended, it settled)
-	noticeEscalation               // it fired unacknowledged past escalate_after
-	noticeResolved                 // it resolved (or its held resolution may go now)
-	noticeRepost                   // its acknowledgement changed: the receivers get the new version
-)
-
-// A stage lets a notice go on to the receivers or stops it, as
-// Alertmanager's notify.Stage does; the engine's policy is stages in a
-// row, each one rule of when to tell. A stage may note why it stopped a
-// notice (flapStage holds a resolution to send later).
-type stage interface {
-	pass(in *instance, n notice) bool
-}
-
-// multiStage passes a notice only if every stage does, in order.
-type multiStage []stage
-
-func (ms multiStage) pass(in *instance, n notice) bool {
-	for _, s := range ms {
-		if !s.pass(in, n) {
-			return false
-		}
-	}
-	return true
-}
-
-// notificationPolicy is when facmon tells the receivers.
-func notificationPolicy() multiStage {
-	return multiStage{dedupStage{}, ackStage{}, muteStage{}, flapStage{}}
-}
-
-// dedupStage: an alert is told firing once, and everything after (an
-// escalation, a re-post, the resolution) only once it was.
-type dedupStage struct{}
-
-func (dedupStage) pass(in *instance, n notice) bool {
-	if n == noticeFiring {
-		return !in.Notified
-	}
-	return in.Notified
-}
-
-// ackStage: an acknowledged alert does not escalate; somebody is on it.
-type ackStage struct{}
-
-func (ackStage) pass(in *instance, n notice) bool { return n != noticeEscalation || !in.Acked }
-
-// muteStage: a suppressed alert (maintenance, its office unreachable) is
-// not told firing; it is once the mute ends, if it still fires.
-type muteStage struct{}
-
-func (muteStage) pass(in *instance, n notice) bool { return n != noticeFiring || in.Suppressed == "" }
-
-// flapStage: a flapping alert is not told firing, and its resolution is
-// held, to be sent once it has been quiet for the flap window.
-type flapStage struct{}
-
-func (flapStage) pass(in *instance, n notice) bool {
-	if !in.Flapping {
-		return true
-	}
-	switch n {
-	case noticeFiring:
-		return false
-	case noticeResolved:
-		in.heldResolve = true
-		return false
-	}
-	return true
+// passes says whether the notification policy lets the notice go, and
+// keeps what it held back.
+func (e *Engine) passes(in *instance, n policy.Notice) bool {
+	s := policy.Subject{Notified: in.Notified, Acked: in.Acked, Flapping: in.Flapping, Suppressed: in.Suppressed, HeldResolve: in.heldResolve}
+	ok := e.policy.Pass(&s, n)
+	in.heldResolve = s.HeldResolve
+	return ok
 }
 
 // tell sends the notice if the policy passes it, and records what the
 // receivers now know.
-func (e *Engine) tell(in *instance, n notice, now time.Time) {
-	if !e.policy.pass(in, n) {
+func (e *Engine) tell(in *instance, n policy.Notice, now time.Time) {
+	if !e.passes(in, n) {
 		return
 	}
 	switch n {
-	case noticeFiring:
+	case policy.Firing:
 		if e.opts.Notifier != nil {
 			e.opts.Notifier.Firing(e.toNotify(in, false))
 		}
 		in.Notified = true
 		e.dirty = true
-	case noticeEscalation:
+	case policy.Escalation:
 		if e.opts.Notifier != nil {
 			e.opts.Notifier.Firing(e.toNotify(in, true))
 		}
-	case noticeResolved:
+	case policy.Resolved:
 		if e.opts.Notifier != nil {
 			a := e.toNotify(in, false)
 			a.EndsAt = now
@@ -109,7 +44,7 @@ func (e *Engine) tell(in *instance, n notice, now time.Time) {
 		}
 		in.Notified = false
 		in.heldResolve = false
-	case noticeRepost:
+	case policy.Repost:
 		if e.opts.Notifier == nil {
 			return
 		}
@@ -149,13 +84,13 @@ func (e *Engine) housekeep(c *rule.Compiled, in *instance, now time.Time) {
 			}
 			in.Suppressed = s
 			e.dirty = true
-			e.tell(in, noticeFiring, now) // maintenance over, or the ward is back: tell now
+			e.tell(in, policy.Firing, now) // maintenance over, or the ward is back: tell now
 		}
-		if c.EscalateAfter > 0 && !in.Escalated && now.Sub(in.FiringSince) >= c.EscalateAfter.D() && e.policy.pass(in, noticeEscalation) {
+		if c.EscalateAfter > 0 && !in.Escalated && now.Sub(in.FiringSince) >= c.EscalateAfter.D() && e.passes(in, policy.Escalation) {
 			in.Escalated = true
 			e.dirty = true
 			e.event(in, "escalated", now)
-			e.tell(in, noticeEscalation, now)
+			e.tell(in, policy.Escalation, now)
 		}
 	}
 	if in.Flapping && len(in.Transitions) > 0 && now.Sub(in.Transitions[len(in.Transitions)-1]) >= e.opts.FlapWindow {
@@ -163,10 +98,10 @@ func (e *Engine) housekeep(c *rule.Compiled, in *instance, now time.Time) {
 		in.Transitions = nil
 		e.dirty = true
 		if in.heldResolve {
-			e.tell(in, noticeResolved, now)
+			e.tell(in, policy.Resolved, now)
 		}
 		if in.State == lifecycle.StateFiring {
-			e.tell(in, noticeFiring, now)
+			e.tell(in, policy.Firing, now)
 		}
 	}
 	if len(in.Transitions) > 0 && !in.Flapping && now.Sub(in.Transitions[len(in.Transitions)-1]) >= e.opts.FlapWindow {
