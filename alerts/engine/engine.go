@@ -22,6 +22,7 @@ import (
 	"github.com/facmon/facmon/alerts/engine/policy"
 	"github.com/facmon/facmon/alerts/engine/store"
 	"github.com/facmon/facmon/alerts/engine/suppress"
+	"github.com/facmon/facmon/alerts/engine/trend"
 	"github.com/facmon/facmon/alerts/maintenance"
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/alerts/rule"
@@ -108,7 +109,7 @@ type instance struct {
 	clearSince    time.Time
 	quietSince    time.Time // when it last went back from pending to inactive
 	heldResolve   bool
-	samples       []sample
+	samples       trend.Samples
 	// The ward's calendar, looked up once: step needs it on every reading
 	// of an office-hours rule.
 	cal    *calendar.Calendar

@@ -107,7 +107,7 @@ func (e *Engine) housekeep(c *rule.Compiled, in *instance, now time.Time) {
 	if len(in.Transitions) > 0 && !in.Flapping && now.Sub(in.Transitions[len(in.Transitions)-1]) >= e.opts.FlapWindow {
 		in.Transitions = nil
 	}
-	if in.State == lifecycle.StateInactive && !in.Flapping && !in.heldResolve && !in.Notified && len(in.samples) == 0 && len(in.Transitions) == 0 &&
+	if in.State == lifecycle.StateInactive && !in.Flapping && !in.heldResolve && !in.Notified && in.samples.Len() == 0 && len(in.Transitions) == 0 &&
 		now.Sub(in.quietSince) >= e.opts.FlapWindow {
 		// Nothing to remember: keep the map small for large fleets. Not
 		// before it has been quiet for a flap window, though: a door that
