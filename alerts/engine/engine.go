@@ -32,7 +32,7 @@ import (
 	"github.com/facmon/facmon/internal/reading"
 )
 
-// Notifier receives notifications; notify.Dispatcher satisfies it. It
+// Notifier receives notifications; dispatch.Dispatcher satisfies it. It
 // must not block.
 type Notifier interface {
 	Firing(a notify.Alert)
@@ -46,7 +46,7 @@ type Updater interface {
 }
 
 // Silencer turns an acknowledgement into an Alertmanager silence of that
-// alert, and ends it; notify.Silencer satisfies it. It must not block.
+// alert, and ends it; silence.Silencer satisfies it. It must not block.
 type Silencer interface {
 	Silence(a notify.Alert, by, comment string)
 	Expire(alertID string)

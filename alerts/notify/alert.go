@@ -154,9 +154,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// labelsKey is a canonical form of a label set: two alerts with the same
+// LabelsKey is a canonical form of a label set: two alerts with the same
 // key are the same alert to Alertmanager.
-func labelsKey(ls map[string]string) string {
+func LabelsKey(ls map[string]string) string {
 	keys := make([]string, 0, len(ls))
 	for k := range ls {
 		keys = append(keys, k)
@@ -183,8 +183,8 @@ func cloneMap(m map[string]string) map[string]string {
 	return out
 }
 
-// clone copies the maps, so that the caller may reuse its Alert.
-func (a Alert) clone() Alert {
+// Clone copies the maps, so that the caller may reuse its Alert.
+func (a Alert) Clone() Alert {
 	a.Labels = cloneMap(a.Labels)
 	a.Annotations = cloneMap(a.Annotations)
 	return a

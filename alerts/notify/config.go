@@ -107,19 +107,6 @@ func DefaultConfig() Config {
 // Enabled reports whether any receiver is configured.
 func (c Config) Enabled() bool { return c.Alertmanager.Enabled() || len(c.Webhooks) > 0 }
 
-// DispatcherOptions turns the section into the Dispatcher's options,
-// defaults for zero values.
-func (c Config) DispatcherOptions() DispatcherOptions {
-	return DispatcherOptions{
-		RepostInterval:   c.RepostInterval.D(),
-		GiveUpAfter:      c.GiveUpAfter.D(),
-		MaxRetryInterval: c.MaxRetryInterval.D(),
-		QueueSize:        c.QueueSize,
-		BatchSize:        c.BatchSize,
-		BatchWait:        c.BatchWait.D(),
-	}.withDefaults()
-}
-
 // NewNotifiers builds the configured notifiers: the Alertmanager one
 // first (named "alertmanager"), then the webhooks ("webhook:NAME"). It
 // fails on TLS files that cannot be loaded; secret files are read on

@@ -1,10 +1,13 @@
-package notify
+package notify_test
 
 import (
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/facmon/facmon/alerts/notify"
+	"github.com/facmon/facmon/alerts/notify/notifytest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,9 +17,9 @@ import (
 )
 
 func TestConfigYAML(t *testing.T) {
-	tok := writeFile(t, "token", "t")
-	secret := writeFile(t, "secret", "s")
-	pw := writeFile(t, "pw", "p")
+	tok := notifytest.WriteFile(t, "token", "t")
+	secret := notifytest.WriteFile(t, "secret", "s")
+	pw := notifytest.WriteFile(t, "pw", "p")
 	doc := `
 alertmanager:
   urls: [http://am-1:9093, "http://am-2:9093/alertmanager/"]
@@ -34,7 +37,7 @@ queue_size: 500
 batch_size: 32
 batch_wait: 100ms
 `
-	var c Config
+	var c notify.Config
 	require.NoError(t, yaml.Unmarshal([]byte(doc), &c))
 	assert.Empty(t, c.Validate("notifiers"))
 	assert.True(t, c.Enabled())
@@ -42,92 +45,85 @@ batch_wait: 100ms
 	assert.Equal(t, 5*time.Second, c.Alertmanager.Timeout.D())
 	assert.Equal(t, "helpdesk", c.Webhooks[0].Name)
 	assert.Equal(t, "facmon", c.Webhooks[0].BasicAuth.Username)
-	o := c.DispatcherOptions()
-	assert.Equal(t, 30*time.Second, o.RepostInterval)
-	assert.Equal(t, 2*time.Hour, o.GiveUpAfter)
-	assert.Equal(t, 500, o.QueueSize)
-	assert.Equal(t, 32, o.BatchSize)
-	assert.Equal(t, 100*time.Millisecond, o.BatchWait)
+	assert.Equal(t, 30*time.Second, c.RepostInterval.D())
+	assert.Equal(t, 2*time.Hour, c.GiveUpAfter.D())
+	assert.Equal(t, 500, c.QueueSize)
+	assert.Equal(t, 32, c.BatchSize)
+	assert.Equal(t, 100*time.Millisecond, c.BatchWait.D())
 
-	ns, err := NewNotifiers(c, nil)
+	ns, err := notify.NewNotifiers(c, nil)
 	require.NoError(t, err)
 	require.Len(t, ns, 2)
 	assert.Equal(t, "alertmanager", ns[0].Name())
 	assert.Equal(t, "webhook:helpdesk", ns[1].Name())
-	assert.Equal(t, []string{"http://am-1:9093/api/v2/alerts", "http://am-2:9093/alertmanager/api/v2/alerts"}, ns[0].(*Alertmanager).urls)
-	_, isReposter := ns[0].(Reposter)
+	assert.Equal(t, []string{"http://am-1:9093/api/v2/alerts", "http://am-2:9093/alertmanager/api/v2/alerts"}, notify.AlertmanagerURLs(ns[0].(*notify.Alertmanager)))
+	_, isReposter := ns[0].(notify.Reposter)
 	assert.True(t, isReposter)
-	_, isReposter = ns[1].(Reposter)
+	_, isReposter = ns[1].(notify.Reposter)
 	assert.False(t, isReposter)
 
 	// Round trip.
 	out, err := yaml.Marshal(c)
 	require.NoError(t, err)
 	assert.Contains(t, string(out), "repost_interval: 30s")
-	var back Config
+	var back notify.Config
 	require.NoError(t, yaml.Unmarshal(out, &back))
 	assert.Equal(t, c, back)
 }
 
 func TestConfigDefaults(t *testing.T) {
-	var empty Config
+	var empty notify.Config
 	assert.Empty(t, empty.Validate("notifiers"))
 	assert.False(t, empty.Enabled())
-	ns, err := NewNotifiers(empty, nil)
+	ns, err := notify.NewNotifiers(empty, nil)
 	require.NoError(t, err)
 	assert.Empty(t, ns)
-	want := DispatcherOptions{
-		RepostInterval: time.Minute, GiveUpAfter: time.Hour, MaxRetryInterval: time.Minute, MinRetryInterval: 500 * time.Millisecond,
-		QueueSize: 10000, BatchSize: 64, BatchWait: 20 * time.Millisecond, ShutdownDrain: 5 * time.Second,
-	}
-	assert.Equal(t, want, empty.DispatcherOptions())
-	assert.Equal(t, want, DefaultConfig().DispatcherOptions())
-	assert.Empty(t, DefaultConfig().Validate("notifiers"))
-	assert.False(t, DefaultConfig().Enabled())
+	assert.Empty(t, notify.DefaultConfig().Validate("notifiers"))
+	assert.False(t, notify.DefaultConfig().Enabled())
 }
 
 func TestConfigValidate(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing")
-	pw := writeFile(t, "pw", "p")
+	pw := notifytest.WriteFile(t, "pw", "p")
 	for _, tc := range []struct {
 		name string
-		c    Config
+		c    notify.Config
 		want []string // "path: message fragment"
 	}{
-		{"bad URLs", Config{Alertmanager: AlertmanagerConfig{URLs: []string{"am:9093", "ftp://am", "http://user:pw@am:9093", "http://am:9093/", "http://am:9093", "http://am:9093/?x=1"}}}, []string{
+		{"bad URLs", notify.Config{Alertmanager: notify.AlertmanagerConfig{URLs: []string{"am:9093", "ftp://am", "http://user:pw@am:9093", "http://am:9093/", "http://am:9093", "http://am:9093/?x=1"}}}, []string{
 			"notifiers.alertmanager.urls[0]: want an http:// or https:// URL",
 			"notifiers.alertmanager.urls[1]: want an http:// or https:// URL",
 			"notifiers.alertmanager.urls[2]: must not carry credentials",
 			"notifiers.alertmanager.urls[4]: same URL as notifiers.alertmanager.urls[3]",
 			"notifiers.alertmanager.urls[5]: must not have a query",
 		}},
-		{"settings without URL", Config{Alertmanager: AlertmanagerConfig{BearerTokenFile: pw}}, []string{
+		{"settings without URL", notify.Config{Alertmanager: notify.AlertmanagerConfig{BearerTokenFile: pw}}, []string{
 			"notifiers.alertmanager.urls: must list at least one URL",
 		}},
-		{"auth", Config{Alertmanager: AlertmanagerConfig{URLs: []string{"http://am"}, BearerTokenFile: missing, BasicAuth: clientauth.BasicAuth{Username: "x"}}}, []string{
+		{"auth", notify.Config{Alertmanager: notify.AlertmanagerConfig{URLs: []string{"http://am"}, BearerTokenFile: missing, BasicAuth: clientauth.BasicAuth{Username: "x"}}}, []string{
 			"notifiers.alertmanager.bearer_token_file: give bearer_token_file or basic_auth, not both",
 			"notifiers.alertmanager.bearer_token_file: cannot read",
 			"notifiers.alertmanager.basic_auth.password_file: must be set with basic_auth.username",
 		}},
-		{"tls", Config{Alertmanager: AlertmanagerConfig{URLs: []string{"http://am"}, TLS: clientauth.TLS{CertFile: missing}}}, []string{
+		{"tls", notify.Config{Alertmanager: notify.AlertmanagerConfig{URLs: []string{"http://am"}, TLS: clientauth.TLS{CertFile: missing}}}, []string{
 			"notifiers.alertmanager.tls: is set but no URL uses https",
 			"notifiers.alertmanager.tls: cert_file and key_file go together",
 			"notifiers.alertmanager.tls.cert_file: cannot read",
 		}},
-		{"timeouts", Config{Alertmanager: AlertmanagerConfig{URLs: []string{"http://am"}, Timeout: Duration(time.Millisecond)}, RepostInterval: Duration(-time.Second), GiveUpAfter: Duration(time.Millisecond), BatchWait: Duration(time.Minute)}, []string{
+		{"timeouts", notify.Config{Alertmanager: notify.AlertmanagerConfig{URLs: []string{"http://am"}, Timeout: notify.Duration(time.Millisecond)}, RepostInterval: notify.Duration(-time.Second), GiveUpAfter: notify.Duration(time.Millisecond), BatchWait: notify.Duration(time.Minute)}, []string{
 			"notifiers.alertmanager.timeout: must be at least 100ms",
 			"notifiers.repost_interval: must not be negative",
 			"notifiers.give_up_after: must be at least 1s",
 			"notifiers.batch_wait: must be at most 10s",
 		}},
-		{"give up before re-post", Config{Alertmanager: AlertmanagerConfig{URLs: []string{"http://am"}}, RepostInterval: Duration(10 * time.Minute), GiveUpAfter: Duration(time.Minute)}, []string{
+		{"give up before re-post", notify.Config{Alertmanager: notify.AlertmanagerConfig{URLs: []string{"http://am"}}, RepostInterval: notify.Duration(10 * time.Minute), GiveUpAfter: notify.Duration(time.Minute)}, []string{
 			"notifiers.give_up_after: must be at least repost_interval",
 		}},
-		{"sizes", Config{QueueSize: -1, BatchSize: 100000}, []string{
+		{"sizes", notify.Config{QueueSize: -1, BatchSize: 100000}, []string{
 			"notifiers.queue_size: must not be negative",
 			"notifiers.batch_size: must be between 1 and 10000",
 		}},
-		{"webhooks", Config{Webhooks: []WebhookConfig{
+		{"webhooks", notify.Config{Webhooks: []notify.WebhookConfig{
 			{URL: "http://a"},
 			{Name: "Bad Name", URL: "http://b"},
 			{Name: "x", URL: ""},
@@ -161,14 +157,14 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	// No prefix: paths start at the section.
-	errs := Config{QueueSize: -1}.Validate("")
+	errs := notify.Config{QueueSize: -1}.Validate("")
 	require.Len(t, errs, 1)
 	assert.Equal(t, "queue_size", errs[0].Path)
 }
 
 func TestDurationYAML(t *testing.T) {
 	var c struct {
-		D Duration `yaml:"d"`
+		D notify.Duration `yaml:"d"`
 	}
 	require.NoError(t, yaml.Unmarshal([]byte("d: 1m30s"), &c))
 	assert.Equal(t, 90*time.Second, c.D.D())

@@ -1,4 +1,4 @@
-package notify
+package notify_test
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/facmon/facmon/alerts/notify"
+	"github.com/facmon/facmon/alerts/notify/notifytest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,7 +71,7 @@ func TestDeployAlertmanagerRoutes(t *testing.T) {
 
 func TestDeployAlertmanagerTemplate(t *testing.T) {
 	t.Setenv("TZ", "Asia/Ho_Chi_Minh")
-	data := writeFile(t, "data.json", `{"receiver":"technician-north","status":"firing","alerts":[
+	data := notifytest.WriteFile(t, "data.json", `{"receiver":"technician-north","status":"firing","alerts":[
  {"status":"firing","labels":{"alertname":"DoorStuckOpen","severity":"critical","ward":"thanh-binh","class":"door","device":"door-1"},
   "annotations":{"summary_vi":"Cửa tự động kẹt mở","summary_en":"Automatic door stuck open","runbook_url":"https://wiki.example/door","acknowledged_by":"anh.nguyen"},
   "startsAt":"2026-11-23T02:15:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://facmon.example/alerts/1"},
@@ -124,22 +127,22 @@ func TestDeployAlertmanagerInhibition(t *testing.T) {
 	require.NoError(t, err)
 	amp := alertmanager.Start(t, rx.URL, alertmanager.WithConfig(string(out)))
 
-	am, err := NewAlertmanager(AlertmanagerConfig{URLs: []string{amp.URL}}, nil)
+	am, err := notify.NewAlertmanager(notify.AlertmanagerConfig{URLs: []string{amp.URL}}, nil)
 	require.NoError(t, err)
-	offline := func(ward, device string) Alert {
-		return Alert{ID: ward + "/" + device, StartsAt: time.Now(), Labels: map[string]string{
+	offline := func(ward, device string) notify.Alert {
+		return notify.Alert{ID: ward + "/" + device, StartsAt: time.Now(), Labels: map[string]string{
 			"alertname": "DeviceOffline", "severity": "critical", "ward": ward, "class": "camera", "device": device,
 		}}
 	}
-	ward := Alert{ID: "ward/thanh-binh", StartsAt: time.Now(), Labels: map[string]string{
+	ward := notify.Alert{ID: "ward/thanh-binh", StartsAt: time.Now(), Labels: map[string]string{
 		"alertname": "WardUnreachable", "severity": "critical", "ward": "thanh-binh",
 	}}
-	diskWarn := Alert{ID: "disk90", StartsAt: time.Now(), Labels: map[string]string{
+	diskWarn := notify.Alert{ID: "disk90", StartsAt: time.Now(), Labels: map[string]string{
 		"alertname": "DiskFull", "severity": "warning", "ward": "nam-duong", "class": "server", "device": "srv-1",
 	}}
-	diskCrit := diskWarn.clone()
+	diskCrit := diskWarn.Clone()
 	diskCrit.ID, diskCrit.Labels["severity"] = "disk95", "critical"
-	require.NoError(t, am.NotifyUntil(context.Background(), []Alert{
+	require.NoError(t, am.NotifyUntil(context.Background(), []notify.Alert{
 		ward, offline("thanh-binh", "cam-1"), offline("thanh-binh", "cam-2"), offline("thuan-phuoc", "cam-1"), diskWarn, diskCrit,
 	}, time.Now().Add(time.Minute)))
 

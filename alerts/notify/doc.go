@@ -1,42 +1,8 @@
-// Package notify delivers facmon's alerts to the outside world: Alertmanager
-// (API v2) and generic webhooks, without ever blocking the rule evaluation.
-//
-// # Flow
-//
-// The alert engine calls Dispatcher.Firing when an alert starts firing, on
-// every evaluation while it fires if it likes, and when it escalates (the
-// same Alert.ID with the label escalation="1"); Dispatcher.Resolved when it
-// ends; and Dispatcher.Restore at start-up for the firing alerts of its
-// durable state. Each call returns at once: every notifier has its own
-// queue and goroutine.
-//
-//   - Alertmanager gets every firing alert again every repost_interval
-//     (default 1m) with endsAt = now + 4 × repost_interval, so that
-//     Alertmanager keeps it active between posts and ends it by itself a
-//     few minutes after facmon stops posting (facmon died). A resolution is
-//     posted with the real end time, after which the alert is forgotten.
-//     Alertmanager's grouping, silences, inhibition, routing and receivers
-//     (e-mail, Telegram, webhooks; see deploy/alertmanager/) do the rest.
-//     Several URLs (an HA cluster) are all posted to; a post succeeds when
-//     one of them accepted it.
-//   - A webhook gets each transition once: firing, escalation, resolved.
-//
-// Requests carry up to batch_size alerts (default 64), gathered for at most
-// batch_wait (20ms). Network errors, timeouts, 408, 429 and 5xx are retried
-// with capped exponential backoff that honours Retry-After; a notification
-// still failing after give_up_after (1h) is dropped with an error log. Other
-// 4xx answers are final. Delivery is at least once: receivers may see a
-// notification twice.
-//
-// # Metrics
-//
-//	facmon_notifications_total{notifier,result="ok|error"}  requests by result
-//	facmon_notification_failures_total{notifier}           notifications given up (alert on it)
-//	facmon_notifications_dropped_total{notifier}           re-posts dropped from a full queue or superseded
-//	facmon_notification_duration_seconds{notifier}         request latency
-//	facmon_notification_queue_length{notifier}            notifications waiting
-//
-// notifier is "alertmanager" or "webhook:NAME".
+// Package notify delivers facmon's alerts to the outside world: the Alert the
+// engine sends, the Alertmanager (API v2, with its silences) and webhook Notifiers
+// built from the notifiers' configuration, and the errors that tell the dispatcher
+// (package dispatch) what to retry. Package silence turns acknowledgements into
+// Alertmanager silences.
 //
 // # Webhook payload
 //

@@ -19,6 +19,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/facmon/facmon/alerts/notify/dispatch"
+	"github.com/facmon/facmon/alerts/notify/silence"
+
 	"github.com/facmon/facmon/alerts/engine/store"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,8 +60,8 @@ type Service struct {
 	internal   map[string]prometheus.Counter
 	liveness   *liveness.Tracker
 	alerts     *engine.Engine
-	dispatcher *notify.Dispatcher
-	silencer   *notify.Silencer // nil without Alertmanager
+	dispatcher *dispatch.Dispatcher
+	silencer   *silence.Silencer // nil without Alertmanager
 	sink       *fanout
 	seedQuery  liveness.Querier
 	seedErrors prometheus.Counter
@@ -304,7 +307,7 @@ func (s *Service) newAlerts(cfg config.Config, log *slog.Logger, reg *prometheus
 	if err != nil {
 		return fmt.Errorf("alerts.notifiers: %w", err)
 	}
-	s.dispatcher = notify.NewDispatcher(notifiers, cfg.Alerts.Notifiers.DispatcherOptions(), log.With("component", "notify"), reg)
+	s.dispatcher = dispatch.New(notifiers, dispatch.FromConfig(cfg.Alerts.Notifiers), log.With("component", "notify"), reg)
 	alertStore, err := store.Open(cfg.AlertStateDir())
 	if err != nil {
 		return err
@@ -314,7 +317,7 @@ func (s *Service) newAlerts(cfg config.Config, log *slog.Logger, reg *prometheus
 	var silencer engine.Silencer
 	for _, n := range notifiers {
 		if am, ok := n.(*notify.Alertmanager); ok {
-			s.silencer, err = notify.NewSilencer(am, notify.SilencerOptions{
+			s.silencer, err = silence.New(am, silence.Options{
 				StateFile: filepath.Join(cfg.AlertStateDir(), "silences.json"),
 				RetryMax:  cfg.Alerts.Notifiers.MaxRetryInterval.D(),
 				OnChange:  func(alertID, silenceID string) { s.alerts.SetSilence(alertID, silenceID) },

@@ -1,4 +1,4 @@
-package notify
+package dispatch
 
 import (
 	"context"
@@ -10,16 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/alerts/notify"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facmon/facmon/alerts/notify/notifytest"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
 // call is one Notify or NotifyUntil call a fake notifier got.
 type call struct {
-	alerts     []Alert
+	alerts     []notify.Alert
 	validUntil time.Time
 	at         time.Time
 }
@@ -31,17 +34,17 @@ type fakeNotifier struct {
 	name   string
 	mu     sync.Mutex
 	calls  []call
-	result func(n int, alerts []Alert) error
+	result func(n int, alerts []notify.Alert) error
 	block  chan struct{}
 }
 
 func (f *fakeNotifier) Name() string { return f.name }
 
-func (f *fakeNotifier) Notify(ctx context.Context, alerts []Alert) error {
+func (f *fakeNotifier) Notify(ctx context.Context, alerts []notify.Alert) error {
 	return f.record(ctx, alerts, time.Time{})
 }
 
-func (f *fakeNotifier) record(ctx context.Context, alerts []Alert, until time.Time) error {
+func (f *fakeNotifier) record(ctx context.Context, alerts []notify.Alert, until time.Time) error {
 	f.mu.Lock()
 	block := f.block
 	f.mu.Unlock()
@@ -55,7 +58,7 @@ func (f *fakeNotifier) record(ctx context.Context, alerts []Alert, until time.Ti
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := len(f.calls)
-	f.calls = append(f.calls, call{alerts: append([]Alert(nil), alerts...), validUntil: until, at: time.Now()})
+	f.calls = append(f.calls, call{alerts: append([]notify.Alert(nil), alerts...), validUntil: until, at: time.Now()})
 	if f.result != nil {
 		return f.result(n, alerts)
 	}
@@ -71,20 +74,20 @@ func (f *fakeNotifier) getCalls() []call {
 // fakeReposter is a fakeNotifier that wants re-posts, like Alertmanager.
 type fakeReposter struct{ *fakeNotifier }
 
-func (f fakeReposter) NotifyUntil(ctx context.Context, alerts []Alert, until time.Time) error {
+func (f fakeReposter) NotifyUntil(ctx context.Context, alerts []notify.Alert, until time.Time) error {
 	return f.record(ctx, alerts, until)
 }
 
 // alertsIn flattens calls.
-func alertsIn(calls []call) []Alert {
-	var out []Alert
+func alertsIn(calls []call) []notify.Alert {
+	var out []notify.Alert
 	for _, c := range calls {
 		out = append(out, c.alerts...)
 	}
 	return out
 }
 
-func count(calls []call, pred func(Alert) bool) int {
+func count(calls []call, pred func(notify.Alert) bool) int {
 	n := 0
 	for _, a := range alertsIn(calls) {
 		if pred(a) {
@@ -94,8 +97,8 @@ func count(calls []call, pred func(Alert) bool) int {
 	return n
 }
 
-func isAlert(id string, resolved bool) func(Alert) bool {
-	return func(a Alert) bool { return a.ID == id && a.Resolved() == resolved }
+func isAlert(id string, resolved bool) func(notify.Alert) bool {
+	return func(a notify.Alert) bool { return a.ID == id && a.Resolved() == resolved }
 }
 
 // startDispatcher runs d until the test ends and returns a function that
@@ -120,41 +123,12 @@ func startDispatcher(t *testing.T, d *Dispatcher) (stop func()) {
 	return stop
 }
 
-// metric returns the value of a counter or gauge with the given labels.
-func metric(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return 0
-}
-
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
 	testenv.Eventually(t, 15*time.Second, what, cond)
 }
 
-func fast(o DispatcherOptions) DispatcherOptions {
+func fast(o Options) Options {
 	if o.BatchWait == 0 {
 		o.BatchWait = 5 * time.Millisecond
 	}
@@ -171,7 +145,7 @@ func TestDispatcherNeverBlocks(t *testing.T) {
 	// Every receiver hangs: a fake Alertmanager, a fake webhook, and a real
 	// Alertmanager notifier against a server that never answers.
 	hang := make(chan struct{})
-	srv := newRecorder(t, func(_ int, _ http.ResponseWriter, r *http.Request) bool {
+	srv := notifytest.NewRecorder(t, func(_ int, _ http.ResponseWriter, r *http.Request) bool {
 		select {
 		case <-hang:
 		case <-r.Context().Done():
@@ -179,13 +153,13 @@ func TestDispatcherNeverBlocks(t *testing.T) {
 		return false
 	})
 	defer close(hang)
-	am, err := NewAlertmanager(AlertmanagerConfig{URLs: []string{srv.URL}, Timeout: Duration(time.Hour)}, nil)
+	am, err := notify.NewAlertmanager(notify.AlertmanagerConfig{URLs: []string{srv.URL}, Timeout: notify.Duration(time.Hour)}, nil)
 	require.NoError(t, err)
 	block := make(chan struct{}) // never closed
 	fakeAM := fakeReposter{&fakeNotifier{name: "fake-am", block: block}}
 	fakeWH := &fakeNotifier{name: "fake-webhook", block: block}
 	reg := prometheus.NewRegistry()
-	d := NewDispatcher([]Notifier{am, fakeAM, fakeWH}, fast(DispatcherOptions{
+	d := New([]notify.Notifier{am, fakeAM, fakeWH}, fast(Options{
 		RepostInterval: 10 * time.Millisecond, QueueSize: 100, ShutdownDrain: 100 * time.Millisecond,
 	}), nil, reg)
 	stop := startDispatcher(t, d)
@@ -194,7 +168,7 @@ func TestDispatcherNeverBlocks(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := range 5000 {
-			a := doorAlert(fmt.Sprintf("door-%d", i))
+			a := notifytest.DoorAlert(fmt.Sprintf("door-%d", i))
 			d.Firing(a)
 			d.Firing(a)
 			if i%2 == 0 {
@@ -213,7 +187,7 @@ func TestDispatcherNeverBlocks(t *testing.T) {
 	// requests only, so none pile up behind a hanging one.
 	for _, n := range []string{"alertmanager", "fake-am", "fake-webhook"} {
 		eventually(t, n+" queue", func() (bool, string) {
-			q := metric(t, reg, "facmon_notification_queue_length", map[string]string{"notifier": n})
+			q := notifytest.Metric(t, reg, "facmon_notification_queue_length", map[string]string{"notifier": n})
 			return q >= 7500-64 && q <= 7500+100, fmt.Sprintf("queue length %v", q)
 		})
 	}
@@ -221,20 +195,20 @@ func TestDispatcherNeverBlocks(t *testing.T) {
 }
 
 func TestDispatcherRepostsWithEndsAt(t *testing.T) {
-	rec := newRecorder(t, nil)
-	am, err := NewAlertmanager(AlertmanagerConfig{URLs: []string{rec.URL}}, nil)
+	rec := notifytest.NewRecorder(t, nil)
+	am, err := notify.NewAlertmanager(notify.AlertmanagerConfig{URLs: []string{rec.URL}}, nil)
 	require.NoError(t, err)
 	const interval = 250 * time.Millisecond
-	d := NewDispatcher([]Notifier{am}, fast(DispatcherOptions{RepostInterval: interval}), nil, nil)
+	d := New([]notify.Notifier{am}, fast(Options{RepostInterval: interval}), nil, nil)
 	startDispatcher(t, d)
 
-	a := doorAlert("door-1")
+	a := notifytest.DoorAlert("door-1")
 	d.Firing(a)
 	eventually(t, "first post and three re-posts", func() (bool, string) {
-		return len(rec.requests()) >= 4, fmt.Sprintf("%d posts", len(rec.requests()))
+		return len(rec.Requests()) >= 4, fmt.Sprintf("%d posts", len(rec.Requests()))
 	})
-	for i, r := range rec.requests() {
-		got := decodeAM(t, r.Body)
+	for i, r := range rec.Requests() {
+		got := notifytest.DecodeAM(t, r.Body)
 		require.Len(t, got, 1, "post %d", i)
 		assert.Equal(t, "door-1", got[0].Labels["device"])
 		assert.Equal(t, "2026-11-23T02:15:00.123Z", got[0].StartsAt)
@@ -251,28 +225,28 @@ func TestDispatcherRepostsWithEndsAt(t *testing.T) {
 	d.Resolved(a)
 	var resolution int
 	eventually(t, "the resolution", func() (bool, string) {
-		for i, r := range rec.requests() {
-			if got := decodeAM(t, r.Body); got[0].EndsAt == resolvedAt.UTC().Format(amTime) {
+		for i, r := range rec.Requests() {
+			if got := notifytest.DecodeAM(t, r.Body); got[0].EndsAt == resolvedAt.UTC().Format(notifytest.AMTime) {
 				resolution = i
 				return true, ""
 			}
 		}
-		return false, fmt.Sprintf("%d posts", len(rec.requests()))
+		return false, fmt.Sprintf("%d posts", len(rec.Requests()))
 	})
 	// Three more intervals: the resolved alert is forgotten, never re-posted
 	// (a re-post after the resolution would make it fire again).
 	time.Sleep(3 * interval)
-	assert.Len(t, rec.requests(), resolution+1, "posts after the resolution")
+	assert.Len(t, rec.Requests(), resolution+1, "posts after the resolution")
 }
 
 func TestDispatcherWebhookOncePerTransition(t *testing.T) {
 	wh := &fakeNotifier{name: "webhook:x"}
 	am := fakeReposter{&fakeNotifier{name: "alertmanager"}}
 	const interval = 50 * time.Millisecond
-	d := NewDispatcher([]Notifier{am, wh}, fast(DispatcherOptions{RepostInterval: interval}), nil, nil)
+	d := New([]notify.Notifier{am, wh}, fast(Options{RepostInterval: interval}), nil, nil)
 	startDispatcher(t, d)
 
-	a := doorAlert("door-1")
+	a := notifytest.DoorAlert("door-1")
 	for i := range 5 {
 		a.Annotations["description_en"] = fmt.Sprintf("open for %d minutes", 5+i) // still the same alert
 		d.Firing(a)
@@ -288,12 +262,12 @@ func TestDispatcherWebhookOncePerTransition(t *testing.T) {
 	last := alertsIn(am.getCalls())
 	assert.Equal(t, "open for 9 minutes", last[len(last)-1].Annotations["description_en"])
 
-	esc := a.clone()
+	esc := a.Clone()
 	esc.Labels["escalation"] = "1"
 	d.Firing(esc)
 	d.Firing(esc)
 	eventually(t, "webhook gets the escalation", func() (bool, string) {
-		return count(wh.getCalls(), func(x Alert) bool { return x.Labels["escalation"] == "1" }) == 1, fmt.Sprint(len(wh.getCalls()))
+		return count(wh.getCalls(), func(x notify.Alert) bool { return x.Labels["escalation"] == "1" }) == 1, fmt.Sprint(len(wh.getCalls()))
 	})
 	esc.EndsAt = time.Now()
 	d.Resolved(esc)
@@ -311,18 +285,18 @@ func TestDispatcherWebhookOncePerTransition(t *testing.T) {
 func TestDispatcherEscalationResolvesEveryLabelSet(t *testing.T) {
 	am := fakeReposter{&fakeNotifier{name: "alertmanager"}}
 	const interval = 50 * time.Millisecond
-	d := NewDispatcher([]Notifier{am}, fast(DispatcherOptions{RepostInterval: interval}), nil, nil)
+	d := New([]notify.Notifier{am}, fast(Options{RepostInterval: interval}), nil, nil)
 	startDispatcher(t, d)
 
-	a := doorAlert("door-1")
-	esc := a.clone()
+	a := notifytest.DoorAlert("door-1")
+	esc := a.Clone()
 	esc.Labels["escalation"] = "1"
 	d.Firing(a)
 	d.Firing(esc)
-	escalated := func(x Alert) bool { return x.Labels["escalation"] == "1" }
+	escalated := func(x notify.Alert) bool { return x.Labels["escalation"] == "1" }
 	eventually(t, "both label sets re-posted", func() (bool, string) {
 		calls := am.getCalls()
-		return count(calls, escalated) >= 3 && count(calls, func(x Alert) bool { return !escalated(x) }) >= 3, fmt.Sprint(len(calls))
+		return count(calls, escalated) >= 3 && count(calls, func(x notify.Alert) bool { return !escalated(x) }) >= 3, fmt.Sprint(len(calls))
 	})
 	for _, c := range am.getCalls() {
 		assert.True(t, c.validUntil.After(c.at), "firing posts carry an endsAt in the future")
@@ -333,7 +307,7 @@ func TestDispatcherEscalationResolvesEveryLabelSet(t *testing.T) {
 	d.Resolved(esc)
 	eventually(t, "both label sets resolved", func() (bool, string) {
 		calls := am.getCalls()
-		n := count(calls, func(x Alert) bool { return x.Resolved() && x.EndsAt.Equal(resolvedAt) })
+		n := count(calls, func(x notify.Alert) bool { return x.Resolved() && x.EndsAt.Equal(resolvedAt) })
 		return n == 2, fmt.Sprint(n)
 	})
 	before := len(alertsIn(am.getCalls()))
@@ -344,8 +318,8 @@ func TestDispatcherEscalationResolvesEveryLabelSet(t *testing.T) {
 func TestDispatcherRestore(t *testing.T) {
 	wh := &fakeNotifier{name: "webhook:x"}
 	am := fakeReposter{&fakeNotifier{name: "alertmanager"}}
-	d := NewDispatcher([]Notifier{am, wh}, fast(DispatcherOptions{RepostInterval: time.Hour}), nil, nil)
-	a := doorAlert("door-1")
+	d := New([]notify.Notifier{am, wh}, fast(Options{RepostInterval: time.Hour}), nil, nil)
+	a := notifytest.DoorAlert("door-1")
 	d.Restore(a) // before Run, as at start-up
 	startDispatcher(t, d)
 	eventually(t, "Alertmanager gets the restored alert at once", func() (bool, string) {
@@ -361,7 +335,7 @@ func TestDispatcherRestore(t *testing.T) {
 }
 
 func TestDispatcherRetryAfter(t *testing.T) {
-	rec := newRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) bool {
+	rec := notifytest.NewRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) bool {
 		if n == 0 {
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -369,38 +343,38 @@ func TestDispatcherRetryAfter(t *testing.T) {
 		}
 		return false
 	})
-	wh, err := NewWebhook(WebhookConfig{Name: "x", URL: rec.URL}, nil)
+	wh, err := notify.NewWebhook(notify.WebhookConfig{Name: "x", URL: rec.URL}, nil)
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
-	d := NewDispatcher([]Notifier{wh}, fast(DispatcherOptions{}), nil, reg)
+	d := New([]notify.Notifier{wh}, fast(Options{}), nil, reg)
 	startDispatcher(t, d)
-	d.Firing(doorAlert("door-1"))
+	d.Firing(notifytest.DoorAlert("door-1"))
 	eventually(t, "retried and delivered", func() (bool, string) {
-		return len(rec.requests()) == 2, fmt.Sprint(len(rec.requests()))
+		return len(rec.Requests()) == 2, fmt.Sprint(len(rec.Requests()))
 	})
-	reqs := rec.requests()
+	reqs := rec.Requests()
 	assert.Equal(t, reqs[0].Body, reqs[1].Body)
 	gap := reqs[1].At.Sub(reqs[0].At)
 	assert.GreaterOrEqual(t, gap, 950*time.Millisecond, "the retry came %v after a 503 with Retry-After: 1", gap)
 	eventually(t, "metrics", func() (bool, string) {
-		ok := metric(t, reg, "facmon_notifications_total", map[string]string{"notifier": "webhook:x", "result": "ok"})
+		ok := notifytest.Metric(t, reg, "facmon_notifications_total", map[string]string{"notifier": "webhook:x", "result": "ok"})
 		return ok == 1, fmt.Sprint(ok)
 	})
-	assert.Equal(t, 1.0, metric(t, reg, "facmon_notifications_total", map[string]string{"notifier": "webhook:x", "result": "error"}))
-	assert.Equal(t, 0.0, metric(t, reg, "facmon_notification_failures_total", map[string]string{"notifier": "webhook:x"}))
-	assert.Equal(t, 2.0, metric(t, reg, "facmon_notification_duration_seconds", map[string]string{"notifier": "webhook:x"}))
+	assert.Equal(t, 1.0, notifytest.Metric(t, reg, "facmon_notifications_total", map[string]string{"notifier": "webhook:x", "result": "error"}))
+	assert.Equal(t, 0.0, notifytest.Metric(t, reg, "facmon_notification_failures_total", map[string]string{"notifier": "webhook:x"}))
+	assert.Equal(t, 2.0, notifytest.Metric(t, reg, "facmon_notification_duration_seconds", map[string]string{"notifier": "webhook:x"}))
 }
 
 func TestDispatcherBackoffGrowsAndCaps(t *testing.T) {
-	f := &fakeNotifier{name: "x", result: func(n int, _ []Alert) error {
+	f := &fakeNotifier{name: "x", result: func(n int, _ []notify.Alert) error {
 		if n < 7 {
 			return errors.New("connection refused")
 		}
 		return nil
 	}}
-	d := NewDispatcher([]Notifier{f}, fast(DispatcherOptions{MinRetryInterval: 20 * time.Millisecond, MaxRetryInterval: 80 * time.Millisecond}), nil, nil)
+	d := New([]notify.Notifier{f}, fast(Options{MinRetryInterval: 20 * time.Millisecond, MaxRetryInterval: 80 * time.Millisecond}), nil, nil)
 	startDispatcher(t, d)
-	d.Firing(doorAlert("door-1"))
+	d.Firing(notifytest.DoorAlert("door-1"))
 	eventually(t, "eight attempts", func() (bool, string) { return len(f.getCalls()) == 8, fmt.Sprint(len(f.getCalls())) })
 	calls := f.getCalls()
 	want := []time.Duration{20, 40, 80, 80, 80, 80, 80}
@@ -413,7 +387,7 @@ func TestDispatcherBackoffGrowsAndCaps(t *testing.T) {
 func TestDispatcherGivesUp(t *testing.T) {
 	var mu sync.Mutex
 	failing := true
-	rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+	rec := notifytest.NewRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) bool {
 		mu.Lock()
 		defer mu.Unlock()
 		if failing {
@@ -422,22 +396,22 @@ func TestDispatcherGivesUp(t *testing.T) {
 		}
 		return false
 	})
-	wh, err := NewWebhook(WebhookConfig{Name: "x", URL: rec.URL}, nil)
+	wh, err := notify.NewWebhook(notify.WebhookConfig{Name: "x", URL: rec.URL}, nil)
 	require.NoError(t, err)
 	var logs testenv.LogBuffer
 	reg := prometheus.NewRegistry()
-	d := NewDispatcher([]Notifier{wh}, fast(DispatcherOptions{GiveUpAfter: 300 * time.Millisecond, MaxRetryInterval: 50 * time.Millisecond}),
+	d := New([]notify.Notifier{wh}, fast(Options{GiveUpAfter: 300 * time.Millisecond, MaxRetryInterval: 50 * time.Millisecond}),
 		slog.New(slog.NewTextHandler(&logs, nil)), reg)
 	startDispatcher(t, d)
 
-	d.Firing(doorAlert("door-1"))
+	d.Firing(notifytest.DoorAlert("door-1"))
 	eventually(t, "given up", func() (bool, string) {
-		v := metric(t, reg, "facmon_notification_failures_total", map[string]string{"notifier": "webhook:x"})
+		v := notifytest.Metric(t, reg, "facmon_notification_failures_total", map[string]string{"notifier": "webhook:x"})
 		return v == 1, fmt.Sprint(v)
 	})
 	assert.Contains(t, logs.String(), "level=ERROR msg=\"giving up on notifications after retrying\" notifier=webhook:x alerts=1 alertnames=[DoorStuckOpen]")
 	assert.Contains(t, logs.String(), "notification failed; retrying")
-	tries := len(rec.requests())
+	tries := len(rec.Requests())
 	assert.Greater(t, tries, 2)
 
 	// The receiver is back: the next alert goes through; the given-up one
@@ -445,64 +419,64 @@ func TestDispatcherGivesUp(t *testing.T) {
 	mu.Lock()
 	failing = false
 	mu.Unlock()
-	d.Firing(doorAlert("door-2"))
+	d.Firing(notifytest.DoorAlert("door-2"))
 	eventually(t, "next alert delivered", func() (bool, string) {
-		return len(rec.requests()) == tries+1, fmt.Sprint(len(rec.requests()))
+		return len(rec.Requests()) == tries+1, fmt.Sprint(len(rec.Requests()))
 	})
-	assert.Contains(t, string(rec.requests()[tries].Body), "door-2")
-	assert.NotContains(t, string(rec.requests()[tries].Body), "door-1")
+	assert.Contains(t, string(rec.Requests()[tries].Body), "door-2")
+	assert.NotContains(t, string(rec.Requests()[tries].Body), "door-1")
 }
 
 func TestDispatcherPermanentError(t *testing.T) {
-	rec := newRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) bool {
+	rec := notifytest.NewRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) bool {
 		if n == 0 {
 			http.Error(w, "bad alert", http.StatusBadRequest)
 			return true
 		}
 		return false
 	})
-	wh, err := NewWebhook(WebhookConfig{Name: "x", URL: rec.URL}, nil)
+	wh, err := notify.NewWebhook(notify.WebhookConfig{Name: "x", URL: rec.URL}, nil)
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	var logs testenv.LogBuffer
-	d := NewDispatcher([]Notifier{wh}, fast(DispatcherOptions{}), slog.New(slog.NewTextHandler(&logs, nil)), reg)
+	d := New([]notify.Notifier{wh}, fast(Options{}), slog.New(slog.NewTextHandler(&logs, nil)), reg)
 	startDispatcher(t, d)
-	d.Firing(doorAlert("door-1"))
+	d.Firing(notifytest.DoorAlert("door-1"))
 	eventually(t, "refused", func() (bool, string) {
-		v := metric(t, reg, "facmon_notification_failures_total", map[string]string{"notifier": "webhook:x"})
+		v := notifytest.Metric(t, reg, "facmon_notification_failures_total", map[string]string{"notifier": "webhook:x"})
 		return v == 1, fmt.Sprint(v)
 	})
 	assert.Contains(t, logs.String(), "bad alert")
-	d.Firing(doorAlert("door-2"))
-	eventually(t, "next alert delivered", func() (bool, string) { return len(rec.requests()) == 2, fmt.Sprint(len(rec.requests())) })
+	d.Firing(notifytest.DoorAlert("door-2"))
+	eventually(t, "next alert delivered", func() (bool, string) { return len(rec.Requests()) == 2, fmt.Sprint(len(rec.Requests())) })
 }
 
 func TestDispatcherFullQueueDropsOnlyReposts(t *testing.T) {
 	// A slow receiver: re-posts pile up faster than they go out.
-	am := fakeReposter{&fakeNotifier{name: "alertmanager", result: func(int, []Alert) error {
+	am := fakeReposter{&fakeNotifier{name: "alertmanager", result: func(int, []notify.Alert) error {
 		time.Sleep(20 * time.Millisecond)
 		return nil
 	}}}
 	reg := prometheus.NewRegistry()
-	d := NewDispatcher([]Notifier{am}, fast(DispatcherOptions{RepostInterval: 10 * time.Millisecond, QueueSize: 3, BatchSize: 4}), nil, reg)
+	d := New([]notify.Notifier{am}, fast(Options{RepostInterval: 10 * time.Millisecond, QueueSize: 3, BatchSize: 4}), nil, reg)
 	for i := range 10 {
-		d.Firing(doorAlert(fmt.Sprintf("door-%d", i)))
+		d.Firing(notifytest.DoorAlert(fmt.Sprintf("door-%d", i)))
 	}
 	startDispatcher(t, d)
 	eventually(t, "re-posts dropped", func() (bool, string) {
-		v := metric(t, reg, "facmon_notifications_dropped_total", nil)
+		v := notifytest.Metric(t, reg, "facmon_notifications_dropped_total", nil)
 		return v >= 20, fmt.Sprint(v)
 	})
 	for i := 10; i < 20; i++ {
-		d.Firing(doorAlert(fmt.Sprintf("door-%d", i)))
+		d.Firing(notifytest.DoorAlert(fmt.Sprintf("door-%d", i)))
 	}
-	gone := doorAlert("door-9")
+	gone := notifytest.DoorAlert("door-9")
 	gone.EndsAt = time.Now()
 	d.Resolved(gone)
 	eventually(t, "every first notification and the resolution delivered", func() (bool, string) {
 		calls := am.getCalls()
 		for i := range 20 {
-			if count(calls, isAlert(doorAlert(fmt.Sprintf("door-%d", i)).ID, false)) == 0 {
+			if count(calls, isAlert(notifytest.DoorAlert(fmt.Sprintf("door-%d", i)).ID, false)) == 0 {
 				return false, fmt.Sprintf("door-%d missing", i)
 			}
 		}
@@ -516,13 +490,13 @@ func TestDispatcherFullQueueDropsOnlyReposts(t *testing.T) {
 			if i == 9 {
 				continue
 			}
-			if count(calls, isAlert(doorAlert(fmt.Sprintf("door-%d", i)).ID, false)) < 3 {
+			if count(calls, isAlert(notifytest.DoorAlert(fmt.Sprintf("door-%d", i)).ID, false)) < 3 {
 				return false, fmt.Sprintf("door-%d posted less than 3 times", i)
 			}
 		}
 		return true, ""
 	})
-	assert.LessOrEqual(t, metric(t, reg, "facmon_notification_queue_length", nil), 3.0, "at most QueueSize re-posts wait")
+	assert.LessOrEqual(t, notifytest.Metric(t, reg, "facmon_notification_queue_length", nil), 3.0, "at most QueueSize re-posts wait")
 	// door-9 was never re-posted after its resolution.
 	seenResolution := false
 	for _, a := range alertsIn(am.getCalls()) {
@@ -539,9 +513,9 @@ func TestDispatcherFullQueueDropsOnlyReposts(t *testing.T) {
 
 func TestDispatcherBatches(t *testing.T) {
 	f := &fakeNotifier{name: "x"}
-	d := NewDispatcher([]Notifier{f}, fast(DispatcherOptions{BatchSize: 3, BatchWait: 50 * time.Millisecond}), nil, nil)
+	d := New([]notify.Notifier{f}, fast(Options{BatchSize: 3, BatchWait: 50 * time.Millisecond}), nil, nil)
 	for i := range 7 {
-		d.Firing(doorAlert(fmt.Sprintf("door-%d", i)))
+		d.Firing(notifytest.DoorAlert(fmt.Sprintf("door-%d", i)))
 	}
 	startDispatcher(t, d)
 	eventually(t, "three requests", func() (bool, string) { return len(alertsIn(f.getCalls())) == 7, "" })
@@ -558,9 +532,9 @@ func TestDispatcherBatches(t *testing.T) {
 func TestDispatcherShutdownDrain(t *testing.T) {
 	block := make(chan struct{})
 	f := &fakeNotifier{name: "x", block: block}
-	d := NewDispatcher([]Notifier{f}, fast(DispatcherOptions{}), nil, nil)
+	d := New([]notify.Notifier{f}, fast(Options{}), nil, nil)
 	stop := startDispatcher(t, d)
-	a := doorAlert("door-1")
+	a := notifytest.DoorAlert("door-1")
 	d.Firing(a)
 	a.EndsAt = time.Now()
 	d.Resolved(a)
@@ -576,18 +550,18 @@ func TestDispatcherShutdownDrain(t *testing.T) {
 }
 
 func TestDispatcherRunTwice(t *testing.T) {
-	d := NewDispatcher(nil, DispatcherOptions{}, nil, nil)
+	d := New(nil, Options{}, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.NoError(t, d.Run(ctx))
 	require.Error(t, d.Run(ctx))
-	d.Firing(doorAlert("door-1")) // no notifiers: nothing happens, nothing blocks
+	d.Firing(notifytest.DoorAlert("door-1")) // no notifiers: nothing happens, nothing blocks
 }
 
 func TestDispatcherCopiesAlerts(t *testing.T) {
 	f := &fakeNotifier{name: "x"}
-	d := NewDispatcher([]Notifier{f}, fast(DispatcherOptions{}), nil, nil)
-	a := doorAlert("door-1")
+	d := New([]notify.Notifier{f}, fast(Options{}), nil, nil)
+	a := notifytest.DoorAlert("door-1")
 	d.Firing(a)
 	a.Labels["device"] = "changed-after-the-call"
 	startDispatcher(t, d)

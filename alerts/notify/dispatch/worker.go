@@ -1,4 +1,4 @@
-package notify
+package dispatch
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/facmon/facmon/alerts/notify"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -18,12 +19,12 @@ type variantKey struct{ id, labels string }
 // alertState is what a worker knows of one firing alert: every label set
 // sent under its ID (more than one after an escalation), newest version.
 type alertState struct {
-	variants map[string]Alert
+	variants map[string]notify.Alert
 }
 
 type entry struct {
-	alert   Alert      // first notifications and resolutions
-	key     variantKey // re-posts: resolved from the state when taken
+	alert   notify.Alert // first notifications and resolutions
+	key     variantKey   // re-posts: resolved from the state when taken
 	repost  bool
 	queued  time.Time
 	removed bool // a re-post superseded or dropped
@@ -31,8 +32,8 @@ type entry struct {
 
 type worker struct {
 	d    *Dispatcher
-	n    Notifier
-	rep  Reposter // nil when n is no Reposter
+	n    notify.Notifier
+	rep  notify.Reposter // nil when n is no notify.Reposter
 	name string
 	log  *slog.Logger
 
@@ -61,12 +62,12 @@ func (w *worker) signal() {
 
 func (w *worker) updateQueued() { w.queued.Set(float64(len(w.urgent) + w.liveRep)) }
 
-func (w *worker) firing(a Alert, restore bool) {
-	k := variantKey{a.ID, labelsKey(a.Labels)}
+func (w *worker) firing(a notify.Alert, restore bool) {
+	k := variantKey{a.ID, notify.LabelsKey(a.Labels)}
 	w.mu.Lock()
 	st := w.state[a.ID]
 	if st == nil {
-		st = &alertState{variants: map[string]Alert{}}
+		st = &alertState{variants: map[string]notify.Alert{}}
 		w.state[a.ID] = st
 	}
 	_, known := st.variants[k.labels]
@@ -90,8 +91,8 @@ func (w *worker) firing(a Alert, restore bool) {
 	}
 }
 
-func (w *worker) update(a Alert) {
-	k := variantKey{a.ID, labelsKey(a.Labels)}
+func (w *worker) update(a notify.Alert) {
+	k := variantKey{a.ID, notify.LabelsKey(a.Labels)}
 	w.mu.Lock()
 	st := w.state[a.ID]
 	if st == nil {
@@ -108,9 +109,9 @@ func (w *worker) update(a Alert) {
 	}
 }
 
-func (w *worker) resolved(a Alert) {
+func (w *worker) resolved(a notify.Alert) {
 	now := time.Now()
-	own := labelsKey(a.Labels)
+	own := notify.LabelsKey(a.Labels)
 	w.mu.Lock()
 	st := w.state[a.ID]
 	delete(w.state, a.ID)
@@ -368,7 +369,7 @@ func (w *worker) deliver(ctx context.Context, batch []*entry) []*entry {
 		if ctx.Err() != nil {
 			return batch
 		}
-		if !Retryable(err) {
+		if !notify.Retryable(err) {
 			w.failures.Add(float64(len(batch)))
 			w.log.Error("receiver refused the notification; not retried", "alerts", len(batch), "alertnames", alertNames(batch), "err", err)
 			return nil
@@ -393,7 +394,7 @@ func (w *worker) deliver(ctx context.Context, batch []*entry) []*entry {
 			return nil
 		}
 		wait := backoff + time.Duration(rand.Int64N(int64(backoff)/5+1)) // +0-20 %: HA peers do not retry in step
-		if ra := RetryAfter(err); ra > wait {
+		if ra := notify.RetryAfter(err); ra > wait {
 			wait = ra
 		}
 		if attempt == 1 || attempt%10 == 0 {
@@ -411,7 +412,7 @@ func (w *worker) deliver(ctx context.Context, batch []*entry) []*entry {
 }
 
 func (w *worker) send(ctx context.Context, batch []*entry) error {
-	alerts := make([]Alert, len(batch))
+	alerts := make([]notify.Alert, len(batch))
 	for i, e := range batch {
 		alerts[i] = e.alert
 	}

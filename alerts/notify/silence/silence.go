@@ -1,4 +1,10 @@
-package notify
+// Package silence carries acknowledgements to Alertmanager, or it keeps notifying
+// the on-call technician at every repeat interval: the Silencer turns each ack into
+// an Alertmanager silence of exactly that alert's labels, renews it while the ack
+// holds, and expires it when the alert resolves or the ack is withdrawn. Work that
+// fails (Alertmanager down) is retried until it lands, and is kept in a state file
+// so that a restart does not forget a silence to create or expire.
+package silence
 
 import (
 	"context"
@@ -7,98 +13,24 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/facmon/facmon/alerts/notify"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// An acknowledgement has to reach Alertmanager, or it keeps notifying the
-// on-call technician at every repeat interval: the Silencer turns each ack
-// into an Alertmanager silence of exactly that alert's labels, and expires
-// it when the alert resolves or the ack is withdrawn. Work that fails
-// (Alertmanager down) is retried until it lands, and is kept in a state
-// file so that a restart does not forget a silence to create or expire.
-
-// PostableSilence is the body of POST /api/v2/silences (the postableSilence
-// of Alertmanager's OpenAPI specification). With ID set it updates.
-type PostableSilence struct {
-	ID        string           `json:"id,omitempty"`
-	Matchers  []SilenceMatcher `json:"matchers"`
-	StartsAt  string           `json:"startsAt"`
-	EndsAt    string           `json:"endsAt"`
-	CreatedBy string           `json:"createdBy"`
-	Comment   string           `json:"comment"`
-}
-
-// SilenceMatcher is one equality matcher of a silence.
-type SilenceMatcher struct {
-	Name    string `json:"name"`
-	Value   string `json:"value"`
-	IsRegex bool   `json:"isRegex"`
-	IsEqual bool   `json:"isEqual"`
-}
-
-// CreateSilence creates (or, with s.ID, updates) a silence on the first
-// Alertmanager that accepts it; the cluster gossips it to the others. It
-// returns the silence id.
-func (am *Alertmanager) CreateSilence(ctx context.Context, s PostableSilence) (string, error) {
-	body, err := json.Marshal(s)
-	if err != nil {
-		return "", Permanent(fmt.Errorf("alertmanager: encode silence: %w", err))
-	}
-	var errs []error
-	for _, base := range am.bases {
-		answer, err := am.c.do(ctx, http.MethodPost, base+"/api/v2/silences", body, nil)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		var got struct {
-			SilenceID string `json:"silenceID"`
-		}
-		if err := json.Unmarshal(answer, &got); err != nil || got.SilenceID == "" {
-			errs = append(errs, fmt.Errorf("alertmanager: silence answer without silenceID: %.200q", answer))
-			continue
-		}
-		return got.SilenceID, nil
-	}
-	return "", errors.Join(errs...)
-}
-
-// ExpireSilence expires a silence. One Alertmanager that expires it is
-// enough; a silence none of them knows (404) counts as expired.
-func (am *Alertmanager) ExpireSilence(ctx context.Context, id string) error {
-	var errs []error
-	for _, base := range am.bases {
-		_, err := am.c.do(ctx, http.MethodDelete, base+"/api/v2/silence/"+url.PathEscape(id), nil, nil)
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, err)
-	}
-	for _, err := range errs {
-		var he *HTTPError
-		if !errors.As(err, &he) || he.StatusCode != http.StatusNotFound {
-			return errors.Join(errs...)
-		}
-	}
-	return nil
-}
-
 // SilenceAPI is what the Silencer needs of Alertmanager.
-type SilenceAPI interface {
-	CreateSilence(ctx context.Context, s PostableSilence) (string, error)
+type API interface {
+	CreateSilence(ctx context.Context, s notify.PostableSilence) (string, error)
 	ExpireSilence(ctx context.Context, id string) error
 }
 
 // SilencerOptions tunes the Silencer; zero values take the defaults.
-type SilencerOptions struct {
+type Options struct {
 	// StateFile keeps the silences across restarts; empty keeps none.
 	StateFile string
 	// Lifetime of a silence; it is renewed while the ack holds, so a
@@ -115,8 +47,8 @@ type SilencerOptions struct {
 
 // Silencer keeps one Alertmanager silence per acknowledged alert.
 type Silencer struct {
-	api  SilenceAPI
-	opts SilencerOptions
+	api  API
+	opts Options
 	log  *slog.Logger
 	errs prometheus.Counter
 
@@ -141,7 +73,7 @@ type silenceItem struct {
 }
 
 // NewSilencer loads the state file, if any; Run does the work.
-func NewSilencer(api SilenceAPI, opts SilencerOptions, log *slog.Logger, reg prometheus.Registerer) (*Silencer, error) {
+func New(api API, opts Options, log *slog.Logger, reg prometheus.Registerer) (*Silencer, error) {
 	if opts.Lifetime <= 0 {
 		opts.Lifetime = 24 * time.Hour
 	}
@@ -186,8 +118,8 @@ func NewSilencer(api SilenceAPI, opts SilencerOptions, log *slog.Logger, reg pro
 
 // Silence asks for a silence of a's labels (without the escalation label,
 // so the escalated copy is silenced too). It does not block.
-func (s *Silencer) Silence(a Alert, by, comment string) {
-	labels := Postable(a, time.Time{}).Labels
+func (s *Silencer) Silence(a notify.Alert, by, comment string) {
+	labels := notify.Postable(a, time.Time{}).Labels
 	delete(labels, "escalation")
 	if by == "" {
 		by = "facmon"
@@ -339,15 +271,9 @@ func (s *Silencer) do(ctx context.Context, it silenceItem, now time.Time) {
 	var id string
 	ends := now.Add(s.opts.Lifetime)
 	if it.Active {
-		sil := PostableSilence{
-			StartsAt: now.UTC().Format(amTime), EndsAt: ends.UTC().Format(amTime),
-			CreatedBy: it.By, Comment: it.Comment,
-		}
+		sil := notify.NewSilence(it.Labels, it.By, it.Comment, now, ends)
 		if !it.EndsAt.IsZero() {
 			sil.ID = it.SilenceID // a renewal keeps its id
-		}
-		for _, k := range slices.Sorted(maps.Keys(it.Labels)) {
-			sil.Matchers = append(sil.Matchers, SilenceMatcher{Name: k, Value: it.Labels[k], IsEqual: true})
 		}
 		id, err = s.api.CreateSilence(ctx, sil)
 	} else {

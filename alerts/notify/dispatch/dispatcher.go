@@ -1,4 +1,43 @@
-package notify
+// Package dispatch hands the alert engine's notifications to every notifier
+// without ever blocking the rule evaluation: a queue and a goroutine per
+// notifier, batching, retries with backoff, re-posts to Alertmanager, and the
+// notification metrics.
+//
+// The alert engine calls Dispatcher.Firing when an alert starts firing, on
+// every evaluation while it fires if it likes, and when it escalates (the
+// same Alert.ID with the label escalation="1"); Dispatcher.Resolved when it
+// ends; and Dispatcher.Restore at start-up for the firing alerts of its
+// durable state. Each call returns at once: every notifier has its own
+// queue and goroutine.
+//
+//   - Alertmanager gets every firing alert again every repost_interval
+//     (default 1m) with endsAt = now + 4 × repost_interval, so that
+//     Alertmanager keeps it active between posts and ends it by itself a
+//     few minutes after facmon stops posting (facmon died). A resolution is
+//     posted with the real end time, after which the alert is forgotten.
+//     Alertmanager's grouping, silences, inhibition, routing and receivers
+//     (e-mail, Telegram, webhooks; see deploy/alertmanager/) do the rest.
+//     Several URLs (an HA cluster) are all posted to; a post succeeds when
+//     one of them accepted it.
+//   - A webhook gets each transition once: firing, escalation, resolved.
+//
+// Requests carry up to batch_size alerts (default 64), gathered for at most
+// batch_wait (20ms). Network errors, timeouts, 408, 429 and 5xx are retried
+// with capped exponential backoff that honours Retry-After; a notification
+// still failing after give_up_after (1h) is dropped with an error log. Other
+// 4xx answers are final. Delivery is at least once: receivers may see a
+// notification twice.
+//
+// # Metrics
+//
+//	facmon_notifications_total{notifier,result="ok|error"}  requests by result
+//	facmon_notification_failures_total{notifier}           notifications given up (alert on it)
+//	facmon_notifications_dropped_total{notifier}           re-posts dropped from a full queue or superseded
+//	facmon_notification_duration_seconds{notifier}         request latency
+//	facmon_notification_queue_length{notifier}            notifications waiting
+//
+// notifier is "alertmanager" or "webhook:NAME".
+package dispatch
 
 import (
 	"context"
@@ -8,12 +47,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/facmon/facmon/alerts/notify"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// DispatcherOptions tune the Dispatcher; zero values mean the defaults
+// Options tune the Dispatcher; zero values mean the defaults
 // (see Config for their meaning).
-type DispatcherOptions struct {
+type Options struct {
 	RepostInterval   time.Duration // default 1m
 	GiveUpAfter      time.Duration // default 1h
 	MaxRetryInterval time.Duration // default 1m
@@ -22,30 +62,30 @@ type DispatcherOptions struct {
 	MinRetryInterval time.Duration
 	QueueSize        int           // re-posts per notifier; default 10000
 	BatchSize        int           // default 64
-	BatchWait        time.Duration // default DefaultBatchWait (20ms)
+	BatchWait        time.Duration // default notify.DefaultBatchWait (20ms)
 	// ShutdownDrain is how long Run keeps sending first notifications and
 	// resolutions still queued when its context ends. Default 5s.
 	ShutdownDrain time.Duration
 }
 
-func (o DispatcherOptions) withDefaults() DispatcherOptions {
+func (o Options) withDefaults() Options {
 	def := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d
 		}
 	}
-	def(&o.RepostInterval, DefaultRepostInterval)
-	def(&o.GiveUpAfter, DefaultGiveUpAfter)
-	def(&o.MaxRetryInterval, DefaultMaxRetryInterval)
+	def(&o.RepostInterval, notify.DefaultRepostInterval)
+	def(&o.GiveUpAfter, notify.DefaultGiveUpAfter)
+	def(&o.MaxRetryInterval, notify.DefaultMaxRetryInterval)
 	def(&o.MinRetryInterval, 500*time.Millisecond)
-	def(&o.BatchWait, DefaultBatchWait)
+	def(&o.BatchWait, notify.DefaultBatchWait)
 	def(&o.ShutdownDrain, 5*time.Second)
 	o.MinRetryInterval = min(o.MinRetryInterval, o.MaxRetryInterval)
 	if o.QueueSize <= 0 {
-		o.QueueSize = DefaultQueueSize
+		o.QueueSize = notify.DefaultQueueSize
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultBatchSize
+		o.BatchSize = notify.DefaultBatchSize
 	}
 	return o
 }
@@ -69,7 +109,7 @@ func (o DispatcherOptions) withDefaults() DispatcherOptions {
 // the oldest re-post, never a first notification or a resolution.
 type Dispatcher struct {
 	workers []*worker
-	opts    DispatcherOptions
+	opts    Options
 	log     *slog.Logger
 	started atomic.Bool
 }
@@ -112,10 +152,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// NewDispatcher creates the dispatcher; Run delivers. Alerts given before
+// New creates the dispatcher; Run delivers. Alerts given before
 // Run are queued. reg may be nil (no metrics registered). Notifier names
 // must be unique.
-func NewDispatcher(notifiers []Notifier, opts DispatcherOptions, log *slog.Logger, reg prometheus.Registerer) *Dispatcher {
+func New(notifiers []notify.Notifier, opts Options, log *slog.Logger, reg prometheus.Registerer) *Dispatcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -139,7 +179,7 @@ func NewDispatcher(notifiers []Notifier, opts DispatcherOptions, log *slog.Logge
 			duration: m.duration.WithLabelValues(name),
 			queued:   m.queued.WithLabelValues(name),
 		}
-		w.rep, _ = n.(Reposter)
+		w.rep, _ = n.(notify.Reposter)
 		d.workers = append(d.workers, w)
 	}
 	return d
@@ -149,7 +189,7 @@ func NewDispatcher(notifiers []Notifier, opts DispatcherOptions, log *slog.Logge
 // same ID with "escalation"="1" among its labels). Calling it on every
 // evaluation is fine: Alertmanager gets the newest version at the next
 // re-post, the webhooks nothing new unless the labels changed.
-func (d *Dispatcher) Firing(a Alert) {
+func (d *Dispatcher) Firing(a notify.Alert) {
 	a = normalize(a)
 	a.EndsAt = time.Time{}
 	for _, w := range d.workers {
@@ -162,7 +202,7 @@ func (d *Dispatcher) Firing(a Alert) {
 // already, and notifies nobody anew) and then at every re-post; the other
 // notifiers only remember it, to send its resolution later. The engine
 // calls Restore, not Firing, for the firing alerts of its durable state.
-func (d *Dispatcher) Restore(a Alert) {
+func (d *Dispatcher) Restore(a notify.Alert) {
 	a = normalize(a)
 	a.EndsAt = time.Time{}
 	for _, w := range d.workers {
@@ -174,7 +214,7 @@ func (d *Dispatcher) Restore(a Alert) {
 // longer: Alertmanager gets it at once rather than at the next re-post, so
 // its notifications name who is on it; webhooks only remember it (they
 // were told of the firing, and hear of the resolution).
-func (d *Dispatcher) Update(a Alert) {
+func (d *Dispatcher) Update(a notify.Alert) {
 	a = normalize(a)
 	a.EndsAt = time.Time{}
 	for _, w := range d.workers {
@@ -187,7 +227,7 @@ func (d *Dispatcher) Update(a Alert) {
 // fire (a receiver ignores what it does not know), and the Reposters
 // forget the alert: every label set posted under its ID (the escalated
 // one too) is resolved.
-func (d *Dispatcher) Resolved(a Alert) {
+func (d *Dispatcher) Resolved(a notify.Alert) {
 	a = normalize(a)
 	if a.EndsAt.IsZero() {
 		a.EndsAt = time.Now()
@@ -197,10 +237,10 @@ func (d *Dispatcher) Resolved(a Alert) {
 	}
 }
 
-func normalize(a Alert) Alert {
-	a = a.clone()
+func normalize(a notify.Alert) notify.Alert {
+	a = a.Clone()
 	if a.ID == "" {
-		a.ID = labelsKey(a.Labels)
+		a.ID = notify.LabelsKey(a.Labels)
 	}
 	return a
 }
@@ -218,4 +258,17 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// FromConfig turns the notifiers' section into the Dispatcher's options,
+// defaults for zero values.
+func FromConfig(c notify.Config) Options {
+	return Options{
+		RepostInterval:   c.RepostInterval.D(),
+		GiveUpAfter:      c.GiveUpAfter.D(),
+		MaxRetryInterval: c.MaxRetryInterval.D(),
+		QueueSize:        c.QueueSize,
+		BatchSize:        c.BatchSize,
+		BatchWait:        c.BatchWait.D(),
+	}.withDefaults()
 }

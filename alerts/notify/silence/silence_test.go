@@ -1,4 +1,4 @@
-package notify
+package silence
 
 import (
 	"context"
@@ -15,6 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facmon/facmon/alerts/notify"
+	"github.com/facmon/facmon/alerts/notify/dispatch"
+	"github.com/facmon/facmon/alerts/notify/notifytest"
 	"github.com/facmon/facmon/internal/testenv"
 	"github.com/facmon/facmon/internal/testenv/alertmanager"
 )
@@ -25,18 +28,18 @@ type fakeSilences struct {
 	mu      sync.Mutex
 	down    bool
 	n       int
-	active  map[string]PostableSilence
+	active  map[string]notify.PostableSilence
 	expired []string
 }
 
-func (f *fakeSilences) CreateSilence(_ context.Context, s PostableSilence) (string, error) {
+func (f *fakeSilences) CreateSilence(_ context.Context, s notify.PostableSilence) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
 		return "", errors.New("connection refused")
 	}
 	if f.active == nil {
-		f.active = map[string]PostableSilence{}
+		f.active = map[string]notify.PostableSilence{}
 	}
 	id := s.ID
 	if id == "" {
@@ -61,10 +64,10 @@ func (f *fakeSilences) ExpireSilence(_ context.Context, id string) error {
 func (f *fakeSilences) setDown(v bool) { f.mu.Lock(); f.down = v; f.mu.Unlock() }
 func (f *fakeSilences) count() int     { f.mu.Lock(); defer f.mu.Unlock(); return len(f.active) }
 
-func runSilencer(t *testing.T, api SilenceAPI, opts SilencerOptions) (*Silencer, *prometheus.Registry, func()) {
+func runSilencer(t *testing.T, api API, opts Options) (*Silencer, *prometheus.Registry, func()) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := NewSilencer(api, opts, nil, reg)
+	s, err := New(api, opts, nil, reg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -78,8 +81,8 @@ func TestSilencerSilencesExactlyTheAlert(t *testing.T) {
 	api := &fakeSilences{}
 	var mu sync.Mutex
 	changes := map[string]string{}
-	s, _, _ := runSilencer(t, api, SilencerOptions{OnChange: func(a, id string) { mu.Lock(); changes[a] = id; mu.Unlock() }})
-	door := doorAlert("door-1")
+	s, _, _ := runSilencer(t, api, Options{OnChange: func(a, id string) { mu.Lock(); changes[a] = id; mu.Unlock() }})
+	door := notifytest.DoorAlert("door-1")
 	esc := door
 	esc.Labels = map[string]string{"escalation": "1"}
 	for k, v := range door.Labels {
@@ -117,11 +120,11 @@ func TestSilencerSilencesExactlyTheAlert(t *testing.T) {
 func TestSilencerRetriesAndSurvivesARestart(t *testing.T) {
 	api := &fakeSilences{down: true}
 	state := filepath.Join(t.TempDir(), "silences.json")
-	opts := SilencerOptions{StateFile: state, RetryMin: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond}
+	opts := Options{StateFile: state, RetryMin: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond}
 	s, reg, stop := runSilencer(t, api, opts)
-	s.Silence(doorAlert("door-1"), "Minh", "")
+	s.Silence(notifytest.DoorAlert("door-1"), "Minh", "")
 	testenv.Eventually(t, 5*time.Second, "failures counted", func() (bool, string) {
-		n := metric(t, reg, "facmon_alert_silence_errors_total", nil)
+		n := notifytest.Metric(t, reg, "facmon_alert_silence_errors_total", nil)
 		return n >= 2, ""
 	})
 	assert.Equal(t, 1, s.Pending())
@@ -130,7 +133,7 @@ func TestSilencerRetriesAndSurvivesARestart(t *testing.T) {
 	api.setDown(false)
 	s2, _, _ := runSilencer(t, api, opts)
 	testenv.Eventually(t, 5*time.Second, "the silence lands after the restart", func() (bool, string) {
-		return s2.SilenceID(doorAlert("door-1").ID) != "", ""
+		return s2.SilenceID(notifytest.DoorAlert("door-1").ID) != "", ""
 	})
 	assert.Equal(t, 1, api.count())
 	assert.Equal(t, 0, s2.Pending())
@@ -139,8 +142,8 @@ func TestSilencerRetriesAndSurvivesARestart(t *testing.T) {
 // An ack withdrawn before its silence was created leaves no silence.
 func TestSilencerExpireBeforeCreate(t *testing.T) {
 	api := &fakeSilences{down: true}
-	s, _, _ := runSilencer(t, api, SilencerOptions{RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
-	a := doorAlert("door-1")
+	s, _, _ := runSilencer(t, api, Options{RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
+	a := notifytest.DoorAlert("door-1")
 	s.Silence(a, "Minh", "")
 	s.Expire(a.ID)
 	api.setDown(false)
@@ -152,8 +155,8 @@ func TestSilencerExpireBeforeCreate(t *testing.T) {
 // A silence is renewed before its end while the ack holds.
 func TestSilencerRenews(t *testing.T) {
 	api := &fakeSilences{}
-	s, _, _ := runSilencer(t, api, SilencerOptions{Lifetime: 200 * time.Millisecond})
-	a := doorAlert("door-1")
+	s, _, _ := runSilencer(t, api, Options{Lifetime: 200 * time.Millisecond})
+	a := notifytest.DoorAlert("door-1")
 	s.Silence(a, "Minh", "")
 	testenv.Eventually(t, 5*time.Second, "created", func() (bool, string) { return s.SilenceID(a.ID) != "", "" })
 	api.mu.Lock()
@@ -193,14 +196,19 @@ func TestRealAlertmanagerAckSilencesUntilResolved(t *testing.T) {
 	amp := alertmanager.Start(t, rx.URL, alertmanager.WithTimings(0, time.Second, 2*time.Second))
 	// The first URL is down: the silence goes to the one that answers.
 	dead := "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	am, err := NewAlertmanager(AlertmanagerConfig{URLs: []string{dead, amp.URL}}, nil)
+	am, err := notify.NewAlertmanager(notify.AlertmanagerConfig{URLs: []string{dead, amp.URL}}, nil)
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
-	d := NewDispatcher([]Notifier{am}, DispatcherOptions{RepostInterval: itRepost, BatchWait: 10 * time.Millisecond, MinRetryInterval: 100 * time.Millisecond}, nil, reg)
-	startDispatcher(t, d)
-	sil, _, _ := runSilencer(t, am, SilencerOptions{})
+	// Firing posts carry endsAt = now + 4 s.
+	d := dispatch.New([]notify.Notifier{am}, dispatch.Options{RepostInterval: time.Second, BatchWait: 10 * time.Millisecond, MinRetryInterval: 100 * time.Millisecond}, nil, reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); assert.NoError(t, <-ran) })
+	sil, _, _ := runSilencer(t, am, Options{})
 
-	door := realDoorAlert()
+	door := notifytest.DoorAlert("door-1")
+	door.StartsAt = time.Now().Add(-5 * time.Minute).Truncate(time.Millisecond)
 	labels := map[string]string{"alertname": "DoorStuckOpen", "device": "door-1"}
 	d.Firing(door)
 	rx.WaitFor(t, 20*time.Second, func(ns []alertmanager.Notification) bool {

@@ -1,4 +1,4 @@
-package notify
+package dispatch
 
 import (
 	"context"
@@ -6,10 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/alerts/notify"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facmon/facmon/alerts/notify/notifytest"
 	"github.com/facmon/facmon/internal/testenv"
 	"github.com/facmon/facmon/internal/testenv/alertmanager"
 )
@@ -20,8 +23,8 @@ import (
 
 const itRepost = time.Second // firing posts carry endsAt = now + 4s
 
-func acAlert(ward string) Alert {
-	return Alert{
+func acAlert(ward string) notify.Alert {
+	return notify.Alert{
 		ID: "ac-failure/" + ward + "/hvac/ac-1",
 		Labels: map[string]string{
 			"alertname": "ACFailure", "severity": "critical", "ward": ward, "class": "hvac", "device": "ac-1",
@@ -35,23 +38,23 @@ func acAlert(ward string) Alert {
 	}
 }
 
-func realDoorAlert() Alert {
-	a := doorAlert("door-1")
+func realDoorAlert() notify.Alert {
+	a := notifytest.DoorAlert("door-1")
 	a.StartsAt = time.Now().Add(-5 * time.Minute).Truncate(time.Millisecond)
 	return a
 }
 
 // newAMDispatcher runs a Dispatcher with one Alertmanager notifier for urls.
 func newAMDispatcher(t *testing.T, urls ...string) (*Dispatcher, *prometheus.Registry, func()) {
-	am, err := NewAlertmanager(AlertmanagerConfig{URLs: urls}, nil)
+	am, err := notify.NewAlertmanager(notify.AlertmanagerConfig{URLs: urls}, nil)
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
-	d := NewDispatcher([]Notifier{am}, DispatcherOptions{RepostInterval: itRepost, BatchWait: 10 * time.Millisecond, MinRetryInterval: 100 * time.Millisecond}, nil, reg)
+	d := New([]notify.Notifier{am}, Options{RepostInterval: itRepost, BatchWait: 10 * time.Millisecond, MinRetryInterval: 100 * time.Millisecond}, nil, reg)
 	return d, reg, startDispatcher(t, d)
 }
 
 func posts(t *testing.T, reg *prometheus.Registry) float64 {
-	return metric(t, reg, "facmon_notifications_total", map[string]string{"notifier": "alertmanager", "result": "ok"})
+	return notifytest.Metric(t, reg, "facmon_notifications_total", map[string]string{"notifier": "alertmanager", "result": "ok"})
 }
 
 func TestRealAlertmanagerFiringRepostResolve(t *testing.T) {
@@ -110,7 +113,7 @@ func TestRealAlertmanagerFiringRepostResolve(t *testing.T) {
 	})
 
 	// The AC escalates: a new notification with escalation="1".
-	esc := ac.clone()
+	esc := ac.Clone()
 	esc.Labels["escalation"] = "1"
 	d.Firing(esc)
 	escLabels := map[string]string{"alertname": "ACFailure", "ward": "hai-chau-1", "escalation": "1"}
@@ -128,7 +131,7 @@ func TestRealAlertmanagerFiringRepostResolve(t *testing.T) {
 	assert.Equal(t, 1, notEscalated(ns, "firing", acLabels), "%s", alertmanager.Describe(ns))
 	assert.Equal(t, 1, alertmanager.CountAlerts(ns, "firing", escLabels), "%s", alertmanager.Describe(ns))
 	assert.Empty(t, amp.Alerts(t), "Alertmanager holds no active alert")
-	assert.Zero(t, metric(t, reg, "facmon_notification_failures_total", nil))
+	assert.Zero(t, notifytest.Metric(t, reg, "facmon_notification_failures_total", nil))
 }
 
 // facmon stops without resolving: Alertmanager ends the alert by itself at
@@ -196,8 +199,8 @@ func TestRealAlertmanagerHAOneMemberDown(t *testing.T) {
 		return alertmanager.CountAlerts(ns, "firing", map[string]string{"alertname": "ACFailure", "ward": "binh-hien"}) == 1
 	})
 	testenv.Eventually(t, 20*time.Second, "re-posts", func() (bool, string) { return posts(t, reg) >= 3, "" })
-	assert.Zero(t, metric(t, reg, "facmon_notifications_total", map[string]string{"notifier": "alertmanager", "result": "error"}))
-	assert.Zero(t, metric(t, reg, "facmon_notification_failures_total", nil))
+	assert.Zero(t, notifytest.Metric(t, reg, "facmon_notifications_total", map[string]string{"notifier": "alertmanager", "result": "error"}))
+	assert.Zero(t, notifytest.Metric(t, reg, "facmon_notification_failures_total", nil))
 	assert.Empty(t, rx2.Notifications())
 
 	// The member comes back and gets the alert with the next re-post.
