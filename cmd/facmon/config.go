@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/facmon/facmon/internal/config/yamlcheck"
+
 	"github.com/facmon/facmon/internal/config"
 )
 
@@ -28,7 +30,7 @@ func cmdConfig(_ context.Context, args []string, stdout, _ io.Writer) error {
 	}
 	cfg, err := config.Load(*path, o)
 	if err != nil {
-		if ps, ok := config.AsProblems(err); ok {
+		if ps, ok := yamlcheck.AsProblems(err); ok {
 			return usagef("%d problem(s):\n%s", len(ps), ps.Error())
 		}
 		return usageError{err}

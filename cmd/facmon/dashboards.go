@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/facmon/facmon/internal/config/yamlcheck"
+
 	"github.com/facmon/facmon/dashboards"
 	"github.com/facmon/facmon/dashboards/grafana"
 	"github.com/facmon/facmon/internal/clientauth"
@@ -57,7 +59,7 @@ func (f *dashboardFlags) build() ([]dashboards.Board, dashboards.Lang, config.Co
 	}
 	cfg, err := config.Load(f.config, config.Overrides{})
 	if err != nil {
-		if ps, ok := config.AsProblems(err); ok {
+		if ps, ok := yamlcheck.AsProblems(err); ok {
 			return nil, "", cfg, usagef("%d problem(s):\n%s", len(ps), ps.Error())
 		}
 		return nil, "", cfg, usageError{err}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/alerts/rule"
+	"github.com/facmon/facmon/internal/config/yamlcheck"
 )
 
 // Alerts configures the alert engine and its notifiers.
@@ -81,8 +82,8 @@ func (cfg Config) CompileRules() ([]*rule.Compiled, error) {
 
 // loadIncludes reads the included rule files, reporting problems with
 // their own file and line.
-func (cfg *Config) loadIncludes(base string) Problems {
-	var ps Problems
+func (cfg *Config) loadIncludes(base string) yamlcheck.Problems {
+	var ps yamlcheck.Problems
 	dir := filepath.Dir(base)
 	for i, pat := range cfg.Alerts.Include {
 		if !filepath.IsAbs(pat) {
@@ -90,14 +91,14 @@ func (cfg *Config) loadIncludes(base string) Problems {
 		}
 		files, err := filepath.Glob(pat)
 		if err != nil || len(files) == 0 {
-			ps = append(ps, Problem{Path: fmt.Sprintf("alerts.include[%d]", i), Msg: fmt.Sprintf("%q matches no file", cfg.Alerts.Include[i])})
+			ps = append(ps, yamlcheck.Problem{Path: fmt.Sprintf("alerts.include[%d]", i), Msg: fmt.Sprintf("%q matches no file", cfg.Alerts.Include[i])})
 			continue
 		}
 		sort.Strings(files)
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
-				ps = append(ps, Problem{File: f, Msg: err.Error()})
+				ps = append(ps, yamlcheck.Problem{File: f, Msg: err.Error()})
 				continue
 			}
 			var doc struct {
@@ -105,15 +106,14 @@ func (cfg *Config) loadIncludes(base string) Problems {
 			}
 			var root yaml.Node
 			if err := yaml.Unmarshal(data, &root); err != nil {
-				ps = append(ps, Problem{File: f, Line: yamlErrorLine(err), Msg: "not valid YAML: " + cleanYAMLError(err)})
+				ps = append(ps, yamlcheck.Problem{File: f, Line: yamlcheck.ErrorLine(err), Msg: "not valid YAML: " + yamlcheck.CleanError(err)})
 				continue
 			}
 			if len(root.Content) == 0 {
 				continue
 			}
 			lines := map[string]int{}
-			var fps Problems
-			walk(root.Content[0], typeOf(&doc), "", lines, &fps)
+			fps := yamlcheck.Check(root.Content[0], typeOf(&doc), lines)
 			for j := range fps {
 				fps[j].File = f
 			}
@@ -122,7 +122,7 @@ func (cfg *Config) loadIncludes(base string) Problems {
 				continue
 			}
 			if err := root.Content[0].Decode(&doc); err != nil {
-				ps = append(ps, Problem{File: f, Line: yamlErrorLine(err), Msg: cleanYAMLError(err)})
+				ps = append(ps, yamlcheck.Problem{File: f, Line: yamlcheck.ErrorLine(err), Msg: yamlcheck.CleanError(err)})
 				continue
 			}
 			for j, r := range doc.Rules {
@@ -165,7 +165,7 @@ func (cfg Config) validateAlerts(c *checker) {
 			continue
 		}
 		ir := a.included[p.Index-nconfigured]
-		c.ps = append(c.ps, Problem{File: ir.file, Line: ir.line, Path: fmt.Sprintf("rules[%d].%s", p.Index-nconfigured, p.Path), Msg: p.Msg, keepFile: true})
+		c.ps = append(c.ps, yamlcheck.Problem{File: ir.file, Line: ir.line, Path: fmt.Sprintf("rules[%d].%s", p.Index-nconfigured, p.Path), Msg: p.Msg, KeepFile: true})
 	}
 	for _, fe := range a.Notifiers.Validate("alerts.notifiers") {
 		c.add(fe.Path, "%s", fe.Msg)

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/facmon/facmon/alerts/rule"
+	"github.com/facmon/facmon/internal/config/yamlcheck"
 )
 
 func TestDefaultsAreValid(t *testing.T) {
@@ -130,7 +131,7 @@ func TestProblemsNameLineAndPath(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("c.yaml", []byte(tc.yaml), Overrides{})
 			require.Error(t, err)
-			ps, ok := AsProblems(err)
+			ps, ok := yamlcheck.AsProblems(err)
 			require.True(t, ok, "%T %v", err, err)
 			require.Len(t, ps, len(tc.want), ps.Error())
 			for i, w := range tc.want {
@@ -280,7 +281,7 @@ func TestWebLimits(t *testing.T) {
 	assert.Equal(t, 10*time.Minute, l.LongWriteTimeout, "the rest keeps its default")
 
 	_, err = Parse("w.yaml", []byte("web:\n  write_timeout: 0s\n  max_header_bytes: 1KiB\n  max_body_bytes: 100\n"), Overrides{})
-	ps, ok := AsProblems(err)
+	ps, ok := yamlcheck.AsProblems(err)
 	require.True(t, ok, "%v", err)
 	var got []string
 	for _, p := range ps {
@@ -320,20 +321,4 @@ func TestExampleFileStatesEveryDefault(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(want), string(got), "section %q of deploy/facmon.example.yaml differs from the built-in default", name)
 	}
-}
-
-func TestUnknownKeySuggestsTheMeantOne(t *testing.T) {
-	names := []string{"batch_size", "bucket", "flush_interval", "org", "timeout", "token_file", "url"}
-	for _, c := range []struct{ key, want string }{
-		{"bukket", "bucket"},
-		{"bucekt", "bucket"},        // two letters swapped: one edit
-		{"tokenfile", "token_file"}, // a missing underscore
-		{"flush_intervall", "flush_interval"},
-		{"ur", ""},       // too short to guess from
-		{"mqtt_url", ""}, // nothing close
-		{"orgs", "org"},
-	} {
-		assert.Equal(t, c.want, nearest(c.key, names), c.key)
-	}
-	assert.Equal(t, "", nearest("abcd", []string{"abce", "abcf"}), "two names as close: no guess")
 }

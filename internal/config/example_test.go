@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/facmon/facmon/alerts/rule"
+	"github.com/facmon/facmon/internal/config/yamlcheck"
 )
 
 // TestExampleFileStatesEveryDefault compares values; a key left out of the
@@ -56,7 +57,7 @@ func (w *exampleWalker) walk(v reflect.Value, n *yaml.Node, path string) {
 		}
 		v = v.Elem()
 	}
-	if opaque(v.Type()) {
+	if yamlcheck.Opaque(v.Type()) {
 		w.leaf(v, n, path)
 		return
 	}
@@ -68,7 +69,7 @@ func (w *exampleWalker) walk(v reflect.Value, n *yaml.Node, path string) {
 			if !f.IsExported() || name == "" || name == "-" {
 				continue
 			}
-			w.walk(v.Field(i), child(n, name), join(path, name))
+			w.walk(v.Field(i), child(n, name), yamlcheck.Join(path, name))
 		}
 	case reflect.Map:
 		if n == nil {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/facmon/facmon/internal/config/yamlcheck"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -81,7 +82,7 @@ func TestStatusPayloadProblemsNameTheirLine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("c.yaml", []byte(tc.yaml), Overrides{})
 			require.Error(t, err)
-			ps, ok := AsProblems(err)
+			ps, ok := yamlcheck.AsProblems(err)
 			require.True(t, ok, "%T %v", err, err)
 			require.Len(t, ps, len(tc.want), ps.Error())
 			for i, w := range tc.want {

@@ -13,6 +13,7 @@ import (
 	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/collectors/mqtt/topic"
 	"github.com/facmon/facmon/internal/calendar"
+	"github.com/facmon/facmon/internal/config/yamlcheck"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/redact"
 )
@@ -22,10 +23,10 @@ var (
 	fieldNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 )
 
-type checker struct{ ps Problems }
+type checker struct{ ps yamlcheck.Problems }
 
 func (c *checker) add(path, format string, args ...any) {
-	c.ps = append(c.ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	c.ps = append(c.ps, yamlcheck.Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // Validate checks the whole configuration and returns every problem as
