@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -228,10 +227,7 @@ func (d *Decoder) DecodeInto(r *reading.Reading, topicName string, payload []byt
 		}
 		return reject(ReasonMalformedJSON, "topic %q: payload is not valid JSON", safeTopic(topicName))
 	}
-	// gjson.ParseBytes would copy the payload into a string; the payload
-	// is never modified after delivery, so it is viewed in place and the
-	// strings taken from it share its memory.
-	doc := gjson.Parse(unsafe.String(unsafe.SliceData(payload), len(payload)))
+	doc := gjson.ParseBytes(payload)
 	if !doc.IsObject() {
 		return reject(ReasonNotAnObject, "topic %q: telemetry must be a JSON object, got %s", safeTopic(topicName), describe(doc))
 	}
@@ -329,7 +325,7 @@ func (d *Decoder) decodeStatus(topicName string, payload []byte, rt *route, r *r
 	if _, ok := d.profiles[r.Class]; !ok {
 		return reject(ReasonUnknownClass, "topic %q: no profile for class %q", safeTopic(topicName), r.Class)
 	}
-	value := unsafe.String(unsafe.SliceData(payload), len(payload))
+	value := string(payload)
 	if strings.TrimSpace(value) == "" {
 		return reject(ReasonEmptyPayload, "topic %q: empty status (a cleared retained message)", safeTopic(topicName))
 	}

@@ -198,7 +198,7 @@ func (w *Influx) commit(ctx context.Context, lines []byte, points int) error {
 
 func (w *Influx) writeOnce(ctx context.Context, lines []byte, points int) error {
 	start := time.Now()
-	err := w.write.WriteRecord(ctx, unsafeString(lines))
+	err := w.write.WriteRecord(ctx, string(lines))
 	w.metrics.latency.Observe(time.Since(start).Seconds())
 	w.metrics.batchSize.Observe(float64(points))
 	if err != nil {
