@@ -46,6 +46,8 @@ func addOverrideFlags(fs interface {
 	StringVar(p *string, name, value, usage string)
 }, o *config.Overrides) {
 	fs.StringVar(&o.MQTTURL, "mqtt-url", "", "MQTT broker URL (overrides mqtt.url); with --demo, where the embedded broker listens")
+	fs.StringVar(&o.MQTTClientID, "mqtt-client-id", "", "MQTT client id, which also names the instance in a shared group (overrides mqtt.client_id)")
+	fs.StringVar(&o.SharedGroup, "shared-group", "", "share the district with the other instances of this group (overrides mqtt.shared_group)")
 	fs.StringVar(&o.InfluxURL, "influx-url", "", "InfluxDB URL (overrides influx.url)")
 	fs.StringVar(&o.InfluxBucket, "influx-bucket", "", "bucket, or database[/retention-policy] on InfluxDB 1.8 (overrides influx.bucket)")
 	fs.StringVar(&o.InfluxTokenFile, "influx-token-file", "", "file holding the InfluxDB token, user:password on 1.8 (overrides influx.token_file)")

@@ -42,11 +42,21 @@ type Sink interface {
 // fake that delivers messages and connection events as paho would.
 type ClientFactory func(*paho.ClientOptions) paho.Client
 
-// Option changes how New builds the collector.
-type Option func(*Collector)
+// Option changes how New and NewFollower build their connection.
+type Option func(*building)
 
-// WithClientFactory makes New build its client with f.
-func WithClientFactory(f ClientFactory) Option { return func(c *Collector) { c.newClient = f } }
+type building struct{ newClient ClientFactory }
+
+func applyOptions(options []Option) building {
+	b := building{newClient: func(o *paho.ClientOptions) paho.Client { return paho.NewClient(o) }}
+	for _, o := range options {
+		o(&b)
+	}
+	return b
+}
+
+// WithClientFactory makes the connection's client with f.
+func WithClientFactory(f ClientFactory) Option { return func(b *building) { b.newClient = f } }
 
 // Collector is one MQTT subscription.
 type Collector struct {
@@ -99,11 +109,8 @@ func New(o Options, sink Sink, log *slog.Logger, reg prometheus.Registerer, opti
 		log:        log.With("collector", "mqtt"),
 		now:        time.Now,
 		devices:    newDeviceLimit(o.MaxDevicesPerOffice, o.MaxDevices),
-		newClient:  func(o *paho.ClientOptions) paho.Client { return paho.NewClient(o) },
+		newClient:  applyOptions(options).newClient,
 		poisonLent: testing.Testing(),
-	}
-	for _, o := range options {
-		o(c)
 	}
 	c.limited = ratelog.New(c.log, 10*time.Second)
 	c.metrics = collectorMetrics{
@@ -152,26 +159,14 @@ func New(o Options, sink Sink, log *slog.Logger, reg prometheus.Registerer, opti
 
 func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 	m := c.broker
-	brokerURL := m.URL
-	if u, err := url.Parse(brokerURL); err == nil && u.Scheme == "mqtts" {
-		u.Scheme = "ssl"
-		brokerURL = u.String()
-	} else if err == nil && u.Scheme == "mqtt" {
-		u.Scheme = "tcp"
-		brokerURL = u.String()
+	opts, err := BaseOptions(m)
+	if err != nil {
+		return nil, err
 	}
-	opts := paho.NewClientOptions().
-		AddBroker(brokerURL).
-		SetClientID(m.ClientID).
+	opts.
 		// A persistent session keeps our subscriptions and queues QoS 1
 		// messages at the broker while we are away.
 		SetCleanSession(false).
-		SetKeepAlive(m.KeepAlive).
-		SetConnectTimeout(m.ConnectTimeout).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
-		SetMaxReconnectInterval(m.MaxReconnectInterval).
 		// The default handler is set before Connect, so messages of the
 		// persistent session that arrive before Subscribe returns are
 		// handled (and acked) too.
@@ -186,24 +181,52 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 		// paho retries failed connects silently; an operator with a wrong
 		// password or certificate must see why, once in a while.
 		SetConnectionNotificationHandler(func(_ paho.Client, n paho.ConnectionNotification) {
-			var reason error
-			switch n := n.(type) {
-			case paho.ConnectionNotificationBrokerFailed:
-				reason = n.Reason
-			case paho.ConnectionNotificationFailed:
-				reason = n.Reason
-			default:
-				return
+			if reason := connectFailure(n); reason != nil {
+				c.metrics.connFails.Inc()
+				c.limited.Log(slog.LevelWarn, "connect-failed", "mqtt connect failed; retrying", "broker", redact.URL(m.URL), "err", reason)
 			}
-			c.metrics.connFails.Inc()
-			c.limited.Log(slog.LevelWarn, "connect-failed", "mqtt connect failed; retrying", "broker", redact.URL(m.URL), "err", reason)
 		}).
 		SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
 			c.log.Debug("mqtt reconnecting", "broker", redact.URL(m.URL))
 		})
-	if u, err := url.Parse(brokerURL); err == nil {
-		Transport(opts, u.Scheme, m.ConnectTimeout)
+	Transport(opts, opts.Servers[0].Scheme, m.ConnectTimeout)
+	return opts, nil
+}
+
+// connectFailure is the reason of a failed connection attempt, or nil for
+// a notification that is not one.
+func connectFailure(n paho.ConnectionNotification) error {
+	switch n := n.(type) {
+	case paho.ConnectionNotificationBrokerFailed:
+		return n.Reason
+	case paho.ConnectionNotificationFailed:
+		return n.Reason
 	}
+	return nil
+}
+
+// BaseOptions are the paho options every connection facmon makes to its
+// broker shares: the address, the client id, the credentials, TLS and how
+// patiently it connects and reconnects. Each connection adds its session,
+// handlers and transport.
+func BaseOptions(m Broker) (*paho.ClientOptions, error) {
+	brokerURL := m.URL
+	if u, err := url.Parse(brokerURL); err == nil && u.Scheme == "mqtts" {
+		u.Scheme = "ssl"
+		brokerURL = u.String()
+	} else if err == nil && u.Scheme == "mqtt" {
+		u.Scheme = "tcp"
+		brokerURL = u.String()
+	}
+	opts := paho.NewClientOptions().
+		AddBroker(brokerURL).
+		SetClientID(m.ClientID).
+		SetKeepAlive(m.KeepAlive).
+		SetConnectTimeout(m.ConnectTimeout).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(m.MaxReconnectInterval)
 	if m.Username != "" {
 		opts.SetUsername(m.Username)
 		if m.PasswordFile != "" {
@@ -244,7 +267,7 @@ func Transport(opts *paho.ClientOptions, scheme string, connectTimeout time.Dura
 
 // Run connects (retrying until it succeeds) and collects until ctx ends.
 func (c *Collector) Run(ctx context.Context) error {
-	c.log.Info("connecting to mqtt broker", "broker", redact.URL(c.broker.URL), "client_id", c.broker.ClientID, "filters", c.decoder.Filters())
+	c.log.Info("connecting to mqtt broker", "broker", redact.URL(c.broker.URL), "client_id", c.broker.ClientID, "filters", c.broker.SubscriptionFilters(c.decoder.Filters()))
 	waited := make(chan struct{})
 	go func() {
 		defer close(waited)
@@ -288,7 +311,7 @@ func (c *Collector) Connected() bool { return c.connected.Load() }
 // leave us connected and deaf.
 func (c *Collector) onConnect(cl paho.Client) {
 	filters := map[string]byte{}
-	for _, f := range c.decoder.Filters() {
+	for _, f := range c.broker.SubscriptionFilters(c.decoder.Filters()) {
 		filters[f] = 1
 	}
 	tok := cl.SubscribeMultiple(filters, nil)

@@ -30,6 +30,23 @@ type Broker struct {
 	ConnectTimeout time.Duration
 	// MaxReconnectInterval caps paho's exponential reconnect backoff.
 	MaxReconnectInterval time.Duration
+	// SharedGroup, when set, makes the collector's subscriptions
+	// $share/<group>/<filter>: the broker gives each reading to one
+	// instance of the group, which stores it.
+	SharedGroup string
+}
+
+// SubscriptionFilters are the filters the storage connection subscribes
+// to: the decoder's, shared over the group when there is one.
+func (b Broker) SubscriptionFilters(filters []string) []string {
+	if b.SharedGroup == "" {
+		return filters
+	}
+	out := make([]string, len(filters))
+	for i, f := range filters {
+		out[i] = "$share/" + b.SharedGroup + "/" + f
+	}
+	return out
 }
 
 // DecoderOptions says how a message becomes a reading.

@@ -65,6 +65,12 @@ type MQTT struct {
 	MaxInflight     int     `yaml:"max_inflight"`
 	MaxPayloadBytes int     `yaml:"max_payload_bytes"`
 	Topics          []Topic `yaml:"topics"`
+	// SharedGroup makes this instance one of a group that shares the
+	// district: the broker spreads the readings over the group for
+	// storage ($share/<group>/...), every instance evaluates all of them,
+	// and each ward's derived points are written by the instance that
+	// owns it. Each instance needs its own client_id.
+	SharedGroup string `yaml:"shared_group"`
 }
 
 // Topic maps one MQTT topic shape to tags and a payload kind.

@@ -6,6 +6,8 @@ import "strings"
 // script can point facmon anywhere without editing YAML. Empty means unset.
 type Overrides struct {
 	MQTTURL         string
+	MQTTClientID    string
+	SharedGroup     string
 	InfluxURL       string
 	InfluxBucket    string
 	InfluxTokenFile string
@@ -20,6 +22,8 @@ type Overrides struct {
 // values that came from the command line rather than the file.
 var flagOf = map[string]string{
 	"mqtt.url":                      "--mqtt-url",
+	"mqtt.client_id":                "--mqtt-client-id",
+	"mqtt.shared_group":             "--shared-group",
 	"influx.url":                    "--influx-url",
 	"influx.bucket":                 "--influx-bucket",
 	"influx.token_file":             "--influx-token-file",
@@ -41,6 +45,8 @@ func (o Overrides) Apply(cfg *Config) []string {
 		}
 	}
 	apply("mqtt.url", o.MQTTURL, &cfg.MQTT.URL)
+	apply("mqtt.client_id", o.MQTTClientID, &cfg.MQTT.ClientID)
+	apply("mqtt.shared_group", o.SharedGroup, &cfg.MQTT.SharedGroup)
 	apply("influx.url", o.InfluxURL, &cfg.Influx.URL)
 	apply("influx.bucket", o.InfluxBucket, &cfg.Influx.Bucket)
 	apply("influx.token_file", o.InfluxTokenFile, &cfg.Influx.TokenFile)

@@ -151,6 +151,12 @@ func (cfg Config) validateMQTT(c *checker) {
 	if m.ClientID == "" {
 		c.add("mqtt.client_id", "must be set: the persistent session is bound to a fixed client id")
 	}
+	if m.SharedGroup != "" && strings.ContainsAny(m.SharedGroup, "/+#$") {
+		c.add("mqtt.shared_group", "%q must be one topic level: no /, +, # or $", m.SharedGroup)
+	}
+	if strings.ContainsAny(m.ClientID, "/+#") {
+		c.add("mqtt.client_id", "%q must not contain /, + or #: it names the instance in its group's topics", m.ClientID)
+	}
 	if m.PasswordFile != "" && m.Username == "" {
 		c.add("mqtt.password_file", "given without mqtt.username")
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/facmon/facmon/collectors/mqtt"
 	"github.com/facmon/facmon/internal/reading"
-	"github.com/facmon/facmon/internal/storage"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -15,10 +14,12 @@ import (
 // reading the engine's full queue drops still counts for the status page,
 // device_availability and device_liveness, which then agree with what
 // InfluxDB holds.
+//
+// In a shared group the storage connection's fan-out has no observers:
+// the group's follower shows liveness and the engine every reading.
 type fanout struct {
 	store    mqtt.Sink
-	liveness readingObserver
-	alerts   readingObserver
+	observer readingObserver // nil: storage only
 }
 
 // readingObserver takes a lent reading without waiting.
@@ -39,11 +40,10 @@ func (f *fanout) Offer(r *reading.Reading, a reading.Acker) (bool, error) {
 	return ok, err
 }
 
-// observe feeds liveness before the engine: absence rules judge a device
-// with its latest reading counted.
 func (f *fanout) observe(r *reading.Reading) {
-	f.liveness.Observe(r)
-	f.alerts.Observe(r)
+	if f.observer != nil {
+		f.observer.Observe(r)
+	}
 }
 
 func (f *fanout) Flush(ctx context.Context) error { return f.store.Flush(ctx) }
@@ -51,7 +51,7 @@ func (f *fanout) Flush(ctx context.Context) error { return f.store.Flush(ctx) }
 // countingSink counts facmon's own points as received once storage took
 // them.
 type countingSink struct {
-	store *storage.Batcher
+	store pointSink
 	n     prometheus.Counter
 }
 

@@ -52,7 +52,7 @@ func TestReadingDroppedByAFullAlertQueueCountsForLiveness(t *testing.T) {
 	tracker := liveness.New(func(string, string, string) time.Duration { return time.Minute }, t0.Add(-time.Hour))
 	alerts := &fullAlerts{tracker: tracker}
 	store := &ackingStore{}
-	f := &fanout{store: store, liveness: tracker, alerts: alerts}
+	f := &fanout{store: store, observer: observers{tracker, alerts}}
 	k := liveness.Key{Ward: "thanh-binh", Class: "door", Device: "door-1"}
 	for i, at := range []time.Duration{0, 50 * time.Second, 100 * time.Second} {
 		r := &reading.Reading{Measurement: "door", Ward: k.Ward, Class: k.Class, Device: k.Device,

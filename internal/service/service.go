@@ -63,6 +63,10 @@ type Service struct {
 	dispatcher *dispatch.Dispatcher
 	silencer   *silence.Silencer // nil without Alertmanager
 	sink       *fanout
+	// points takes facmon's own points of a ward: the batcher, or in a
+	// shared group the gate that lets the ward's owner alone write them.
+	points pointSink
+	group  *group // nil for a lone instance
 	seedQuery  liveness.Querier
 	seedErrors prometheus.Counter
 }
@@ -172,23 +176,42 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *Serv
 	if s.seedQuery, err = s.newSeedQuerier(); err != nil {
 		return nil, err
 	}
+	s.points = s.batcher
+	if s.group, err = newGroup(cfg, s.batcher, log, reg); err != nil {
+		return nil, err
+	} else if s.group != nil {
+		s.points = s.group.gate
+	}
 	if err = s.newAlerts(cfg, log, reg); err != nil {
 		return nil, err
 	}
-	s.sink = &fanout{store: s.batcher, liveness: s.liveness, alerts: s.alerts}
+	watchers := observers{s.liveness, s.alerts}
+	s.sink = &fanout{store: s.batcher, observer: watchers}
+	scraped := s.sink
+	if s.group != nil {
+		s.sink = &fanout{store: s.batcher}
+		scraped = &fanout{store: gatedStore{s.group.gate}, observer: watchers}
+		if err = s.group.follow(cfg, watchers, log, reg); err != nil {
+			return nil, err
+		}
+	}
 	s.collector, err = mqtt.New(options.MQTT(cfg), s.sink, log, reg)
 	if err != nil {
 		return nil, err
 	}
-	s.scraper, err = appscrape.New(options.Scrape(cfg), s.sink, log, reg)
+	s.scraper, err = appscrape.New(options.Scrape(cfg), scraped, log, reg)
 	if err != nil {
 		return nil, err
 	}
-	s.web = web.New(cfg.Web.Listen, cfg.Web.Limits(), reg, []web.Check{
+	checks := []web.Check{
 		{Name: "mqtt", Probe: func(context.Context) error { return s.collector.Health() }},
 		{Name: "influxdb", Probe: s.influx.Ping},
 		{Name: "spool", Probe: func(context.Context) error { return s.spool.Health() }},
-	}, log.With("component", "web"))
+	}
+	if s.group != nil {
+		checks = append(checks, web.Check{Name: "cluster", Probe: s.group.health})
+	}
+	s.web = web.New(cfg.Web.Listen, cfg.Web.Limits(), reg, checks, log.With("component", "web"))
 	token := ""
 	if cfg.Alerts.APITokenFile != "" {
 		if token, err = clientauth.ReadSecret(cfg.Alerts.APITokenFile); err != nil {
@@ -286,7 +309,7 @@ func (s *Service) newAlerts(cfg config.Config, log *slog.Logger, reg *prometheus
 		Liveness:     s.liveness,
 		Notifier:     s.dispatcher,
 		Silencer:     silencer,
-		Events:       countingSink{s.batcher, s.internal["alert_event"]},
+		Events:       countingSink{s.points, s.internal["alert_event"]},
 		Pipeline:     pipelineState{s},
 		Store:        alertStore,
 		FlapCount:    cfg.Alerts.FlapCount,
@@ -302,14 +325,17 @@ func (s *Service) newAlerts(cfg config.Config, log *slog.Logger, reg *prometheus
 // every liveness.sample_interval, so dashboards compute availability as
 // mean(up), and the liveness transitions (device_liveness) every few
 // seconds, which the uptime reports read.
+//
+// Both tick on the wall clock's multiples of their period, so the
+// instances of a shared group make the same points at the same instants.
 func (s *Service) sampleAvailability(ctx context.Context) {
-	samples := time.NewTicker(s.cfg.Liveness.SampleInterval.D())
+	samples := newAlignedTicker(s.cfg.Liveness.SampleInterval.D())
 	defer samples.Stop()
-	changes := time.NewTicker(5 * time.Second)
+	changes := newAlignedTicker(5 * time.Second)
 	defer changes.Stop()
 	deliver := func(source string, rs []*reading.Reading) {
 		for _, r := range rs {
-			if err := s.batcher.Deliver(r, noAck{}); err != nil {
+			if err := s.points.Deliver(r, noAck{}); err != nil {
 				s.log.Warn("liveness point not recorded", "measurement", r.Measurement, "err", err)
 				continue
 			}
@@ -321,7 +347,7 @@ func (s *Service) sampleAvailability(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-samples.C:
-			deliver("availability", s.liveness.Samples(now))
+			deliver("availability", s.liveness.Samples(now.Truncate(s.cfg.Liveness.SampleInterval.D())))
 		case now := <-changes.C:
 			deliver("liveness", s.liveness.Changes(now))
 		}
@@ -407,6 +433,9 @@ func (s *Service) components() []component {
 		{"availability", func(ctx context.Context) error { s.sampleAvailability(ctx); return nil }},
 		{"notifications", s.dispatcher.Run},
 		{"alerts", func(ctx context.Context) error { return s.alerts.Run(ctx, s.cfg.Alerts.EvalInterval.D()) }},
+	}
+	if s.group != nil {
+		cs = append(cs, s.group.components()...)
 	}
 	if s.silencer != nil {
 		cs = append(cs, component{"silences", s.silencer.Run})

@@ -25,6 +25,7 @@ func MQTT(c config.Config) mqtt.Options {
 			KeepAlive:            c.MQTT.KeepAlive.D(),
 			ConnectTimeout:       c.MQTT.ConnectTimeout.D(),
 			MaxReconnectInterval: c.MQTT.MaxReconnectInterval.D(),
+			SharedGroup:          c.MQTT.SharedGroup,
 		},
 		Decoder:             Decoder(c),
 		MaxDevicesPerOffice: c.Ingest.MaxDevicesPerOffice,

@@ -1,0 +1,108 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/facmon/facmon/collectors/mqtt"
+	"github.com/facmon/facmon/internal/cluster"
+	"github.com/facmon/facmon/internal/config"
+	"github.com/facmon/facmon/internal/config/options"
+	"github.com/facmon/facmon/internal/reading"
+)
+
+// group is what an instance of a shared group (mqtt.shared_group) adds to
+// a lone one:
+//   - its storage connection subscribes to $share/<group>/..., so it
+//     stores the share of readings the broker gives it, and feeds nothing
+//     else;
+//   - a follower (a second, clean-session connection) reads every
+//     reading for liveness and the alert engine, so each instance holds
+//     the whole district's state, as a Prometheus HA pair does;
+//   - the membership connection announces the instance and follows the
+//     others; the gate lets the owner of a ward alone write its alert
+//     events, liveness transitions, availability samples and scraped app
+//     readings, and a survivor write what a dead owner had not.
+//
+// Heartbeats stay per instance (tagged with the instance): each says
+// that instance was collecting, and the reports take their union.
+type group struct {
+	gate       *cluster.Gate
+	membership *cluster.Membership
+	follower   *mqtt.Follower
+}
+
+// pointSink takes facmon's own points: storage, or the gate in front of
+// it.
+type pointSink interface {
+	Deliver(r *reading.Reading, a reading.Acker) error
+}
+
+func newGroup(cfg config.Config, store pointSink, log *slog.Logger, reg prometheus.Registerer) (*group, error) {
+	if cfg.MQTT.SharedGroup == "" {
+		return nil, nil
+	}
+	wards := make([]string, 0, len(cfg.Offices))
+	for _, o := range cfg.Offices {
+		wards = append(wards, o.ID)
+	}
+	g := &group{gate: cluster.NewGate(cluster.GateOptions{}, store, log, reg)}
+	var err error
+	g.membership, err = cluster.NewMembership(cluster.MembershipOptions{
+		Broker: options.MQTT(cfg).Broker,
+		Group:  cfg.MQTT.SharedGroup,
+		Wards:  wards,
+	}, g.gate, log, nil)
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// follow starts the evaluation connection, which feeds observers.
+func (g *group) follow(cfg config.Config, observers readingObserver, log *slog.Logger, reg prometheus.Registerer) error {
+	var err error
+	g.follower, err = mqtt.NewFollower(options.MQTT(cfg), observers, log, reg)
+	return err
+}
+
+func (g *group) components() []component {
+	return []component{
+		{"mqtt evaluation", g.follower.Run},
+		{"cluster membership", g.membership.Run},
+		{"cluster takeovers", g.gate.Run},
+	}
+}
+
+func (g *group) health(context.Context) error {
+	if !g.follower.Connected() {
+		return errors.New("the evaluation connection (every reading, for liveness and alerts) is not subscribed")
+	}
+	if !g.membership.View().Joined {
+		return errors.New("not joined to the shared group: this instance writes no ward's alert events or liveness")
+	}
+	return nil
+}
+
+// observers shows a reading to liveness first, then the engine: absence
+// rules judge a device with its latest reading counted.
+type observers []readingObserver
+
+func (os observers) Observe(r *reading.Reading) {
+	for _, o := range os {
+		o.Observe(r)
+	}
+}
+
+// gatedStore is the gate as the fan-out's store, for the scraped apps'
+// readings, which the owner of their ward writes.
+type gatedStore struct{ g *cluster.Gate }
+
+func (s gatedStore) Deliver(r *reading.Reading, a reading.Acker) error { return s.g.Deliver(r, a) }
+func (s gatedStore) Offer(r *reading.Reading, a reading.Acker) (bool, error) {
+	return true, s.g.Deliver(r, a)
+}
+func (gatedStore) Flush(context.Context) error { return nil }
