@@ -10,7 +10,7 @@
 package cluster
 
 import (
-		"slices"
+	"slices"
 	"time"
 
 	"github.com/cespare/xxhash/v2"

@@ -65,8 +65,8 @@ type Service struct {
 	sink       *fanout
 	// points takes facmon's own points of a ward: the batcher, or in a
 	// shared group the gate that lets the ward's owner alone write them.
-	points pointSink
-	group  *group // nil for a lone instance
+	points     pointSink
+	group      *group // nil for a lone instance
 	seedQuery  liveness.Querier
 	seedErrors prometheus.Counter
 }
