@@ -46,6 +46,7 @@ import (
 // its spool directory and where it connects.
 type facmonSetup struct {
 	bin, config, spoolDir, mqttURL, influxURL, bucket, clientID string
+	args                                                        []string // more flags of `facmon run`
 }
 
 func newFacmonSetup(t *testing.T, broker *testenv.Broker, influxURL, bucket, extraYAML string) facmonSetup {
@@ -87,9 +88,9 @@ func (s facmonSetup) start(t *testing.T) *facmonProc {
 	port := testenv.FreePort(t)
 	logDir := t.TempDir()
 	p := &facmonProc{
-		Process: testenv.NewProcess("facmon", s.bin, []string{"run", "--config", s.config,
+		Process: testenv.NewProcess("facmon", s.bin, append([]string{"run", "--config", s.config,
 			"--mqtt-url", s.mqttURL, "--influx-url", s.influxURL, "--influx-bucket", s.bucket,
-			"--listen", "127.0.0.1:" + strconv.Itoa(port), "--spool-dir", s.spoolDir}, "", filepath.Join(logDir, "facmon.log")),
+			"--listen", "127.0.0.1:" + strconv.Itoa(port), "--spool-dir", s.spoolDir}, s.args...), "", filepath.Join(logDir, "facmon.log")),
 		t:   t,
 		web: "http://127.0.0.1:" + strconv.Itoa(port),
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -38,6 +39,10 @@ type Gate struct {
 	log     *slog.Logger
 	now     func() time.Time
 	replays chan []*reading.Reading
+	// durable is signalled when every point handed to storage is
+	// durable, for the membership to tell the others at once: the
+	// sooner they know, the less a survivor writes again.
+	durable chan struct{}
 
 	mu      sync.Mutex
 	view    View
@@ -55,8 +60,8 @@ type heldPoint struct {
 }
 
 type gateMetrics struct {
-	owned, members, held prometheus.Gauge
-	replayed, dropped    prometheus.Counter
+	owned, members, held         prometheus.Gauge
+	heldTotal, replayed, dropped prometheus.Counter
 }
 
 // NewGate builds the gate in front of next. It owns nothing until it is
@@ -70,8 +75,8 @@ func NewGate(opts GateOptions, next Sink, log *slog.Logger, reg prometheus.Regis
 	}
 	g := &Gate{
 		opts: opts, next: next, log: log.With("component", "cluster"), now: time.Now,
-		replays: make(chan []*reading.Reading, 64),
-		held:    map[string][]heldPoint{}, pending: map[uint64]time.Time{},
+		replays: make(chan []*reading.Reading, 64), durable: make(chan struct{}, 1),
+		held: map[string][]heldPoint{}, pending: map[uint64]time.Time{},
 		metrics: gateMetrics{
 			owned: prometheus.NewGauge(prometheus.GaugeOpts{
 				Name: "facmon_wards_owned", Help: "Wards whose alert events, liveness transitions and availability samples this instance writes.",
@@ -82,6 +87,10 @@ func NewGate(opts GateOptions, next Sink, log *slog.Logger, reg prometheus.Regis
 			held: prometheus.NewGauge(prometheus.GaugeOpts{
 				Name: "facmon_cluster_held_points", Help: "Points of wards owned by another instance, held to be written if this one takes the ward over.",
 			}),
+			heldTotal: prometheus.NewCounter(prometheus.CounterOpts{
+				Name: "facmon_cluster_held_points_total",
+				Help: "Points received for a ward another instance owns, and so held rather than written (received + spool replayed + cluster replayed = rejected + written + quarantined + spool + pending + held).",
+			}),
 			replayed: prometheus.NewCounter(prometheus.CounterOpts{
 				Name: "facmon_cluster_replayed_points_total", Help: "Held points written on taking a ward over, which its previous owner had not made durable.",
 			}),
@@ -90,7 +99,7 @@ func NewGate(opts GateOptions, next Sink, log *slog.Logger, reg prometheus.Regis
 			}),
 		},
 	}
-	reg.MustRegister(g.metrics.owned, g.metrics.members, g.metrics.held, g.metrics.replayed, g.metrics.dropped)
+	reg.MustRegister(g.metrics.owned, g.metrics.members, g.metrics.held, g.metrics.heldTotal, g.metrics.replayed, g.metrics.dropped)
 	return g
 }
 
@@ -113,6 +122,43 @@ func (g *Gate) Deliver(r *reading.Reading, a reading.Acker) error {
 	return g.next.Deliver(r, ack)
 }
 
+// DeliverTick is Deliver for the points a periodic task made at the
+// tick at, which the instances of a group share (their ticks are aligned
+// to the wall clock): they are all marked pending before the first is
+// handed over, so the durable time this instance announces never passes
+// at while some of them are not durable, and a survivor compares its own
+// points of the same tick with it exactly.
+//
+// It returns how many points it took, written or held.
+func (g *Gate) DeliverTick(at time.Time, rs []*reading.Reading) (int, error) {
+	now := g.now()
+	acks := make([]reading.Acker, len(rs))
+	taken := 0
+	g.mu.Lock()
+	for i, r := range rs {
+		if r.Ward != "" && !g.view.Owns(r.Ward) {
+			g.holdLocked(r.Ward, heldPoint{at: at, r: r.Clone()}, now)
+			taken++
+			continue
+		}
+		acks[i] = g.trackLocked(at, nil)
+	}
+	g.mu.Unlock()
+	var last error
+	for i, r := range rs {
+		if acks[i] == nil {
+			continue
+		}
+		if err := g.next.Deliver(r, acks[i]); err != nil {
+			acks[i].Ack() // it can never be stored: it holds nothing up
+			last = fmt.Errorf("%s of %s/%s: %w", r.Measurement, r.Ward, r.Device, err)
+			continue
+		}
+		taken++
+	}
+	return taken, last
+}
+
 func (g *Gate) trackLocked(at time.Time, a reading.Acker) reading.Acker {
 	g.seq++
 	id := g.seq
@@ -120,7 +166,14 @@ func (g *Gate) trackLocked(at time.Time, a reading.Acker) reading.Acker {
 	return ackFunc(func() {
 		g.mu.Lock()
 		delete(g.pending, id)
+		caughtUp := len(g.pending) == 0
 		g.mu.Unlock()
+		if caughtUp {
+			select {
+			case g.durable <- struct{}{}:
+			default:
+			}
+		}
 		if a != nil {
 			a.Ack()
 		}
@@ -132,6 +185,7 @@ type ackFunc func()
 func (f ackFunc) Ack() { f() }
 
 func (g *Gate) holdLocked(ward string, p heldPoint, now time.Time) {
+	g.metrics.heldTotal.Inc()
 	hs := g.held[ward]
 	cut := 0
 	for cut < len(hs) && now.Sub(hs[cut].at) > g.opts.Hold {
@@ -177,6 +231,10 @@ func (g *Gate) DurableThrough() time.Time {
 	}
 	return through
 }
+
+// Durable is signalled when every point handed to storage has become
+// durable.
+func (g *Gate) Durable() <-chan struct{} { return g.durable }
 
 // Owns reports whether this instance writes ward's points now.
 func (g *Gate) Owns(ward string) bool {

@@ -211,3 +211,37 @@ func TestGateHoldsForAWhileAndWithinItsCap(t *testing.T) {
 	assert.InDelta(t, 61, testutil.ToFloat64(g2.metrics.held), 1, "a minute of points is held")
 	assert.Equal(t, 0.0, testutil.ToFloat64(g2.metrics.dropped))
 }
+
+// probingSink acks each point at once and records what the gate would
+// announce as durable while the next point of the tick is handed over.
+type probingSink struct {
+	g       *Gate
+	durable []time.Time
+}
+
+func (s *probingSink) Deliver(_ *reading.Reading, a reading.Acker) error {
+	s.durable = append(s.durable, s.g.DurableThrough())
+	a.Ack()
+	return nil
+}
+
+// A tick's points are all pending before the first is written: the
+// durable time announced meanwhile stays before the tick, so a survivor
+// would still write the ones not yet durable.
+func TestDeliverTickMarksTheWholeTickPending(t *testing.T) {
+	c := &clock{time.Date(2026, 12, 7, 9, 0, 5, 0, time.UTC)}
+	sink := &probingSink{}
+	g := NewGate(GateOptions{}, sink, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	sink.g, g.now = g, c.now
+	g.SetView(View{Self: "a", Joined: true, Live: []string{"a"}}, []string{"w1", "w2"})
+	tick := c.t
+	c.t = c.t.Add(20 * time.Millisecond)
+	n, err := g.DeliverTick(tick, []*reading.Reading{point("w1", tick), point("w2", tick), point("w1", tick)})
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	require.Len(t, sink.durable, 3)
+	for i, d := range sink.durable {
+		assert.True(t, d.Before(tick), "while point %d of the tick is handed over, durable through %s, not past the tick", i, d)
+	}
+	assert.Equal(t, c.t, g.DurableThrough(), "all acked")
+}

@@ -143,15 +143,23 @@ func (m *Membership) Run(ctx context.Context) error {
 	}
 	beat := time.NewTicker(m.opts.Beat)
 	defer beat.Stop()
+	var told time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			m.leave()
 			return nil
 		case <-beat.C:
-			m.announce("online")
-			m.publishView()
+		case <-m.gate.Durable():
+			// Points just became durable: say so now, not at the next
+			// beat, but at most ten times a second.
+			if time.Since(told) < 100*time.Millisecond {
+				continue
+			}
 		}
+		told = time.Now()
+		m.announce("online")
+		m.publishView()
 	}
 }
 

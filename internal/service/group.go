@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -12,13 +14,15 @@ import (
 	"github.com/facmon/facmon/internal/config"
 	"github.com/facmon/facmon/internal/config/options"
 	"github.com/facmon/facmon/internal/reading"
+	"github.com/facmon/facmon/internal/storage"
 )
 
 // group is what an instance of a shared group (mqtt.shared_group) adds to
 // a lone one:
 //   - its storage connection subscribes to $share/<group>/..., so it
-//     stores the share of readings the broker gives it, and feeds nothing
-//     else;
+//     stores the share of readings the broker gives it, and shows them to
+//     liveness (a reading seen twice changes nothing there), not to the
+//     engine;
 //   - a follower (a second, clean-session connection) reads every
 //     reading for liveness and the alert engine, so each instance holds
 //     the whole district's state, as a Prometheus HA pair does;
@@ -36,12 +40,34 @@ type group struct {
 }
 
 // pointSink takes facmon's own points: storage, or the gate in front of
-// it.
+// it. DeliverTick takes the points a periodic task made at one tick and
+// says how many it took.
 type pointSink interface {
 	Deliver(r *reading.Reading, a reading.Acker) error
+	DeliverTick(at time.Time, rs []*reading.Reading) (int, error)
 }
 
-func newGroup(cfg config.Config, store pointSink, log *slog.Logger, reg prometheus.Registerer) (*group, error) {
+// storagePoints is storage as a lone instance's pointSink.
+type storagePoints struct{ store *storage.Batcher }
+
+func (s storagePoints) Deliver(r *reading.Reading, a reading.Acker) error {
+	return s.store.Deliver(r, a)
+}
+
+func (s storagePoints) DeliverTick(_ time.Time, rs []*reading.Reading) (int, error) {
+	stored := 0
+	var last error
+	for _, r := range rs {
+		if err := s.store.Deliver(r, noAck{}); err != nil {
+			last = fmt.Errorf("%s of %s/%s: %w", r.Measurement, r.Ward, r.Device, err)
+			continue
+		}
+		stored++
+	}
+	return stored, last
+}
+
+func newGroup(cfg config.Config, store cluster.Sink, log *slog.Logger, reg prometheus.Registerer) (*group, error) {
 	if cfg.MQTT.SharedGroup == "" {
 		return nil, nil
 	}

@@ -176,7 +176,7 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *Serv
 	if s.seedQuery, err = s.newSeedQuerier(); err != nil {
 		return nil, err
 	}
-	s.points = s.batcher
+	s.points = storagePoints{s.batcher}
 	if s.group, err = newGroup(cfg, s.batcher, log, reg); err != nil {
 		return nil, err
 	} else if s.group != nil {
@@ -189,7 +189,10 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *Serv
 	s.sink = &fanout{store: s.batcher, observer: watchers}
 	scraped := s.sink
 	if s.group != nil {
-		s.sink = &fanout{store: s.batcher}
+		// Liveness sees this instance's share too: after a restart the
+		// broker redelivers the backlog of its session here, not to the
+		// follower, and the devices in it must count.
+		s.sink = &fanout{store: s.batcher, observer: s.liveness}
 		scraped = &fanout{store: gatedStore{s.group.gate}, observer: watchers}
 		if err = s.group.follow(cfg, watchers, log, reg); err != nil {
 			return nil, err
@@ -333,13 +336,11 @@ func (s *Service) sampleAvailability(ctx context.Context) {
 	defer samples.Stop()
 	changes := newAlignedTicker(5 * time.Second)
 	defer changes.Stop()
-	deliver := func(source string, rs []*reading.Reading) {
-		for _, r := range rs {
-			if err := s.points.Deliver(r, noAck{}); err != nil {
-				s.log.Warn("liveness point not recorded", "measurement", r.Measurement, "err", err)
-				continue
-			}
-			s.internal[source].Inc()
+	deliver := func(source string, at time.Time, rs []*reading.Reading) {
+		n, err := s.points.DeliverTick(at, rs)
+		s.internal[source].Add(float64(n))
+		if err != nil {
+			s.log.Warn("liveness points not recorded", "source", source, "missing", len(rs)-n, "last_err", err)
 		}
 	}
 	for {
@@ -347,9 +348,11 @@ func (s *Service) sampleAvailability(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-samples.C:
-			deliver("availability", s.liveness.Samples(now.Truncate(s.cfg.Liveness.SampleInterval.D())))
+			at := now.Truncate(s.cfg.Liveness.SampleInterval.D())
+			deliver("availability", at, s.liveness.Samples(at))
 		case now := <-changes.C:
-			deliver("liveness", s.liveness.Changes(now))
+			at := now.Truncate(5 * time.Second)
+			deliver("liveness", at, s.liveness.Changes(now))
 		}
 	}
 }

@@ -82,9 +82,10 @@ func SumMetric(m map[string]float64, name string) float64 {
 
 // Conservation evaluates, on one scrape, the invariant an operator can
 // check from /metrics: received (every source: MQTT messages and facmon's
-// own heartbeats) + replayed from the spool at start-up = rejected +
-// written + quarantined + in spool + pending. It reports whether it holds
-// and both sides spelled out.
+// own heartbeats) + replayed from the spool at start-up + written on a
+// cluster takeover = rejected + written + quarantined + in spool +
+// pending + held for a ward another instance of the group owns. It
+// reports whether it holds and both sides spelled out.
 //
 // It holds within one process lifetime. Across a restart it does not hold
 // by itself: each process counts from zero, and a reading the broker
@@ -97,9 +98,11 @@ func Conservation(m map[string]float64) (bool, string) {
 	quarantined := SumMetric(m, "facmon_points_quarantined_total")
 	spooled := m["facmon_spool_readings"]
 	pending := m["facmon_ingest_pending_readings"]
-	lhs, rhs := received+replayed, rejected+written+quarantined+spooled+pending
-	return lhs == rhs, fmt.Sprintf("received %.0f + replayed %.0f = %.0f; rejected %.0f + written %.0f + quarantined %.0f + spool %.0f + pending %.0f = %.0f",
-		received, replayed, lhs, rejected, written, quarantined, spooled, pending, rhs)
+	takenOver := m["facmon_cluster_replayed_points_total"]
+	held := m["facmon_cluster_held_points_total"]
+	lhs, rhs := received+replayed+takenOver, rejected+written+quarantined+spooled+pending+held
+	return lhs == rhs, fmt.Sprintf("received %.0f + replayed %.0f + taken over %.0f = %.0f; rejected %.0f + written %.0f + quarantined %.0f + spool %.0f + pending %.0f + held %.0f = %.0f",
+		received, replayed, takenOver, lhs, rejected, written, quarantined, spooled, pending, held, rhs)
 }
 
 // WaitConserved waits (up to 20 s, for the flow to settle) until the
