@@ -15,7 +15,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/facmon
 
 deps:
-	scripts/deps.sh mosquitto influxd alertmanager node-exporter chromium
+	scripts/deps.sh mosquitto influxd alertmanager node-exporter chromium deploy-tools
 
 # The demo: embedded broker, simulator of the 13 wards, InfluxDB 1.8.3 at
 # 127.0.0.1:8086 (started here, data under ./var, when nothing answers there),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real services facmon's tests and `make run` use, only when missing.
 #
-#   scripts/deps.sh [mosquitto|influxd|alertmanager|node-exporter|chromium|all]...
+#   scripts/deps.sh [mosquitto|influxd|alertmanager|node-exporter|chromium|deploy-tools|all]...
 #   scripts/deps.sh --print-influxd     # path of the influxd 1.8.3 binary (for the Makefile)
 #
 # Idempotent and fast (well under a second) when everything is already installed:
@@ -173,6 +173,17 @@ install_node_exporter() {
 	disable_service prometheus-node-exporter
 }
 
+# The deploy files' tests: systemd-analyze verifies the unit, openssl makes
+# the broker's certificates.
+install_deploy_tools() {
+	local pkgs=()
+	command -v systemd-analyze >/dev/null 2>&1 || pkgs+=(systemd)
+	command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
+	if [ ${#pkgs[@]} -gt 0 ]; then
+		apt_install "${pkgs[@]}"
+	fi
+}
+
 install_chromium() {
 	if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
 		apt_install chromium chromium-driver
@@ -199,11 +210,15 @@ report() {
 	chromium)
 		report_line chromium "$(command -v chromium)" "$(deb_version chromium) (driver: $(command -v chromedriver))"
 		;;
+	deploy-tools)
+		report_line systemd-analyze "$(command -v systemd-analyze)" "$(deb_version systemd)"
+		report_line openssl "$(command -v openssl)" "$(deb_version openssl)"
+		;;
 	esac
 }
 
 # ---------------------------------------------------------------- main
-ALL=(mosquitto influxd alertmanager node-exporter chromium)
+ALL=(mosquitto influxd alertmanager node-exporter chromium deploy-tools)
 
 main() {
 	[ $# -gt 0 ] || usage 2
@@ -220,7 +235,7 @@ main() {
 			;;
 		-h | --help) usage 0 ;;
 		all) want+=("${ALL[@]}") ;;
-		mosquitto | influxd | alertmanager | node-exporter | chromium) want+=("$c") ;;
+		mosquitto | influxd | alertmanager | node-exporter | chromium | deploy-tools) want+=("$c") ;;
 		*) log "unknown component: $c"; usage 2 ;;
 		esac
 	done
@@ -240,6 +255,7 @@ main() {
 		alertmanager) install_alertmanager ;;
 		node-exporter) install_node_exporter ;;
 		chromium) install_chromium ;;
+		deploy-tools) install_deploy_tools ;;
 		esac
 	done
 	for c in "${todo[@]}"; do

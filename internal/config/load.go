@@ -109,14 +109,21 @@ func checkRest(name string, doc *yaml.Node, unreadable yamlcheck.Problems, lines
 // set names the flag instead of a file line the flag replaced.
 func finish(name string, cfg Config, lines map[string]int, o Overrides) (Config, error) {
 	set := o.Apply(&cfg)
+	creds := cfg.expandCredentials(os.LookupEnv)
 	err := cfg.Validate()
-	if err == nil {
+	if err == nil && len(creds) == 0 {
 		return cfg, nil
 	}
 	ps, ok := yamlcheck.AsProblems(err)
-	if !ok {
+	if err != nil && !ok {
 		return Config{}, err
 	}
+	// A key naming an unset $CREDENTIALS_DIRECTORY is reported once, not
+	// also as a file that cannot be read.
+	ps = slices.DeleteFunc(ps, func(p yamlcheck.Problem) bool {
+		return slices.ContainsFunc(creds, func(c yamlcheck.Problem) bool { return c.Path == p.Path })
+	})
+	ps = append(ps, creds...)
 	for i := range ps {
 		if ps[i].KeepFile {
 			continue
