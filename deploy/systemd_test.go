@@ -2,7 +2,7 @@ package deploy
 
 import (
 	"bytes"
-		"net/http"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
