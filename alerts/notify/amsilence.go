@@ -87,3 +87,51 @@ func (am *Alertmanager) ExpireSilence(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// Silence is a silence as GET /api/v2/silences lists it (the
+// gettableSilence of the OpenAPI specification).
+type Silence struct {
+	ID     string `json:"id"`
+	Status struct {
+		State string `json:"state"` // active, pending or expired
+	} `json:"status"`
+	Matchers  []SilenceMatcher `json:"matchers"`
+	StartsAt  time.Time        `json:"startsAt"`
+	EndsAt    time.Time        `json:"endsAt"`
+	CreatedBy string           `json:"createdBy"`
+	Comment   string           `json:"comment"`
+}
+
+// ExactLabels are the labels a silence of exactly one label set matches
+// (every matcher an equality, as NewSilence makes them); ok is false for
+// any other silence.
+func (s Silence) ExactLabels() (labels map[string]string, ok bool) {
+	labels = make(map[string]string, len(s.Matchers))
+	for _, m := range s.Matchers {
+		if m.IsRegex || !m.IsEqual {
+			return nil, false
+		}
+		labels[m.Name] = m.Value
+	}
+	return labels, len(labels) > 0
+}
+
+// ListSilences lists the silences of the first Alertmanager that answers;
+// the cluster gossips them, so any one has them all.
+func (am *Alertmanager) ListSilences(ctx context.Context) ([]Silence, error) {
+	var errs []error
+	for _, base := range am.bases {
+		answer, err := am.c.do(ctx, http.MethodGet, base+"/api/v2/silences", nil, nil)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var out []Silence
+		if err := json.Unmarshal(answer, &out); err != nil {
+			errs = append(errs, fmt.Errorf("alertmanager: silences answer: %w", err))
+			continue
+		}
+		return out, nil
+	}
+	return nil, errors.Join(errs...)
+}

@@ -9,6 +9,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/facmon/facmon/alerts/engine"
+	"github.com/facmon/facmon/alerts/notify"
+	"github.com/facmon/facmon/alerts/notify/silence"
 	"github.com/facmon/facmon/collectors/mqtt"
 	"github.com/facmon/facmon/internal/cluster"
 	"github.com/facmon/facmon/internal/config"
@@ -33,10 +36,27 @@ import (
 //
 // Heartbeats stay per instance (tagged with the instance): each says
 // that instance was collecting, and the reports take their union.
+//
+// Acknowledgements are shared through the Alertmanager silences they
+// create: each instance lists them every AckSyncInterval and takes on
+// the ones of the alerts it raises.
 type group struct {
 	gate       *cluster.Gate
 	membership *cluster.Membership
 	follower   *mqtt.Follower
+	acks       func(context.Context) error // nil without Alertmanager
+}
+
+// AckSyncInterval is how often an instance of a group lists the
+// Alertmanager silences: an acknowledgement taken on one instance shows
+// on the others within it.
+const AckSyncInterval = 2 * time.Second
+
+// shareAcks follows the silences for the engine.
+func (g *group) shareAcks(s *silence.Silencer, e *engine.Engine) {
+	g.acks = func(ctx context.Context) error {
+		return s.Follow(ctx, AckSyncInterval, func(list []notify.Silence) { e.ReconcileSilences(list, silence.Labels) })
+	}
 }
 
 // pointSink takes facmon's own points: storage, or the gate in front of
@@ -96,11 +116,15 @@ func (g *group) follow(cfg config.Config, observers readingObserver, log *slog.L
 }
 
 func (g *group) components() []component {
-	return []component{
+	cs := []component{
 		{"mqtt evaluation", g.follower.Run},
 		{"cluster membership", g.membership.Run},
 		{"cluster takeovers", g.gate.Run},
 	}
+	if g.acks != nil {
+		cs = append(cs, component{"shared acknowledgements", g.acks})
+	}
+	return cs
 }
 
 func (g *group) health(context.Context) error {

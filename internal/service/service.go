@@ -197,6 +197,9 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *Serv
 		if err = s.group.follow(cfg, watchers, log, reg); err != nil {
 			return nil, err
 		}
+		if s.silencer != nil {
+			s.group.shareAcks(s.silencer, s.alerts)
+		}
 	}
 	s.collector, err = mqtt.New(options.MQTT(cfg), s.sink, log, reg)
 	if err != nil {

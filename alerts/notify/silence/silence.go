@@ -54,6 +54,10 @@ type Silencer struct {
 
 	mu    sync.Mutex
 	items map[string]*silenceItem // by alert ID
+	// ended are the silences this instance expired, by id, and when: a
+	// listing of the group's silences made before does not bring them
+	// back.
+	ended map[string]time.Time
 	dirty bool
 	wake  chan struct{}
 }
@@ -89,10 +93,10 @@ func New(api API, opts Options, log *slog.Logger, reg prometheus.Registerer) (*S
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Silencer{api: api, opts: opts, log: log.With("component", "silencer"), items: map[string]*silenceItem{}, wake: make(chan struct{}, 1),
+	s := &Silencer{api: api, opts: opts, log: log.With("component", "silencer"), items: map[string]*silenceItem{}, ended: map[string]time.Time{}, wake: make(chan struct{}, 1),
 		errs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "facmon_alert_silence_errors_total",
-			Help: "Failed attempts to create, renew or expire the Alertmanager silence of an acknowledged alert; each is retried.",
+			Help: "Failed attempts to create, renew, expire or list the Alertmanager silences of acknowledged alerts; each is retried.",
 		})}
 	if reg != nil {
 		reg.MustRegister(s.errs)
@@ -119,8 +123,7 @@ func New(api API, opts Options, log *slog.Logger, reg prometheus.Registerer) (*S
 // Silence asks for a silence of a's labels (without the escalation label,
 // so the escalated copy is silenced too). It does not block.
 func (s *Silencer) Silence(a notify.Alert, by, comment string) {
-	labels := notify.Postable(a, time.Time{}).Labels
-	delete(labels, "escalation")
+	labels := Labels(a)
 	if by == "" {
 		by = "facmon"
 	}
@@ -141,6 +144,81 @@ func (s *Silencer) Silence(a notify.Alert, by, comment string) {
 	s.dirty = true
 	s.mu.Unlock()
 	s.signal()
+}
+
+// Labels are the labels the silence of an alert matches: the alert's,
+// without the escalation label.
+func Labels(a notify.Alert) map[string]string {
+	labels := notify.Postable(a, time.Time{}).Labels
+	delete(labels, "escalation")
+	return labels
+}
+
+// Adopt takes on a silence another instance of the group created for an
+// alert this one also raises: it is renewed from here too, and expired
+// from here when the alert resolves, so the acknowledgement outlives the
+// instance that took it. It does not block.
+//
+// It refuses, reporting false, a silence this instance is expiring or
+// expired within the last minute: the listing that showed it active was
+// made before.
+func (s *Silencer) Adopt(a notify.Alert, by, comment, silenceID string, endsAt time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if it := s.items[a.ID]; it != nil && !it.Active && it.SilenceID == silenceID {
+		return false
+	}
+	if at, ok := s.ended[silenceID]; ok && s.opts.Now().Sub(at) < time.Minute {
+		return false
+	}
+	s.items[a.ID] = &silenceItem{AlertID: a.ID, Labels: Labels(a), By: by, Comment: comment, Active: true, SilenceID: silenceID, EndsAt: endsAt}
+	s.dirty = true
+	s.signal()
+	return true
+}
+
+// Forget drops an alert's silence without expiring it: someone else did.
+func (s *Silencer) Forget(alertID string) {
+	s.mu.Lock()
+	if _, ok := s.items[alertID]; ok {
+		delete(s.items, alertID)
+		s.dirty = true
+	}
+	s.mu.Unlock()
+}
+
+// Lister lists Alertmanager's silences.
+type Lister interface {
+	ListSilences(ctx context.Context) ([]notify.Silence, error)
+}
+
+// Follow lists the silences every interval and hands them to reconcile,
+// until ctx ends: the instances of a group see each other's
+// acknowledgements through the silences they create. A failed listing is
+// counted and tried again at the next interval.
+func (s *Silencer) Follow(ctx context.Context, every time.Duration, reconcile func([]notify.Silence)) error {
+	api, ok := s.api.(Lister)
+	if !ok {
+		return errors.New("silences: this Alertmanager client cannot list silences")
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		lctx, cancel := context.WithTimeout(ctx, every)
+		list, err := api.ListSilences(lctx)
+		cancel()
+		if err != nil {
+			s.errs.Inc()
+			s.log.Warn("listing alertmanager silences failed; the group's acknowledgements wait", "err", err)
+			continue
+		}
+		reconcile(list)
+	}
 }
 
 // Expire asks for the silence of an alert to end. It does not block.
@@ -307,6 +385,12 @@ func (s *Silencer) do(ctx context.Context, it silenceItem, now time.Time) {
 		}
 	default:
 		delete(s.items, it.AlertID)
+		for id, at := range s.ended {
+			if now.Sub(at) > time.Minute {
+				delete(s.ended, id)
+			}
+		}
+		s.ended[it.SilenceID] = now
 		if s.opts.OnChange != nil {
 			f, aid := s.opts.OnChange, it.AlertID
 			notify = func() { f(aid, "") }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -242,4 +243,32 @@ func TestRealAlertmanagerAckSilencesUntilResolved(t *testing.T) {
 		st := silenceState(t, amp.URL, id)
 		return st == "expired", st
 	})
+}
+
+// A silence another instance created is renewed and expired from here
+// once adopted; one this instance just expired is not brought back by a
+// listing made before, and Forget drops one without calling Alertmanager.
+func TestSilencerAdoptsAndRefusesWhatItExpired(t *testing.T) {
+	api := &fakeSilences{}
+	s, _, _ := runSilencer(t, api, Options{Lifetime: 2 * time.Second})
+	door := notifytest.DoorAlert("door-1")
+	require.True(t, s.Adopt(door, "Hùng", "đang tới", "sil-peer", time.Now().Add(time.Second)))
+	testenv.Eventually(t, 5*time.Second, "the adopted silence renewed from here", func() (bool, string) {
+		api.mu.Lock()
+		defer api.mu.Unlock()
+		sil, ok := api.active["sil-peer"]
+		return ok && sil.CreatedBy == "Hùng", fmt.Sprint(api.active)
+	})
+	s.Expire(door.ID)
+	testenv.Eventually(t, 5*time.Second, "expired from here", func() (bool, string) { return api.count() == 0, "" })
+	assert.False(t, s.Adopt(door, "Hùng", "đang tới", "sil-peer", time.Now().Add(time.Hour)), "a stale listing does not bring it back")
+	assert.Equal(t, "", s.SilenceID(door.ID))
+
+	other := notifytest.DoorAlert("door-2")
+	require.True(t, s.Adopt(other, "Thu", "", "sil-2", time.Now().Add(time.Hour)))
+	s.Forget(other.ID)
+	time.Sleep(100 * time.Millisecond)
+	api.mu.Lock()
+	assert.NotContains(t, api.expired, "sil-2", "forgotten, not expired: someone else did")
+	api.mu.Unlock()
 }
