@@ -50,6 +50,7 @@ func addOverrideFlags(fs interface {
 	fs.StringVar(&o.SharedGroup, "shared-group", "", "share the district with the other instances of this group (overrides mqtt.shared_group)")
 	fs.StringVar(&o.InfluxURL, "influx-url", "", "InfluxDB URL (overrides influx.url)")
 	fs.StringVar(&o.InfluxBucket, "influx-bucket", "", "bucket, or database[/retention-policy] on InfluxDB 1.8 (overrides influx.bucket)")
+	fs.StringVar(&o.InfluxReadToken, "influx-read-token-file", "", "file holding the InfluxDB token facmon queries with, when the writing one is write-only (overrides influx.read_token_file)")
 	fs.StringVar(&o.InfluxTokenFile, "influx-token-file", "", "file holding the InfluxDB token, user:password on 1.8 (overrides influx.token_file)")
 	fs.StringVar(&o.Listen, "listen", "", "web server address host:port (overrides web.listen)")
 	fs.StringVar(&o.LogLevel, "log-level", "", "debug, info, warn or error (overrides log.level)")

@@ -140,6 +140,10 @@ type Influx struct {
 	Bucket    string `yaml:"bucket"` // "db/rp" or "db" on InfluxDB 1.8
 	Org       string `yaml:"org"`
 	TokenFile string `yaml:"token_file"`
+	// ReadTokenFile holds the token facmon queries with (the liveness
+	// seed, the uptime report), so the writing token can be write-only;
+	// empty: TokenFile.
+	ReadTokenFile string `yaml:"read_token_file"`
 	// BatchSize is the most points sent in one write.
 	BatchSize int `yaml:"batch_size"`
 	// FlushInterval is how long a partial batch may wait for more points.
@@ -150,6 +154,14 @@ type Influx struct {
 	CreateDatabase bool `yaml:"create_database"`
 	// MaxRetryInterval caps the backoff between retries of a failed write.
 	MaxRetryInterval Duration `yaml:"max_retry_interval"`
+}
+
+// QueryTokenFile is the file of the token facmon queries with.
+func (i Influx) QueryTokenFile() string {
+	if i.ReadTokenFile != "" {
+		return i.ReadTokenFile
+	}
+	return i.TokenFile
 }
 
 // Spool configures the local durable queue between MQTT acks and InfluxDB.

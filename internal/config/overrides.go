@@ -11,6 +11,7 @@ type Overrides struct {
 	InfluxURL       string
 	InfluxBucket    string
 	InfluxTokenFile string
+	InfluxReadToken string
 	Listen          string
 	LogLevel        string
 	LogFormat       string
@@ -27,6 +28,7 @@ var flagOf = map[string]string{
 	"influx.url":                    "--influx-url",
 	"influx.bucket":                 "--influx-bucket",
 	"influx.token_file":             "--influx-token-file",
+	"influx.read_token_file":        "--influx-read-token-file",
 	"web.listen":                    "--listen",
 	"log.level":                     "--log-level",
 	"log.format":                    "--log-format",
@@ -50,6 +52,7 @@ func (o Overrides) Apply(cfg *Config) []string {
 	apply("influx.url", o.InfluxURL, &cfg.Influx.URL)
 	apply("influx.bucket", o.InfluxBucket, &cfg.Influx.Bucket)
 	apply("influx.token_file", o.InfluxTokenFile, &cfg.Influx.TokenFile)
+	apply("influx.read_token_file", o.InfluxReadToken, &cfg.Influx.ReadTokenFile)
 	apply("web.listen", o.Listen, &cfg.Web.Listen)
 	apply("log.level", o.LogLevel, &cfg.Log.Level)
 	apply("log.format", o.LogFormat, &cfg.Log.Format)

@@ -311,6 +311,7 @@ func (cfg Config) validateInflux(c *checker) {
 		c.add("influx.bucket", "must be set (on InfluxDB 1.8: database or database/retention-policy)")
 	}
 	checkReadable(c, "influx.token_file", in.TokenFile)
+	checkReadable(c, "influx.read_token_file", in.ReadTokenFile)
 	if in.BatchSize < 1 || in.BatchSize > 100000 {
 		c.add("influx.batch_size", "must be between 1 and 100000, got %d", in.BatchSize)
 	}

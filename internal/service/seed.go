@@ -79,7 +79,7 @@ func seedFields(profiles map[string]config.Profile) map[string][]string {
 
 // newSeedQuerier is the InfluxQL client of the seeding.
 func (s *Service) newSeedQuerier() (liveness.Querier, error) {
-	token, err := InfluxToken(s.cfg)
+	token, err := InfluxReadToken(s.cfg)
 	if err != nil {
 		return nil, err
 	}

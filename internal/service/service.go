@@ -89,14 +89,27 @@ func NewRegistry() *prometheus.Registry {
 // InfluxToken reads the InfluxDB token from its file, or from
 // FACMON_INFLUX_TOKEN when no file is configured.
 func InfluxToken(cfg config.Config) (string, error) {
-	if cfg.Influx.TokenFile != "" {
-		t, err := clientauth.ReadSecret(cfg.Influx.TokenFile)
-		if err != nil {
-			return "", fmt.Errorf("influx.token_file: %w", err)
-		}
-		return t, nil
+	return influxToken("influx.token_file", cfg.Influx.TokenFile)
+}
+
+// InfluxReadToken is the token facmon queries with: influx.read_token_file,
+// or the writing one.
+func InfluxReadToken(cfg config.Config) (string, error) {
+	if cfg.Influx.ReadTokenFile != "" {
+		return influxToken("influx.read_token_file", cfg.Influx.ReadTokenFile)
 	}
-	return os.Getenv("FACMON_INFLUX_TOKEN"), nil
+	return InfluxToken(cfg)
+}
+
+func influxToken(key, file string) (string, error) {
+	if file == "" {
+		return os.Getenv("FACMON_INFLUX_TOKEN"), nil
+	}
+	t, err := clientauth.ReadSecret(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	return t, nil
 }
 
 // NewInflux builds the InfluxDB writer of a configuration.

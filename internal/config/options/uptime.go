@@ -27,7 +27,7 @@ func Uptime(cfg config.Config) (uptime.Options, error) {
 		Influx: storage.InfluxOptions{
 			URL: cfg.Influx.URL, Bucket: cfg.Influx.Bucket, Org: cfg.Influx.Org, Timeout: cfg.Influx.Timeout.D(),
 		},
-		TokenFile:    cfg.Influx.TokenFile,
+		TokenFile:    cfg.Influx.QueryTokenFile(),
 		Settings:     s,
 		Classes:      classes,
 		Fields:       fieldsOf(cfg),
