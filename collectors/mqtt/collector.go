@@ -310,6 +310,14 @@ func (c *Collector) Connected() bool { return c.connected.Load() }
 // kept the subscriptions, but a broker that lost its state would otherwise
 // leave us connected and deaf.
 func (c *Collector) onConnect(cl paho.Client) {
+	if c.broker.SharedGroup != "" {
+		// A session that was a lone instance's still holds the plain
+		// subscriptions: with them beside the shared ones every reading
+		// would come twice, and the copies cannot be told apart.
+		if tok := cl.Unsubscribe(c.decoder.Filters()...); !tok.WaitTimeout(c.broker.ConnectTimeout) || tok.Error() != nil {
+			c.log.Warn("mqtt: could not drop the plain subscriptions of a lone instance's session", "err", tok.Error())
+		}
+	}
 	filters := map[string]byte{}
 	for _, f := range c.broker.SubscriptionFilters(c.decoder.Filters()) {
 		filters[f] = 1
