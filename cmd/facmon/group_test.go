@@ -3,15 +3,20 @@ package main
 // Two facmon processes share the district (mqtt.shared_group) against a
 // real Mosquitto, InfluxDB 1.8.3 and Alertmanager. One is SIGKILLed
 // mid-stream and restarted: every seq is stored, the derived points are
-// written once, the fault published once reaches the receiver once, and
-// the wards move to the survivor and back (read from each /metrics).
+// written once, the fault published once reaches the receiver once, the
+// wards move to the survivor and back (read from each /metrics), and the
+// uptime report of the period equals that of a lone instance which read
+// the same readings into a database of its own.
 
 import (
+	"encoding/csv"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,14 +87,20 @@ func TestSharedGroupKillAndRestart(t *testing.T) {
 	const bucket = "group"
 	a := groupMember(t, bin, broker, db, bucket, "facmon-a", am.URL)
 	b := groupMember(t, bin, broker, db, bucket, "facmon-b", am.URL)
+	// The lone instance the group's report is compared with: all the same
+	// readings, no group, its own database and no Alertmanager.
+	lone := groupMember(t, bin, broker, db, "lone", "facmon-lone", am.URL)
+	lone.args = []string{"--mqtt-client-id", "facmon-lone", "--alertmanager-url", ""}
 	pa, pb := a.start(t), b.start(t)
+	lone.start(t)
+	from := time.Now().UTC().Truncate(time.Second).Add(2 * time.Second)
 	nWards := float64(len(wardIDs()))
 
 	testenv.Eventually(t, 20*time.Second, "the wards shared between the two", func() (bool, string) {
 		oa, ob := wardsOwned(t, pa), wardsOwned(t, pb)
 		return oa > 0 && ob > 0 && oa+ob == nWards, fmt.Sprintf("a owns %v, b owns %v of %v", oa, ob, nWards)
 	})
-	pub := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 40, Interval: 100 * time.Millisecond})
+	stream := testenv.StartStream(t, broker, testenv.StreamOptions{Wards: wardIDs(), Devices: 40, Interval: 100 * time.Millisecond, WallClock: true})
 	testenv.Eventually(t, 20*time.Second, "readings flowing", func() (bool, string) {
 		n := servicecheck.StoredSeqTotal(db, bucket)
 		return n >= 2000, fmt.Sprintf("stored %d", n)
@@ -102,16 +113,22 @@ func TestSharedGroupKillAndRestart(t *testing.T) {
 
 	// A fault published once: both instances raise it, Alertmanager
 	// deduplicates what they post, the receiver is told once.
-	fault := exec.Command("mosquitto_pub", "-h", "127.0.0.1", "-p", fmt.Sprint(broker.Port), "-q", "1",
-		"-t", "facmon/thanh-binh/door/door-fault-1/telemetry", "-m", `{"fault":3}`)
-	out, err := fault.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	pub := func(topic, payload string) {
+		t.Helper()
+		out, err := exec.Command("mosquitto_pub", "-h", "127.0.0.1", "-p", fmt.Sprint(broker.Port), "-q", "1", "-t", topic, "-m", payload).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+	pub("facmon/thanh-binh/door/door-fault-1/telemetry", `{"fault":3}`)
 	door := map[string]string{"alertname": "DoorFault", "device": "door-fault-1"}
 	receiver.WaitFor(t, 20*time.Second, func([]alertmanager.Notification) bool { return receiver.Count("firing", door) >= 1 })
 
 	// SIGKILL a mid-stream: b takes every ward within the keepalive.
 	killedAt := time.Now()
 	pa.kill()
+	// The faulty door goes offline while its ward's owner is dead: the
+	// survivor records it.
+	pub("facmon/thanh-binh/door/door-fault-1/status", "offline")
+	offlineAt := time.Now()
 	testenv.Eventually(t, 30*time.Second, "b owns every ward", func() (bool, string) {
 		ob := wardsOwned(t, pb)
 		return ob == nWards, fmt.Sprintf("b owns %v of %v", ob, nWards)
@@ -125,32 +142,41 @@ func TestSharedGroupKillAndRestart(t *testing.T) {
 		oa, ob := wardsOwned(t, pa), wardsOwned(t, pb)
 		return oa > 0 && ob > 0 && oa+ob == nWards, fmt.Sprintf("a owns %v, b owns %v", oa, ob)
 	})
+	// Back after more than one liveness tick (5 s), so its outage is a
+	// transition and not a blip between two checks.
+	time.Sleep(time.Until(offlineAt.Add(6 * time.Second)))
+	pub("facmon/thanh-binh/door/door-fault-1/status", "online")
 	time.Sleep(2 * time.Second)
-	pub.Stop()
-	require.Zero(t, pub.Failed.Load(), "the broker acknowledged every publish")
-	servicecheck.WaitAllStored(t, db, bucket, pub.Want(), 60*time.Second)
+	stream.Stop()
+	require.Zero(t, stream.Failed.Load(), "the broker acknowledged every publish")
+	servicecheck.WaitAllStored(t, db, bucket, stream.Want(), 60*time.Second)
 
 	time.Sleep(3 * time.Second) // the alert's reposts, had they not been deduplicated
 	assert.Equal(t, 1, receiver.Count("firing", door), "one alert though two instances raise it, and one restarted")
 
-	// Derived points, once: one "seen" transition per device (the
-	// survivor's and the restarted instance's included), one alert_event
-	// per alert and state.
-	rows := db.Query(t, bucket, `SELECT up, reason FROM device_liveness GROUP BY device`)
-	transitions := 0
-	missing := map[string]bool{"door-fault-1": true}
-	for d := range pub.Want() {
-		missing[d] = true
-	}
-	for _, s := range rows {
-		delete(missing, s.Tags["device"])
-		transitions += len(s.Values)
-		for i := 1; i < len(s.Values); i++ {
-			assert.NotEqual(t, s.Values[i-1][1], s.Values[i][1], "device %s: consecutive transitions to the same state (a duplicate): %v", s.Tags["device"], s.Values)
+	// Derived points, once: the group's liveness transitions are the lone
+	// instance's, device by device (the survivor's and the restarted
+	// instance's included), and no two in a row say the same.
+	transitions := func(bucket string) map[string]string {
+		out := map[string]string{}
+		for _, s := range db.Query(t, bucket, `SELECT up, reason FROM device_liveness GROUP BY device`) {
+			var seq []string
+			for i, v := range s.Values {
+				seq = append(seq, fmt.Sprint(v[1], " ", v[2]))
+				if i > 0 {
+					assert.NotEqual(t, s.Values[i-1][1], v[1], "%s %s: consecutive transitions to the same state (a duplicate): %v", bucket, s.Tags["device"], s.Values)
+				}
+			}
+			out[s.Tags["device"]] = strings.Join(seq, ", ")
 		}
+		return out
 	}
-	assert.Empty(t, missing, "devices without their first transition")
-	assert.Equal(t, 41, transitions, "one transition per device (40 streaming, the faulty door)")
+	groupTransitions, loneTransitions := transitions(bucket), transitions("lone")
+	assert.Equal(t, loneTransitions, groupTransitions, "the group's liveness transitions are the lone instance's")
+	for d := range stream.Want() {
+		assert.NotEmpty(t, groupTransitions[d], "device %s has its first transition", d)
+	}
+	assert.Contains(t, groupTransitions["door-fault-1"], "0 offline, 1 back", "the faulty door's outage during the handover")
 	events := map[string]int{}
 	for _, s := range db.Query(t, bucket, `SELECT id, state FROM alert_event`) {
 		for _, v := range s.Values {
@@ -164,6 +190,21 @@ func TestSharedGroupKillAndRestart(t *testing.T) {
 	for _, p := range []*facmonProc{pa, pb} {
 		servicecheck.WaitConserved(t, p.web)
 	}
+	to := time.Now().UTC().Truncate(time.Second)
+	report := func(bucket string) string {
+		out := filepath.Join(t.TempDir(), bucket+".csv")
+		cmd := exec.Command(bin, "report", "uptime", "--config", a.config, "--influx-url", db.URL, "--influx-bucket", bucket,
+			"--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--sla-24x7", "--lang", "en", "--format", "csv", "-o", out)
+		msg, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", msg)
+		data, err := os.ReadFile(out)
+		require.NoError(t, err)
+		return string(data)
+	}
+	groupReport, loneReport := report(bucket), report("lone")
+	sameReport(t, loneReport, groupReport)
+	assert.Regexp(t, `(?m)^thanh-binh,[^,]*,[^,]*,door-fault-1,[0-9.]+,.*,1,[0-9.]+,`, groupReport, "the faulty door's outage during the handover is one incident in the report")
+
 	samples := db.Query(t, bucket, `SELECT up FROM device_availability GROUP BY device`)
 	require.NotEmpty(t, samples)
 	for _, s := range samples {
@@ -176,6 +217,37 @@ func TestSharedGroupKillAndRestart(t *testing.T) {
 		sort.Strings(at)
 		for i := 1; i < len(at); i++ {
 			assert.NotEqual(t, at[i-1], at[i])
+		}
+	}
+}
+
+// sameReport compares two uptime report CSVs cell by cell. The
+// availability columns may differ by the milliseconds by which two
+// instances received the same message (a transition's time is its
+// receipt), which over the test's seconds-long period is a fraction of a
+// percentage point and over a month nothing; everything else is equal.
+func sameReport(t *testing.T, want, got string) {
+	t.Helper()
+	read := func(s string) [][]string {
+		rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(s, "\ufeff"))).ReadAll()
+		require.NoError(t, err)
+		return rows
+	}
+	w, g := read(want), read(got)
+	require.Equal(t, len(w), len(g), "rows")
+	header := w[0]
+	for r := range w {
+		require.Equal(t, len(w[r]), len(g[r]), "row %d", r)
+		for c := range w[r] {
+			if r > 0 && (header[c] == "Availability (%)" || header[c] == "Change (pp)") {
+				a, errA := strconv.ParseFloat(w[r][c], 64)
+				b, errB := strconv.ParseFloat(g[r][c], 64)
+				if errA == nil && errB == nil {
+					assert.InDelta(t, a, b, 1.0, "%s of %s", header[c], w[r][3])
+					continue
+				}
+			}
+			assert.Equal(t, w[r][c], g[r][c], "%s of %s", header[c], w[r][3])
 		}
 	}
 }

@@ -223,8 +223,8 @@ func BaseOptions(m Broker) (*paho.ClientOptions, error) {
 		SetClientID(m.ClientID).
 		SetKeepAlive(m.KeepAlive).
 		SetConnectTimeout(m.ConnectTimeout).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
+		SetAutoReconnect(!m.NoReconnect).
+		SetConnectRetry(!m.NoReconnect).
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(m.MaxReconnectInterval)
 	if m.Username != "" {

@@ -34,6 +34,10 @@ type Broker struct {
 	// $share/<group>/<filter>: the broker gives each reading to one
 	// instance of the group, which stores it.
 	SharedGroup string
+	// NoReconnect makes a lost connection stay lost: for a session taken
+	// over on behalf of a dead instance, which must yield to that instance
+	// when it returns rather than take the session back from it.
+	NoReconnect bool
 }
 
 // SubscriptionFilters are the filters the storage connection subscribes

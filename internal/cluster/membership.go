@@ -54,6 +54,9 @@ type MembershipOptions struct {
 	// Settle is how long after subscribing an instance waits for the
 	// others' retained statuses before it owns anything (default 1 s).
 	Settle time.Duration
+	// OnView, if set, is told every new view after the gate; it must not
+	// wait.
+	OnView func(View)
 }
 
 // Membership is an instance's membership connection: it announces the
@@ -286,4 +289,7 @@ func (m *Membership) publishView() {
 	m.last = key
 	m.log.Info("shared group changed", "live", v.Live, "joined", v.Joined)
 	m.gate.SetView(v, m.opts.Wards)
+	if m.opts.OnView != nil {
+		m.opts.OnView(v)
+	}
 }

@@ -37,6 +37,25 @@ type View struct {
 // Owner is the live member that owns ward, or "" when none is live.
 func (v View) Owner(ward string) string { return owner(v.Live, ward) }
 
+// Gone are the members heard from that are not live now, sorted.
+func (v View) Gone() []string {
+	var out []string
+	for m := range v.DurableThrough {
+		if m != v.Self && !slices.Contains(v.Live, m) {
+			out = append(out, m)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Adopts reports whether this instance is the one that takes the storage
+// session of the gone member over: one live member per gone one, by the
+// same hashing as the wards.
+func (v View) Adopts(gone string) bool {
+	return v.Joined && owner(v.Live, "session/"+gone) == v.Self
+}
+
 // Owns reports whether this instance owns ward.
 func (v View) Owns(ward string) bool { return v.Joined && v.Owner(ward) == v.Self }
 

@@ -44,6 +44,7 @@ type group struct {
 	gate       *cluster.Gate
 	membership *cluster.Membership
 	follower   *mqtt.Follower
+	adopter    *sessionAdopter
 	acks       func(context.Context) error // nil without Alertmanager
 }
 
@@ -101,11 +102,23 @@ func newGroup(cfg config.Config, store cluster.Sink, log *slog.Logger, reg prome
 		Broker: options.MQTT(cfg).Broker,
 		Group:  cfg.MQTT.SharedGroup,
 		Wards:  wards,
+		// Set before anything runs (adoptSessions), read only after.
+		OnView: func(v cluster.View) {
+			if g.adopter != nil {
+				g.adopter.onView(v)
+			}
+		},
 	}, g.gate, log, nil)
 	if err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// adoptSessions makes this instance take over the storage session of a
+// gone member it is chosen for, storing into sink.
+func (g *group) adoptSessions(cfg config.Config, sink mqtt.Sink, log *slog.Logger, reg prometheus.Registerer) {
+	g.adopter = newSessionAdopter(options.MQTT(cfg), sink, log, reg)
 }
 
 // follow starts the evaluation connection, which feeds observers.
@@ -120,6 +133,7 @@ func (g *group) components() []component {
 		{"mqtt evaluation", g.follower.Run},
 		{"cluster membership", g.membership.Run},
 		{"cluster takeovers", g.gate.Run},
+		{"cluster session takeovers", g.adopter.Run},
 	}
 	if g.acks != nil {
 		cs = append(cs, component{"shared acknowledgements", g.acks})
@@ -135,6 +149,28 @@ func (g *group) health(context.Context) error {
 		return errors.New("not joined to the shared group: this instance writes no ward's alert events or liveness")
 	}
 	return nil
+}
+
+// fanOut builds the fan-outs of the MQTT and scrape collectors, and in a
+// shared group the connections and takeovers of the group.
+func (s *Service) fanOut(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (scraped *fanout, err error) {
+	watchers := observers{s.liveness, s.alerts}
+	s.sink = &fanout{store: s.batcher, observer: watchers}
+	if s.group == nil {
+		return s.sink, nil
+	}
+	// Liveness sees this instance's share too: after a restart the
+	// broker redelivers the backlog of its session here, not to the
+	// follower, and the devices in it must count.
+	s.sink = &fanout{store: s.batcher, observer: s.liveness}
+	if err := s.group.follow(cfg, watchers, log, reg); err != nil {
+		return nil, err
+	}
+	if s.silencer != nil {
+		s.group.shareAcks(s.silencer, s.alerts)
+	}
+	s.group.adoptSessions(cfg, s.sink, log, reg)
+	return &fanout{store: gatedStore{s.group.gate}, observer: watchers}, nil
 }
 
 // observers shows a reading to liveness first, then the engine: absence

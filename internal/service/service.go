@@ -198,21 +198,9 @@ func New(cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *Serv
 	if err = s.newAlerts(cfg, log, reg); err != nil {
 		return nil, err
 	}
-	watchers := observers{s.liveness, s.alerts}
-	s.sink = &fanout{store: s.batcher, observer: watchers}
-	scraped := s.sink
-	if s.group != nil {
-		// Liveness sees this instance's share too: after a restart the
-		// broker redelivers the backlog of its session here, not to the
-		// follower, and the devices in it must count.
-		s.sink = &fanout{store: s.batcher, observer: s.liveness}
-		scraped = &fanout{store: gatedStore{s.group.gate}, observer: watchers}
-		if err = s.group.follow(cfg, watchers, log, reg); err != nil {
-			return nil, err
-		}
-		if s.silencer != nil {
-			s.group.shareAcks(s.silencer, s.alerts)
-		}
+	scraped, err := s.fanOut(cfg, log, reg)
+	if err != nil {
+		return nil, err
 	}
 	s.collector, err = mqtt.New(options.MQTT(cfg), s.sink, log, reg)
 	if err != nil {

@@ -27,6 +27,10 @@ type StreamOptions struct {
 	Interval time.Duration // per device
 	Pad      int           // length of a "state" string in each payload (0: none)
 	Inflight int           // most publishes waiting for their PUBACK at once (0: 500)
+	// WallClock stamps each reading with the time it is published instead
+	// of base + seq, for tests whose reports must see the readings where
+	// they happened; a redelivered reading still carries its own ts.
+	WallClock bool
 }
 
 // Stream is a fleet of door devices publishing numbered readings at QoS 1,
@@ -121,6 +125,9 @@ func StartStream(t testing.TB, b *Broker, o StreamOptions) *Stream {
 // payload is the JSON of reading seq.
 func (s *Stream) payload(seq int64) string {
 	ts := s.base + seq
+	if s.opts.WallClock {
+		ts = time.Now().UnixMilli()
+	}
 	if s.state != "" {
 		return fmt.Sprintf(`{"state":%q,"cycles":%d,"seq":%d,"ts":%d}`, s.state, seq, seq, ts)
 	}
