@@ -560,12 +560,13 @@ func doorPayload(d *device, open bool, seq int, ts int64) []byte {
 }
 
 // fleetPublisher plays the fleet in real time: each device reports every
-// reportEvery, the devices evenly spread over the interval, at QoS 1 over
+// every (reportEvery unless set), the devices evenly spread over the interval, at QoS 1 over
 // the publishing connections (a device always on the same one, so its
 // readings arrive in order).
 type fleetPublisher struct {
 	clients []paho.Client
 	fleet   []*device
+	every   time.Duration
 	seq     []int
 	open    []bool
 	acks    []chan paho.Token
@@ -574,7 +575,7 @@ type fleetPublisher struct {
 }
 
 func newFleetPublisher(clients []paho.Client, fleet []*device) *fleetPublisher {
-	p := &fleetPublisher{clients: clients, fleet: fleet, seq: make([]int, len(fleet)), open: make([]bool, len(fleet))}
+	p := &fleetPublisher{clients: clients, fleet: fleet, every: reportEvery, seq: make([]int, len(fleet)), open: make([]bool, len(fleet))}
 	for range clients {
 		ch := make(chan paho.Token, pubWindow)
 		p.acks = append(p.acks, ch)
@@ -612,7 +613,7 @@ func (p *fleetPublisher) close() {
 // run publishes from start until ctx ends, injecting the faults (sorted by
 // offset) from faultStart on, and closes injected after the last one.
 func (p *fleetPublisher) run(ctx context.Context, start, faultStart time.Time, faults []*fault, injected chan<- struct{}) {
-	perReading := reportEvery / time.Duration(len(p.fleet))
+	perReading := p.every / time.Duration(len(p.fleet))
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	next, fi := 0, 0
