@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/facmon/facmon/internal/clientauth"
+	"github.com/facmon/facmon/collectors/mqtt/connection"
 	"github.com/facmon/facmon/internal/ratelog"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/redact"
@@ -159,7 +158,7 @@ func New(o Options, sink Sink, log *slog.Logger, reg prometheus.Registerer, opti
 
 func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 	m := c.broker
-	opts, err := BaseOptions(m)
+	opts, err := connection.BaseOptions(m)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +180,7 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 		// paho retries failed connects silently; an operator with a wrong
 		// password or certificate must see why, once in a while.
 		SetConnectionNotificationHandler(func(_ paho.Client, n paho.ConnectionNotification) {
-			if reason := connectFailure(n); reason != nil {
+			if reason := connection.ConnectFailure(n); reason != nil {
 				c.metrics.connFails.Inc()
 				c.limited.Log(slog.LevelWarn, "connect-failed", "mqtt connect failed; retrying", "broker", redact.URL(m.URL), "err", reason)
 			}
@@ -190,60 +189,6 @@ func (c *Collector) clientOptions() (*paho.ClientOptions, error) {
 			c.log.Debug("mqtt reconnecting", "broker", redact.URL(m.URL))
 		})
 	Transport(opts, opts.Servers[0].Scheme, m.ConnectTimeout)
-	return opts, nil
-}
-
-// connectFailure is the reason of a failed connection attempt, or nil for
-// a notification that is not one.
-func connectFailure(n paho.ConnectionNotification) error {
-	switch n := n.(type) {
-	case paho.ConnectionNotificationBrokerFailed:
-		return n.Reason
-	case paho.ConnectionNotificationFailed:
-		return n.Reason
-	}
-	return nil
-}
-
-// BaseOptions are the paho options every connection facmon makes to its
-// broker shares: the address, the client id, the credentials, TLS and how
-// patiently it connects and reconnects. Each connection adds its session,
-// handlers and transport.
-func BaseOptions(m Broker) (*paho.ClientOptions, error) {
-	brokerURL := m.URL
-	if u, err := url.Parse(brokerURL); err == nil && u.Scheme == "mqtts" {
-		u.Scheme = "ssl"
-		brokerURL = u.String()
-	} else if err == nil && u.Scheme == "mqtt" {
-		u.Scheme = "tcp"
-		brokerURL = u.String()
-	}
-	opts := paho.NewClientOptions().
-		AddBroker(brokerURL).
-		SetClientID(m.ClientID).
-		SetKeepAlive(m.KeepAlive).
-		SetConnectTimeout(m.ConnectTimeout).
-		SetAutoReconnect(!m.NoReconnect).
-		SetConnectRetry(!m.NoReconnect).
-		SetConnectRetryInterval(time.Second).
-		SetMaxReconnectInterval(m.MaxReconnectInterval)
-	if m.Username != "" {
-		opts.SetUsername(m.Username)
-		if m.PasswordFile != "" {
-			pw, err := clientauth.ReadSecret(m.PasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("mqtt.password_file: %w", err)
-			}
-			opts.SetPassword(pw)
-		}
-	}
-	if m.TLS.Enabled() {
-		tc, err := m.TLS.Build("mqtt.tls")
-		if err != nil {
-			return nil, err
-		}
-		opts.SetTLSConfig(tc)
-	}
 	return opts, nil
 }
 
@@ -258,8 +203,8 @@ func Transport(opts *paho.ClientOptions, scheme string, connectTimeout time.Dura
 		// The handler only decodes and hands over, so running it on paho's
 		// goroutine keeps order without a goroutine per message.
 		SetOrderMatters(true).
-		SetStore(newQoS1Store())
-	if dial := dialBuffered(scheme, connectTimeout); dial != nil {
+		SetStore(connection.NewQoS1Store())
+	if dial := connection.DialBuffered(scheme, connectTimeout); dial != nil {
 		opts.SetCustomOpenConnectionFn(dial)
 	}
 	return opts

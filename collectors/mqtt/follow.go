@@ -10,6 +10,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/facmon/facmon/collectors/mqtt/connection"
 	"github.com/facmon/facmon/internal/ratelog"
 	"github.com/facmon/facmon/internal/reading"
 	"github.com/facmon/facmon/internal/redact"
@@ -85,7 +86,7 @@ func NewFollower(o Options, observer Observer, log *slog.Logger, reg prometheus.
 		}),
 	}
 	reg.MustRegister(f.metrics.received, f.metrics.rejected, f.metrics.connected)
-	opts, err := BaseOptions(f.broker)
+	opts, err := connection.BaseOptions(f.broker)
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +103,11 @@ func NewFollower(o Options, observer Observer, log *slog.Logger, reg prometheus.
 			f.log.Warn("mqtt evaluation connection lost; reconnecting", "err", err)
 		}).
 		SetConnectionNotificationHandler(func(_ paho.Client, n paho.ConnectionNotification) {
-			if reason := connectFailure(n); reason != nil {
+			if reason := connection.ConnectFailure(n); reason != nil {
 				f.limited.Log(slog.LevelWarn, "connect-failed", "mqtt evaluation connect failed; retrying", "broker", redact.URL(f.broker.URL), "err", reason)
 			}
 		})
-	if dial := dialBuffered(opts.Servers[0].Scheme, f.broker.ConnectTimeout); dial != nil {
+	if dial := connection.DialBuffered(opts.Servers[0].Scheme, f.broker.ConnectTimeout); dial != nil {
 		opts.SetCustomOpenConnectionFn(dial)
 	}
 	f.client = f.newClient(opts)

@@ -3,7 +3,7 @@ package mqtt
 import (
 	"time"
 
-	"github.com/facmon/facmon/internal/clientauth"
+	"github.com/facmon/facmon/collectors/mqtt/connection"
 )
 
 // Options is what the collector is built from: the broker session, how
@@ -18,40 +18,9 @@ type Options struct {
 	MaxDevices          int
 }
 
-// Broker is the MQTT session: where, as whom, and how patiently.
-type Broker struct {
-	URL          string
-	ClientID     string
-	Username     string
-	PasswordFile string
-	TLS          clientauth.TLS
-	KeepAlive    time.Duration
-	// ConnectTimeout bounds one connection attempt and the subscription.
-	ConnectTimeout time.Duration
-	// MaxReconnectInterval caps paho's exponential reconnect backoff.
-	MaxReconnectInterval time.Duration
-	// SharedGroup, when set, makes the collector's subscriptions
-	// $share/<group>/<filter>: the broker gives each reading to one
-	// instance of the group, which stores it.
-	SharedGroup string
-	// NoReconnect makes a lost connection stay lost: for a session taken
-	// over on behalf of a dead instance, which must yield to that instance
-	// when it returns rather than take the session back from it.
-	NoReconnect bool
-}
-
-// SubscriptionFilters are the filters the storage connection subscribes
-// to: the decoder's, shared over the group when there is one.
-func (b Broker) SubscriptionFilters(filters []string) []string {
-	if b.SharedGroup == "" {
-		return filters
-	}
-	out := make([]string, len(filters))
-	for i, f := range filters {
-		out[i] = "$share/" + b.SharedGroup + "/" + f
-	}
-	return out
-}
+// Broker is the MQTT session: where, as whom, and how patiently (see
+// connection.Broker).
+type Broker = connection.Broker
 
 // DecoderOptions says how a message becomes a reading.
 type DecoderOptions struct {

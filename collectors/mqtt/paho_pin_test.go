@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facmon/facmon/collectors/mqtt/connection"
 	"github.com/facmon/facmon/internal/testenv"
 )
 
@@ -21,7 +22,7 @@ import (
 
 // recordingStore notes the keys paho puts received publishes under.
 type recordingStore struct {
-	*qos1Store
+	*connection.QoS1Store
 	mu   sync.Mutex
 	keys []string
 }
@@ -32,7 +33,7 @@ func (s *recordingStore) Put(key string, m packets.ControlPacket) {
 		s.keys = append(s.keys, key)
 		s.mu.Unlock()
 	}
-	s.qos1Store.Put(key, m)
+	s.QoS1Store.Put(key, m)
 }
 
 func (s *recordingStore) publishKeys() []string {
@@ -65,11 +66,11 @@ func publish(t *testing.T, b *testenv.Broker, topic, payload string) {
 	mosquittoPub(t, b, topic, payload)
 }
 
-// qos1Store skips received publishes by their store key prefix: paho
-// must still name them inboundPrefix + id.
+// connection.QoS1Store skips received publishes by their store key prefix: paho
+// must still name them connection.InboundPrefix + id.
 func TestPahoStoresReceivedPublishesUnderTheInboundPrefix(t *testing.T) {
 	b := testenv.StartMosquitto(t)
-	store := &recordingStore{qos1Store: newQoS1Store()}
+	store := &recordingStore{QoS1Store: connection.NewQoS1Store()}
 	got := make(chan paho.Message, 4)
 	pahoSubscriber(t, b, store, "pin/prefix", got)
 	publish(t, b, "pin/prefix", `{"n":1}`)
@@ -81,6 +82,6 @@ func TestPahoStoresReceivedPublishesUnderTheInboundPrefix(t *testing.T) {
 	keys := store.publishKeys()
 	require.NotEmpty(t, keys, "paho put the received QoS 1 publish in its store")
 	for _, k := range keys {
-		assert.True(t, strings.HasPrefix(k, inboundPrefix), "paho's store key %q no longer starts with %q: qos1Store would keep every message", k, inboundPrefix)
+		assert.True(t, strings.HasPrefix(k, connection.InboundPrefix), "paho's store key %q no longer starts with %q: QoS1Store would keep every message", k, connection.InboundPrefix)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/facmon/facmon/collectors/mqtt"
+	"github.com/facmon/facmon/collectors/mqtt/connection"
 	"github.com/facmon/facmon/internal/redact"
 )
 
@@ -101,7 +102,7 @@ func NewMembership(opts MembershipOptions, gate *Gate, log *slog.Logger, factory
 	}
 	b := opts.Broker
 	b.ClientID += MembershipClientSuffix
-	po, err := mqtt.BaseOptions(b)
+	po, err := connection.BaseOptions(b)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package mqtt
+package connection
 
 import (
 	"testing"
@@ -8,7 +8,7 @@ import (
 )
 
 func TestQoS1StoreKeepsWhatPahoResumes(t *testing.T) {
-	s := newQoS1Store()
+	s := NewQoS1Store()
 	s.Open()
 	defer s.Close()
 

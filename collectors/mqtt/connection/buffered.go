@@ -1,4 +1,9 @@
-package mqtt
+// Package connection is how facmon's MQTT connections reach the broker:
+// the session's address, identity and TLS (Broker, BaseOptions), a
+// buffered socket that takes the system calls out of paho's per-message
+// path, and a store that skips paho's bookkeeping of received QoS 1
+// publishes.
+package connection
 
 import (
 	"bufio"
@@ -104,9 +109,9 @@ func (c *bufferedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// dialBuffered returns an OpenConnectionFunc for tcp and TLS brokers;
+// DialBuffered returns an OpenConnectionFunc for tcp and TLS brokers;
 // WebSocket URLs keep paho's own dialer (nil).
-func dialBuffered(scheme string, timeout time.Duration) paho.OpenConnectionFunc {
+func DialBuffered(scheme string, timeout time.Duration) paho.OpenConnectionFunc {
 	switch scheme {
 	case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps":
 	default:
