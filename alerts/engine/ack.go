@@ -22,16 +22,20 @@ func (e *Engine) ackLocked(id, by, comment string) (view.Alert, *stateSnapshot, 
 	if !ok || in.State != lifecycle.StateFiring {
 		return view.Alert{}, nil, ErrNotFiring
 	}
-	now := e.opts.Now()
+	e.markAcked(in, by, comment, e.opts.Now())
+	if e.opts.Silencer != nil {
+		e.opts.Silencer.Silence(e.toNotify(in, false), by, comment)
+	}
+	return in.public(), e.snapshotLocked(), nil
+}
+
+// markAcked records an acknowledgement and re-posts the alert with it.
+func (e *Engine) markAcked(in *instance, by, comment string, now time.Time) {
 	in.Acked, in.AckBy, in.AckComment, in.AckAt = true, by, comment, now
 	e.dirty = true
 	e.event(in, "acknowledged", now)
 	e.recordHistory(store.HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "acknowledged", AckBy: by, AckComment: comment})
-	if e.opts.Silencer != nil {
-		e.opts.Silencer.Silence(e.toNotify(in, false), by, comment)
-	}
 	e.tell(in, policy.Repost, now)
-	return in.public(), e.snapshotLocked(), nil
 }
 
 // Unack withdraws an acknowledgement: the silence is expired and the alert
@@ -48,15 +52,20 @@ func (e *Engine) unackLocked(id, by string) (view.Alert, *stateSnapshot, error) 
 	if !in.Acked {
 		return view.Alert{}, nil, ErrNotAcked
 	}
-	now := e.opts.Now()
-	in.Acked, in.AckBy, in.AckComment, in.AckAt, in.SilenceID = false, "", "", time.Time{}, ""
-	e.dirty = true
-	e.recordHistory(store.HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "unacknowledged", AckBy: by})
+	e.markUnacked(in, by, e.opts.Now())
 	if e.opts.Silencer != nil {
 		e.opts.Silencer.Expire(in.ID)
 	}
-	e.tell(in, policy.Repost, now)
 	return in.public(), e.snapshotLocked(), nil
+}
+
+// markUnacked records a withdrawn acknowledgement and re-posts the alert
+// without it.
+func (e *Engine) markUnacked(in *instance, by string, now time.Time) {
+	in.Acked, in.AckBy, in.AckComment, in.AckAt, in.SilenceID = false, "", "", time.Time{}, ""
+	e.dirty = true
+	e.recordHistory(store.HistoryEvent{Time: now, ID: in.ID, Rule: in.Rule, Severity: in.Severity, Ward: in.Ward, Class: in.Class, Device: in.Device, State: "unacknowledged", AckBy: by})
+	e.tell(in, policy.Repost, now)
 }
 
 // saved runs an acknowledgement change under e.mu, then writes the state

@@ -50,6 +50,12 @@ type Updater interface {
 type Silencer interface {
 	Silence(a notify.Alert, by, comment string)
 	Expire(alertID string)
+	// Adopt takes on a silence another instance of the group created;
+	// false for one this instance is expiring or has just expired (a
+	// listing made before that is stale). Forget drops one another
+	// instance expired.
+	Adopt(a notify.Alert, by, comment, silenceID string, endsAt time.Time) bool
+	Forget(alertID string)
 }
 
 // Restorer re-registers alerts that were notified before a restart, so an

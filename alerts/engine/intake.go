@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/facmon/facmon/alerts/engine/condition"
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
 	"github.com/facmon/facmon/alerts/rule"
 	"github.com/facmon/facmon/internal/liveness"
@@ -167,9 +168,9 @@ func (e *Engine) processLocked(r *reading.Reading) {
 		var ok bool
 		switch c.Kind {
 		case rule.KindThreshold:
-			cond, ok = thresholdCondition(c, r)
+			cond, ok = condition.Threshold(c, r)
 		case rule.KindState:
-			cond, ok = stateCondition(c, r)
+			cond, ok = condition.State(c, r)
 		case rule.KindForecast:
 			e.evalForecast(c, sl, i, r)
 			continue

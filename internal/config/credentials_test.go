@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facmon/facmon/internal/config/credentials"
 	"github.com/facmon/facmon/internal/config/yamlcheck"
 )
 
@@ -26,7 +27,7 @@ scrape:
     bearer_token_file: $CREDENTIALS_DIRECTORY/onestop-token
 `)
 	t.Run("set", func(t *testing.T) {
-		t.Setenv(CredentialsVar, dir)
+		t.Setenv(credentials.Var, dir)
 		cfg, err := Parse("facmon.yaml", yaml, Overrides{})
 		require.NoError(t, err)
 		assert.Equal(t, filepath.Join(dir, "mqtt-password"), cfg.MQTT.PasswordFile)
@@ -34,7 +35,7 @@ scrape:
 		assert.Equal(t, filepath.Join(dir, "onestop-token"), cfg.Scrape[0].BearerTokenFile, "keys inside lists too")
 	})
 	t.Run("unset", func(t *testing.T) {
-		t.Setenv(CredentialsVar, "")
+		t.Setenv(credentials.Var, "")
 		_, err := Parse("facmon.yaml", yaml, Overrides{})
 		ps, ok := yamlcheck.AsProblems(err)
 		require.True(t, ok, "%v", err)

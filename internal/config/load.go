@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/facmon/facmon/internal/config/credentials"
 	"github.com/facmon/facmon/internal/config/yamlcheck"
 	"gopkg.in/yaml.v3"
 )
@@ -109,7 +110,7 @@ func checkRest(name string, doc *yaml.Node, unreadable yamlcheck.Problems, lines
 // set names the flag instead of a file line the flag replaced.
 func finish(name string, cfg Config, lines map[string]int, o Overrides) (Config, error) {
 	set := o.Apply(&cfg)
-	creds := cfg.expandCredentials(os.LookupEnv)
+	creds := credentials.Expand(&cfg, os.LookupEnv)
 	err := cfg.Validate()
 	if err == nil && len(creds) == 0 {
 		return cfg, nil

@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/facmon/facmon/alerts/engine"
-	"github.com/facmon/facmon/alerts/notify"
 	"github.com/facmon/facmon/alerts/notify/silence"
 	"github.com/facmon/facmon/collectors/mqtt"
 	"github.com/facmon/facmon/internal/cluster"
@@ -56,7 +55,7 @@ const AckSyncInterval = 2 * time.Second
 // shareAcks follows the silences for the engine.
 func (g *group) shareAcks(s *silence.Silencer, e *engine.Engine) {
 	g.acks = func(ctx context.Context) error {
-		return s.Follow(ctx, AckSyncInterval, func(list []notify.Silence) { e.ReconcileSilences(list, silence.Labels) })
+		return s.Follow(ctx, AckSyncInterval, func(l silence.Listing) { e.ReconcileSilences(l) })
 	}
 }
 

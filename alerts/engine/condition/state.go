@@ -1,4 +1,4 @@
-package engine
+package condition
 
 import (
 	"fmt"
@@ -8,15 +8,15 @@ import (
 	"github.com/facmon/facmon/internal/reading"
 )
 
-// stateCondition is active while the reading's field has one of the
+// State is active while the reading's field has one of the
 // rule's values; false when the reading lacks the field.
-func stateCondition(c *rule.Compiled, r *reading.Reading) (lifecycle.Condition, bool) {
+func State(c *rule.Compiled, r *reading.Reading) (lifecycle.Condition, bool) {
 	f, ok := r.Field(c.Field)
 	if !ok {
 		return lifecycle.Condition{}, false
 	}
 	active := c.StateActive(fieldText(f))
-	return lifecycle.Condition{Value: boolFloat(active), Active: active, Clear: !active}, true
+	return lifecycle.Condition{Value: boolValue(active), Active: active, Clear: !active}, true
 }
 
 // fieldText is a field's value as a state rule's values are written.
@@ -35,4 +35,11 @@ func fieldText(f reading.Field) string {
 		return fmt.Sprint(f.Float)
 	}
 	return ""
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -1,4 +1,8 @@
-package config
+// Package credentials expands $CREDENTIALS_DIRECTORY in the secret file
+// keys of a configuration: systemd's LoadCredential= hands a unit's
+// secrets to it alone in that directory, and the configuration names them
+// there without knowing where systemd put them.
+package credentials
 
 import (
 	"fmt"
@@ -8,31 +12,31 @@ import (
 	"github.com/facmon/facmon/internal/config/yamlcheck"
 )
 
-// CredentialsVar is the variable systemd sets for a unit with
+// Var is the variable systemd sets for a unit with
 // LoadCredential=: the directory of its credentials, readable by the
 // service alone. A *_file key may name a file in it as
 // ${CREDENTIALS_DIRECTORY}/name, so the configuration does not need to
 // know where systemd put them.
-const CredentialsVar = "CREDENTIALS_DIRECTORY"
+const Var = "CREDENTIALS_DIRECTORY"
 
-// expandCredentials replaces $CREDENTIALS_DIRECTORY and
-// ${CREDENTIALS_DIRECTORY} in every string field whose key ends in _file,
-// with lookup giving the variable. It reports a key that uses the
-// variable when it is not set.
-func (cfg *Config) expandCredentials(lookup func(string) (string, bool)) yamlcheck.Problems {
-	dir, set := lookup(CredentialsVar)
+// Expand replaces $CREDENTIALS_DIRECTORY and ${CREDENTIALS_DIRECTORY} in
+// every string field under cfg (a pointer to a struct) whose YAML key ends
+// in _file, with lookup giving the variable. It reports a key that uses
+// the variable when it is not set, by its config path.
+func Expand(cfg any, lookup func(string) (string, bool)) yamlcheck.Problems {
+	dir, set := lookup(Var)
 	var ps yamlcheck.Problems
 	walkFileKeys(reflect.ValueOf(cfg).Elem(), "", func(path string, v reflect.Value) {
 		s := v.String()
-		if !strings.Contains(s, "$"+CredentialsVar) && !strings.Contains(s, "${"+CredentialsVar+"}") {
+		if !strings.Contains(s, "$"+Var) && !strings.Contains(s, "${"+Var+"}") {
 			return
 		}
 		if !set || dir == "" {
-			ps = append(ps, yamlcheck.Problem{Path: path, Msg: fmt.Sprintf("%q uses $%s, which is not set: systemd sets it for a unit with LoadCredential= (deploy/systemd/facmon.service)", s, CredentialsVar)})
+			ps = append(ps, yamlcheck.Problem{Path: path, Msg: fmt.Sprintf("%q uses $%s, which is not set: systemd sets it for a unit with LoadCredential= (deploy/systemd/facmon.service)", s, Var)})
 			return
 		}
-		s = strings.ReplaceAll(s, "${"+CredentialsVar+"}", dir)
-		v.SetString(strings.ReplaceAll(s, "$"+CredentialsVar, dir))
+		s = strings.ReplaceAll(s, "${"+Var+"}", dir)
+		v.SetString(strings.ReplaceAll(s, "$"+Var, dir))
 	})
 	return ps
 }

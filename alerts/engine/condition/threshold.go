@@ -1,4 +1,6 @@
-package engine
+// Package condition turns a reading into the condition of a threshold or
+// state rule's alert: active, cleared, and the value it shows.
+package condition
 
 import (
 	"github.com/facmon/facmon/alerts/engine/lifecycle"
@@ -6,10 +8,10 @@ import (
 	"github.com/facmon/facmon/internal/reading"
 )
 
-// thresholdCondition compares a reading's field (less another field, for
+// Threshold compares a reading's field (less another field, for
 // a difference rule) with the rule's value; false when the reading lacks
 // a field the rule needs.
-func thresholdCondition(c *rule.Compiled, r *reading.Reading) (lifecycle.Condition, bool) {
+func Threshold(c *rule.Compiled, r *reading.Reading) (lifecycle.Condition, bool) {
 	v, ok := r.FloatField(c.Field)
 	if !ok {
 		return lifecycle.Condition{}, false
