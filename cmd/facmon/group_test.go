@@ -171,6 +171,12 @@ func TestSharedGroupKillAndRestart(t *testing.T) {
 		}
 		return out
 	}
+	// The door's return is recorded at the next liveness check (every
+	// 5 s) after its online status: wait for it in both databases.
+	testenv.Eventually(t, 20*time.Second, "the faulty door's return recorded by the group and the lone instance", func() (bool, string) {
+		g, l := transitions(bucket)["door-fault-1"], transitions("lone")["door-fault-1"]
+		return strings.HasSuffix(g, "0 offline, 1 back") && strings.HasSuffix(l, "0 offline, 1 back"), fmt.Sprintf("group %q, lone %q", g, l)
+	})
 	groupTransitions, loneTransitions := transitions(bucket), transitions("lone")
 	assert.Equal(t, loneTransitions, groupTransitions, "the group's liveness transitions are the lone instance's")
 	for d := range stream.Want() {
