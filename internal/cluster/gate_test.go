@@ -245,3 +245,25 @@ func TestDeliverTickMarksTheWholeTickPending(t *testing.T) {
 	}
 	assert.Equal(t, c.t, g.DurableThrough(), "all acked")
 }
+
+// A gone member's storage session is taken over by exactly one live
+// member, the same one whichever of them is asked, and by none while the
+// asker has not joined; a member never adopts itself.
+func TestOneLiveMemberAdoptsEachGoneSession(t *testing.T) {
+	durable := map[string]time.Time{"a": {}, "b": {}, "c": {}, "d": {}}
+	live := []string{"b", "c"}
+	for _, gone := range []string{"a", "d"} {
+		adopters := 0
+		for _, self := range live {
+			v := View{Self: self, Joined: true, Live: live, DurableThrough: durable}
+			assert.Equal(t, []string{"a", "d"}, v.Gone())
+			if v.Adopts(gone) {
+				adopters++
+			}
+			assert.False(t, View{Self: self, Joined: false, Live: live, DurableThrough: durable}.Adopts(gone), "not joined: adopts nothing")
+		}
+		assert.Equal(t, 1, adopters, "%s's session has one adopter", gone)
+	}
+	v := View{Self: "b", Joined: true, Live: []string{"b"}, DurableThrough: map[string]time.Time{"b": {}}}
+	assert.Empty(t, v.Gone(), "an instance is never gone to itself")
+}
