@@ -229,21 +229,9 @@ func runFaultLatency(s *scope, bin string, set latencySettings) latencyResult {
 	}
 	s.Cleanup(func() { disconnectAll(clients) })
 	pub := newFleetPublisher(clients, fleet)
-	ctx, cancel := context.WithCancel(context.Background())
 	start := time.Now()
 	faultStart := start.Add(warmUp)
-	allInjected := make(chan struct{})
-	pubDone := make(chan struct{})
-	go func() {
-		defer close(pubDone)
-		pub.run(ctx, start, faultStart, faults, allInjected)
-	}()
-	stopPublisher := sync.OnceFunc(func() {
-		cancel()
-		<-pubDone
-		pub.close()
-	})
-	s.Cleanup(stopPublisher)
+	allInjected, stopPublisher := pub.start(s, start, faultStart, faults)
 
 	res := latencyResult{set: set, devices: len(fleet), loadBefore: loadAverage(), cpu: -1}
 	// The warm-up: facmon must be ingesting and notify nothing.
@@ -266,7 +254,7 @@ func runFaultLatency(s *scope, bin string, set latencySettings) latencyResult {
 	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
 	allIn := false
-	injected := (<-chan struct{})(allInjected)
+	injected := allInjected
 	var lastRecv time.Time
 	for {
 		if allIn {
@@ -568,10 +556,13 @@ type fleetPublisher struct {
 	fleet   []*device
 	every   time.Duration
 	seq     []int
-	open    []bool
-	acks    []chan paho.Token
-	wg      sync.WaitGroup
-	err     atomic.Pointer[error]
+	// published counts the readings handed to the clients, readable while
+	// run goes on (seq belongs to run's goroutine).
+	published atomic.Int64
+	open      []bool
+	acks      []chan paho.Token
+	wg        sync.WaitGroup
+	err       atomic.Pointer[error]
 }
 
 func newFleetPublisher(clients []paho.Client, fleet []*device) *fleetPublisher {
@@ -644,6 +635,27 @@ func (p *fleetPublisher) run(ctx context.Context, start, faultStart time.Time, f
 	}
 }
 
+// start runs the publisher from start (see run) on its own goroutine. It
+// returns the channel run closes after the last fault, and stop, which
+// ends run and waits for the outstanding acknowledgements; stop is also
+// registered as a cleanup, and may be called again.
+func (p *fleetPublisher) start(s *scope, start, faultStart time.Time, faults []*fault) (injected <-chan struct{}, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	all := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.run(ctx, start, faultStart, faults, all)
+	}()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		<-done
+		p.close()
+	})
+	s.Cleanup(stop)
+	return all, stop
+}
+
 // publish sends device i's next reading; false when ctx ended first.
 func (p *fleetPublisher) publish(ctx context.Context, i int) bool {
 	d := p.fleet[i]
@@ -657,6 +669,7 @@ func (p *fleetPublisher) publish(ctx context.Context, i int) bool {
 	}
 	c := i % len(p.clients)
 	tok := p.clients[c].Publish(d.topic, 1, false, payload)
+	p.published.Add(1)
 	select {
 	case p.acks[c] <- tok:
 		return true

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,10 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/facmon/facmon/internal/service/servicecheck"
 	"github.com/facmon/facmon/internal/testenv"
 	"github.com/facmon/facmon/internal/testenv/alertmanager"
 	"github.com/facmon/facmon/internal/testenv/influxdb"
@@ -225,17 +224,9 @@ func runCity(s *scope, bin string, n int, window time.Duration) cityResult {
 	s.Cleanup(func() { disconnectAll(clients) })
 	pub := newFleetPublisher(clients, fleet)
 	pub.every = cityEvery
-	ctx, cancel := context.WithCancel(context.Background())
 	start := time.Now()
 	windowStart := start.Add(cityWarmUp)
-	injected := make(chan struct{})
-	pubDone := make(chan struct{})
-	go func() {
-		defer close(pubDone)
-		pub.run(ctx, start, windowStart, faults, injected)
-	}()
-	stop := sync.OnceFunc(func() { cancel(); <-pubDone; pub.close() })
-	s.Cleanup(stop)
+	_, stop := pub.start(s, start, windowStart, faults)
 
 	time.Sleep(time.Until(windowStart))
 	noise := startNoise()
@@ -245,7 +236,7 @@ func runCity(s *scope, bin string, n int, window time.Duration) cityResult {
 		cpu0[i], recv0[i] = facmonCPU(p.web), metricValue(p.web, `facmon_readings_received_total{source="mqtt"}`)
 	}
 	stored0 := countStored(s, db)
-	published0 := publishedSoFar(pub)
+	published0 := pub.published.Load()
 	spoolHigh := make([]float64, n)
 	s.StartTimer()
 	for time.Since(windowStart) < window {
@@ -259,7 +250,7 @@ func runCity(s *scope, bin string, n int, window time.Duration) cityResult {
 	}
 	s.StopTimer()
 	stored1 := countStored(s, db)
-	published1 := publishedSoFar(pub)
+	published1 := pub.published.Load()
 	res.others = noise.othersCPUs()
 	for i, p := range procs {
 		cpu := facmonCPU(p.web) - cpu0[i]
@@ -275,7 +266,7 @@ func runCity(s *scope, bin string, n int, window time.Duration) cityResult {
 		s.Fatalf("publisher: %v", err)
 	}
 	lastPublish := time.Now()
-	res.published = publishedSoFar(pub)
+	res.published = pub.published.Load()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		res.stored = countStored(s, db)
@@ -313,35 +304,15 @@ func runCity(s *scope, bin string, n int, window time.Duration) cityResult {
 	return res
 }
 
-func publishedSoFar(p *fleetPublisher) int64 {
-	// The publisher's goroutine owns seq; a read between its ticks sees
-	// each device's count a few readings behind at most.
-	var n int64
-	for _, v := range p.seq {
-		n += int64(v)
-	}
-	return n
-}
-
 // metricValue is one sample of facmon's /metrics (its name with labels as
 // printed), -1 when unknown.
 func metricValue(web, sample string) float64 {
-	resp, err := metricsClient.Get(web + "/metrics")
+	m, err := servicecheck.ScrapeMetrics(web)
 	if err != nil {
 		return -1
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, sample+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err == nil {
-				return f
-			}
-		}
+	if v, ok := m[sample]; ok {
+		return v
 	}
 	return -1
 }

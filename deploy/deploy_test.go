@@ -41,8 +41,8 @@ func readCompose(t *testing.T) composeFile {
 // siteSecrets are made at install time (README, "Operating facmon"), not
 // shipped.
 func siteSecret(src string) bool {
-	for _, p := range []string{"./mosquitto/passwd", "./mosquitto/certs", "./alertmanager/secrets", "./secrets/"} {
-		if src == p || strings.HasPrefix(src, p+"/") || strings.HasPrefix(src, p) && strings.HasSuffix(p, "/") {
+	for _, p := range []string{"./mosquitto/passwd", "./mosquitto/certs", "./alertmanager/secrets", "./secrets"} {
+		if src == p || strings.HasPrefix(src, p+"/") {
 			return true
 		}
 	}
@@ -125,9 +125,7 @@ func TestComposeRunsTwoInstancesAndAnAlertmanagerPair(t *testing.T) {
 	}
 	require.Len(t, ams, 2, "an Alertmanager pair")
 
-	bin := filepath.Join(t.TempDir(), "facmon")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/facmon").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := buildFacmon(t)
 	help, _ := exec.Command(bin, "run", "--help").CombinedOutput()
 	for _, name := range facmons {
 		svc := compose.Services[name]

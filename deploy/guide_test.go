@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -193,14 +195,13 @@ func TestOperatorGuide(t *testing.T) {
 }
 
 func httpGet(u string) (int, string) {
-	out, err := exec.Command("curl", "-s", "-o", "-", "-w", "\n%{http_code}", u).Output()
+	resp, err := http.Get(u)
 	if err != nil {
 		return 0, err.Error()
 	}
-	s := strings.TrimSpace(string(out))
-	i := strings.LastIndexByte(s, '\n')
-	code, _ := strconv.Atoi(s[i+1:])
-	return code, s[:max(i, 0)]
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 func tail(s string, n int) string {
